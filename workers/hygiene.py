@@ -1,0 +1,25 @@
+"""Process hygiene: a child never outlives the process that started it.
+
+`daemon=True` only helps when the parent exits normally; a parent killed with SIGKILL runs no clean-up.
+On Linux the kernel can send the child a signal when its parent dies (PR_SET_PDEATHSIG), so no orphan is
+left behind even then.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int | None) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies; exit now if it already has."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)
