@@ -1,8 +1,8 @@
 """ticketrush's engine: N buyer processes race for T tickets in a JSON db file, with or without a lock.
 
-    from workers import SimulationConfig, run_simulation
-    report = run_simulation(SimulationConfig(buyers=10, tickets=1, lock="none"), Path("runs/demo"))
-    print(report.result.oversold, report.result.explanation)
+from workers import SimulationConfig, run_simulation
+report = run_simulation(SimulationConfig(buyers=10, tickets=1, lock="none"), Path("runs/demo"))
+print(report.result.oversold, report.result.explanation)
 """
 
 from workers.analysis import Conflict, Result

@@ -60,9 +60,7 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float:
 def max_in_critical(records: Sequence[BuyerRecord]) -> int:
     """The largest number of buyers whose read-to-write windows overlap at one instant."""
     windows = sorted(
-        (r.t_read, r.t_write if r.t_write is not None else r.t_read)
-        for r in records
-        if r.t_read is not None
+        (r.t_read, r.t_write if r.t_write is not None else r.t_read) for r in records if r.t_read is not None
     )
     open_ends: list[int] = []
     most = 0
@@ -86,8 +84,12 @@ def find_conflicts(records: Sequence[BuyerRecord]) -> list[Conflict]:
         group.sort(key=lambda r: r.t_read or 0)
         first = min(group, key=lambda r: r.t_write or 0)
         conflicts.append(
-            Conflict(read=count, size=len(group), buyers=[r.buyer for r in group[:MAX_NAMED]],
-                     first_writer=first.buyer)
+            Conflict(
+                read=count,
+                size=len(group),
+                buyers=[r.buyer for r in group[:MAX_NAMED]],
+                first_writer=first.buyer,
+            )
         )
     conflicts.sort(key=lambda c: (-c.size, -c.read))
     return conflicts[:MAX_CONFLICTS]
@@ -104,8 +106,8 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def explain(result: Result, lock_label: str) -> str:
-    """A plain-language paragraph that says what happened and names witnesses."""
+def explain(result: Result, lock_label: str | None) -> str:
+    """A plain-language paragraph that says what happened and names witnesses (`lock_label` None: no lock)."""
     r = result
     parts = []
     if r.conflicts:
@@ -118,12 +120,13 @@ def explain(result: Result, lock_label: str) -> str:
             parts.append(head + f"so {c.size} tickets were handed out for 1 seat ({c.size - 1} oversold).")
         else:
             parts.append(head + f"so {c.size} sales took only 1 ticket off the count ({c.size - 1} lost updates).")
-    elif r.max_in_critical <= 1:
+    elif r.max_in_critical <= 1 and lock_label is not None:
         parts.append(
-            f"With {lock_label}, buyers took turns: never more than 1 was between reading and writing the count."
+            f"With the {lock_label}, buyers took turns: never more than 1 was between reading and writing the count."
         )
     parts.append(
-        f"In all, {_plural(r.tickets_handed_out, 'buyer')} were told they got a ticket, "
+        f"In all, {_plural(r.tickets_handed_out, 'buyer')} {'was' if r.tickets_handed_out == 1 else 'were'} "
+        "told they got a ticket, "
         f"{_plural(r.tickets_sold, 'ticket')} left the db and {r.tickets_remaining:,} remain"
         + (f": {r.oversold:,} oversold, {r.lost_updates:,} lost updates." if not r.safe else "; nothing oversold.")
     )
@@ -131,9 +134,9 @@ def explain(result: Result, lock_label: str) -> str:
         parts.append(f"{_plural(r.buyers_sold_out, 'buyer')} found it sold out.")
     if r.max_in_critical > 1:
         parts.append(f"Up to {r.max_in_critical:,} buyers were between read and write at the same moment.")
-    if r.lock_wait_max_ms > 0:
+    if r.lock_wait_max_ms > 0 and lock_label is not None:
         parts.append(
-            f"Waiting for {lock_label} took {r.lock_wait_p50_ms:,.1f} ms at the median and "
+            f"Waiting for the {lock_label} took {r.lock_wait_p50_ms:,.1f} ms at the median and "
             f"{r.lock_wait_max_ms:,.1f} ms at most."
         )
     if r.buyers_errored:
@@ -147,7 +150,7 @@ def analyse(
     tickets_initial: int,
     tickets_remaining: int,
     duration_ns: int,
-    lock_label: str,
+    lock_label: str | None,
 ) -> Result:
     succeeded = sum(1 for r in records if r.outcome == "success")
     sold_out = sum(1 for r in records if r.outcome == "sold_out")

@@ -37,14 +37,16 @@ class SimulationConfig(BaseModel):
     tickets: int = Field(1, ge=0, le=MAX_TICKETS, description="Tickets in the db when the rush starts.")
     lock: LockKind = Field("none", description="What guards the purchase: nothing, a process lock, a file lock.")
     executor: ExecutorKind = Field(
-        "process", description="'process': one process per buyer; 'pool': `workers` processes share the buyers."
+        "process",
+        description="'process': one process per buyer; 'pool': `workers` processes share the buyers.",
     )
     workers: int | None = Field(
         None, ge=1, le=256, description="Pool size for the pool executor (default: the number of CPUs)."
     )
     think_ms: Delay = Field(100.0, description="Time a buyer spends looking at the count before buying.")
     hold_ms: Delay = Field(
-        [100.0, 300.0], description="Time between reading the count and writing it back (the critical window)."
+        [100.0, 300.0],
+        description="Time between reading the count and writing it back (the critical window).",
     )
     seed: int | None = Field(
         None, ge=0, le=2**63 - 1, description="Seed for the delays; a random one is chosen when absent."

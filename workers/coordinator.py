@@ -16,6 +16,7 @@ that does run threads (a web server), it starts buyers through a fork server ins
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -109,7 +110,7 @@ class _Run:
         if self.start is None:
             self.started_ns = time.monotonic_ns()
         for n, buyers in enumerate(share_out(self.config)):
-            process = self.context.Process(
+            process = self.context.Process(  # type: ignore[attr-defined]
                 target=work,
                 args=(buyers, self.plan, self.lock, self.start, self.results),
                 name=f"ticketrush-buyer-{buyers.start}" if len(buyers) == 1 else f"ticketrush-pool-{n + 1}",
@@ -133,10 +134,8 @@ class _Run:
         next_progress = 0.0
         next_reap = 0.0
         while len(self.records) < total:
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._take(self.results.get(timeout=POLL_S))
-            except queue.Empty:
-                pass
             now = time.monotonic()
             if now >= next_reap or len(self.records) >= total:
                 self._reap_exited()
@@ -235,6 +234,6 @@ def run_simulation(
         tickets_initial=config.tickets,
         tickets_remaining=remaining,
         duration_ns=finished_ns - run.started_ns,
-        lock_label=run.lock.label,
+        lock_label=run.lock.label if config.lock != "none" else None,
     )
     return RunReport(config=config, result=result, records=records)
