@@ -7,6 +7,7 @@ killed in the middle.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -45,7 +46,8 @@ class TicketDb:
                 os.close(fd)
             os.replace(temporary, self.path)
         except OSError as e:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
             raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
 
     def remove_leftovers(self) -> int:

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from workers import BuyerRecord
+from workers.analysis import analyse, max_in_critical
+
+MS = 1_000_000
+
+
+def sale(buyer: int, read: int, t_read_ms: int, t_write_ms: int, waited_ms: int = 0) -> BuyerRecord:
+    t_read = t_read_ms * MS
+    return BuyerRecord(
+        buyer=buyer,
+        pid=1000 + buyer,
+        outcome="success",
+        seen=read,
+        read=read,
+        wrote=read - 1,
+        t_start=0,
+        t_searched=t_read - waited_ms * MS,
+        t_lock_requested=t_read - waited_ms * MS,
+        t_lock_acquired=t_read,
+        t_read=t_read,
+        t_write=t_write_ms * MS,
+        t_end=t_write_ms * MS,
+    )
+
+
+def sold_out(buyer: int, t_read_ms: int) -> BuyerRecord:
+    t = t_read_ms * MS
+    return BuyerRecord(buyer, 2000 + buyer, "sold_out", 0, 0, None, None, 0, t, t, t, t, None, t)
+
+
+def test_analyse_names_the_buyers_who_shared_one_reading() -> None:
+    records = [sale(3, 1, 100, 210), sale(7, 1, 101, 250), sale(9, 1, 102, 300)]
+    result = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=300 * MS, lock_label=None)
+    assert (result.tickets_handed_out, result.tickets_sold, result.oversold, result.lost_updates) == (3, 1, 2, 2)
+    assert not result.safe
+    assert result.max_in_critical == 3
+    assert result.conflicts[0].buyers == [3, 7, 9]
+    assert result.explanation.startswith(
+        "Buyers 3, 7 and 9 all read count=1 before buyer 3 wrote 0; each wrote 0, "
+        "so 3 tickets were handed out for 1 seat (2 oversold)."
+    )
+
+
+def test_analyse_counts_lost_updates_without_oversell() -> None:
+    records = [sale(1, 5, 10, 20), sale(2, 5, 11, 21), sale(3, 4, 30, 40)]
+    result = analyse(records, tickets_initial=5, tickets_remaining=3, duration_ns=40 * MS, lock_label=None)
+    assert (result.oversold, result.lost_updates, result.tickets_sold) == (0, 1, 2)
+    assert "2 sales took only 1 ticket off the count (1 lost updates)" in result.explanation
+
+
+def test_analyse_under_a_lock_shows_a_staircase() -> None:
+    records = [sale(1, 2, 0, 10), sale(2, 1, 11, 20, waited_ms=11), sold_out(3, 21), sold_out(4, 22)]
+    result = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=22 * MS, lock_label="file lock")
+    assert result.safe and result.max_in_critical == 1 and result.conflicts == []
+    assert (result.buyers_succeeded, result.buyers_sold_out, result.buyers_errored) == (2, 2, 0)
+    assert result.lock_wait_max_ms == 11.0
+    assert result.explanation.startswith("With the file lock, buyers took turns")
+    assert result.sales_per_second == round(2 / 0.022, 1)
+
+
+def test_analyse_reports_errored_buyers() -> None:
+    dead = BuyerRecord(5, 99, "error", error="buyer process 99 was killed by signal 9 before reporting")
+    result = analyse([sale(1, 1, 0, 5), dead], tickets_initial=1, tickets_remaining=0, duration_ns=MS, lock_label=None)
+    assert result.buyers_errored == 1
+    assert "1 buyer failed with an error" in result.explanation
+
+
+@given(st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 50)), min_size=1, max_size=40))
+def test_max_in_critical_matches_brute_force(windows: list[tuple[int, int]]) -> None:
+    records = [sale(i, 1, start, start + length) for i, (start, length) in enumerate(windows)]
+    instants = {t * MS for start, length in windows for t in (start, start + length)}
+    brute = max(sum(1 for s, n in windows if s * MS <= t <= (s + n) * MS) for t in instants)
+    assert max_in_critical(records) == brute

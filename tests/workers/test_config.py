@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from workers import SimulationConfig
+
+
+def _error_fields(payload: dict[str, object]) -> set[str]:
+    with pytest.raises(ValidationError) as caught:
+        SimulationConfig.model_validate_json(json.dumps(payload))
+    return {str(error["loc"][0]) for error in caught.value.errors()}
+
+
+def test_config_defaults_follow_the_lesson() -> None:
+    config = SimulationConfig()
+    assert (config.buyers, config.tickets, config.lock, config.executor) == (10, 1, "none", "process")
+    assert config.think_ms == 100
+    assert config.hold_ms == [100, 300]
+    assert config.together is True
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"buyers": 0}, "buyers"),
+        ({"buyers": -1}, "buyers"),
+        ({"buyers": "10"}, "buyers"),
+        ({"buyers": 10**9}, "buyers"),
+        ({"tickets": -1}, "tickets"),
+        ({"tickets": False}, "tickets"),
+        ({"lock": "mutex"}, "lock"),
+        ({"executor": "thread"}, "executor"),
+        ({"think_ms": [300, 100]}, "think_ms"),
+        ({"hold_ms": [1, 2, 3]}, "hold_ms"),
+        ({"hold_ms": -5}, "hold_ms"),
+        ({"lock_timeout_s": 0}, "lock_timeout_s"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_config_rejects_bad_input_naming_the_field(payload: dict[str, object], field: str) -> None:
+    assert field in _error_fields(payload)
+
+
+def test_config_rejects_nan_and_infinity_delays() -> None:
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValidationError) as caught:
+            SimulationConfig(think_ms=bad)
+        assert caught.value.errors()[0]["loc"][0] == "think_ms"
+
+
+def test_config_resolved_chooses_seed_and_pool_size() -> None:
+    resolved = SimulationConfig(executor="pool", buyers=3, workers=8).resolved()
+    assert resolved.seed is not None
+    assert resolved.workers == 3  # never more workers than buyers
+    assert SimulationConfig(seed=42).resolved().seed == 42
+    assert SimulationConfig(executor="process", workers=4).resolved().workers is None
+
+
+def test_config_think_range_with_equal_ends_is_accepted() -> None:
+    assert SimulationConfig(think_ms=[50, 50]).think_ms == [50, 50]
