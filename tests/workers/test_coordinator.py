@@ -1,0 +1,201 @@
+"""The engine end to end: real buyer processes racing for a real db file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workers import RunCancelled, RunReport, RunTimedOut, SimulationConfig, run_simulation
+
+FAST = {"think_ms": 0, "hold_ms": 0}
+
+
+def run(run_dir: Path, **fields: object) -> RunReport:
+    return run_simulation(SimulationConfig.model_validate(fields), run_dir)
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_rush_without_a_lock_oversells_every_time(run_dir: Path, attempt: int) -> None:
+    report = run(run_dir, buyers=10, tickets=1, lock="none")
+    result = report.result
+    assert result.oversold >= 1
+    assert result.tickets_remaining == 0 and result.tickets_sold == 1
+    assert result.lost_updates == result.buyers_succeeded - 1
+    assert result.max_in_critical >= 2
+    assert not result.safe
+    assert f"count=1 before buyer {result.conflicts[0].first_writer} wrote 0" in result.explanation
+
+
+@pytest.mark.parametrize("lock", ["process", "file"])
+def test_rush_with_a_lock_sells_the_one_ticket_once(run_dir: Path, lock: str) -> None:
+    result = run(run_dir, buyers=10, tickets=1, lock=lock).result
+    assert (result.buyers_succeeded, result.buyers_sold_out, result.buyers_errored) == (1, 9, 0)
+    assert result.tickets_remaining == 0
+    assert result.max_in_critical == 1
+    assert result.safe and result.oversold == 0 and result.lost_updates == 0
+    assert result.lock_wait_max_ms >= 100  # the others queued behind a hold of at least 100 ms
+
+
+def test_rush_records_every_step_of_every_buyer(run_dir: Path) -> None:
+    report = run(run_dir, buyers=4, tickets=2, lock="file", seed=5, think_ms=[5, 10], hold_ms=[5, 10])
+    assert [r.buyer for r in report.records] == [1, 2, 3, 4]
+    assert len({r.pid for r in report.records}) == 4  # one process per buyer
+    for r in report.records:
+        assert r.outcome in ("success", "sold_out")
+        assert r.t_start <= r.t_searched <= r.t_lock_acquired <= r.t_read <= r.t_end  # type: ignore[operator]
+        if r.outcome == "success":
+            assert r.wrote == r.read - 1  # type: ignore[operator]
+    assert report.config.seed == 5
+    assert json.loads((run_dir / "db.json").read_text()) == {"count": 0}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    buyers=st.integers(1, 12),
+    tickets=st.integers(0, 14),
+    lock=st.sampled_from(["process", "file"]),
+    executor=st.sampled_from(["process", "pool"]),
+    workers=st.integers(1, 3),
+    hold_ms=st.sampled_from([0, [0, 2]]),
+    seed=st.integers(0, 2**32),
+)
+def test_rush_under_any_lock_sells_exactly_what_exists(
+    tmp_path: Path, buyers: int, tickets: int, lock: str, executor: str, workers: int, hold_ms: object, seed: int
+) -> None:
+    config = SimulationConfig.model_validate(
+        {
+            "buyers": buyers,
+            "tickets": tickets,
+            "lock": lock,
+            "executor": executor,
+            "workers": workers,
+            "think_ms": [0, 2],
+            "hold_ms": hold_ms,
+            "seed": seed,
+        }
+    )
+    result = run_simulation(config, tmp_path / f"run-{seed}-{buyers}-{tickets}").result
+    assert result.buyers_succeeded == min(buyers, tickets)
+    assert result.tickets_remaining == tickets - result.buyers_succeeded
+    assert result.oversold == result.lost_updates == result.buyers_errored == 0
+    assert result.max_in_critical <= 1
+
+
+def test_rush_of_1000_buyers_under_the_file_lock_is_exact(run_dir: Path) -> None:
+    result = run(run_dir, buyers=1000, tickets=100, lock="file", **FAST).result
+    assert result.buyers_errored == 0
+    assert (result.buyers_succeeded, result.buyers_sold_out, result.tickets_remaining) == (100, 900, 0)
+    assert result.safe
+
+
+@pytest.mark.slow
+def test_flash_sale_of_100000_buyers_in_a_pool_is_exact(run_dir: Path) -> None:
+    result = run(run_dir, buyers=100_000, tickets=10_000, lock="file", executor="pool", **FAST).result
+    assert (result.buyers_succeeded, result.buyers_sold_out, result.buyers_errored) == (10_000, 90_000, 0)
+    assert result.tickets_remaining == 0 and result.safe
+
+
+def _lock_holder(lock: str, lock_path: Path) -> psutil.Process | None:
+    """The buyer process holding the lock right now, or None."""
+    buyers = psutil.Process().children()
+    if lock == "file":
+        inode = lock_path.stat().st_ino if lock_path.exists() else None
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if fields[1] == "FLOCK" and inode is not None and fields[5].endswith(f":{inode}"):
+                return next((b for b in buyers if b.pid == int(fields[4])), None)
+        return None
+    sleeping = [b for b in buyers if Path(f"/proc/{b.pid}/wchan").read_text() == "hrtimer_nanosleep"]
+    return sleeping[0] if len(sleeping) == 1 else None  # the waiters sit in futex_wait
+
+
+class KillLockHolder:
+    """A should_stop hook: once the buyers are in, SIGKILL whichever buyer holds the lock."""
+
+    def __init__(self, lock: str, run_dir: Path) -> None:
+        self.lock = lock
+        self.lock_path = run_dir / "db.json.lock"
+        self.created = time.monotonic()
+        self.killed: int | None = None
+
+    def __call__(self) -> bool:
+        if self.killed is None and time.monotonic() - self.created > 0.3:
+            holder = _lock_holder(self.lock, self.lock_path)
+            if holder is not None:
+                os.kill(holder.pid, signal.SIGKILL)
+                self.killed = holder.pid
+        return False
+
+
+def test_killing_the_file_lock_holder_does_not_hang_or_oversell(run_dir: Path) -> None:
+    killer = KillLockHolder("file", run_dir)
+    config = SimulationConfig(buyers=6, tickets=2, lock="file", think_ms=0, hold_ms=1500, lock_timeout_s=20)
+    report = run_simulation(config, run_dir, should_stop=killer)
+    result = report.result
+    assert killer.killed is not None
+    dead = [r for r in report.records if r.pid == killer.killed]
+    assert [r.outcome for r in dead] == ["error"] and "killed by signal 9" in (dead[0].error or "")
+    assert json.loads((run_dir / "db.json").read_text()) == {"count": result.tickets_remaining}
+    assert result.oversold == 0 and result.lost_updates == 0
+    assert result.buyers_succeeded == 2 and result.buyers_errored == 1  # the kernel freed the lock for the rest
+    assert result.buyers_succeeded + result.buyers_sold_out + result.buyers_errored == 6
+
+
+def test_killing_the_process_lock_holder_ends_the_run_within_the_lock_timeout(run_dir: Path) -> None:
+    killer = KillLockHolder("process", run_dir)
+    config = SimulationConfig(buyers=5, tickets=1, lock="process", think_ms=0, hold_ms=30_000, lock_timeout_s=2)
+    started = time.monotonic()
+    report = run_simulation(config, run_dir, should_stop=killer)
+    assert time.monotonic() - started < 10  # not the 30 s hold, nor forever
+    assert killer.killed is not None
+    errors = [r.error or "" for r in report.records]
+    assert all(r.outcome == "error" for r in report.records)
+    assert sum("killed by signal 9" in e for e in errors) == 1
+    assert sum("gave up after waiting 2 s for the process lock" in e for e in errors) == 4
+    assert report.result.tickets_remaining == 1 and report.result.oversold == 0
+
+
+def test_cancelled_run_stops_and_reaps_every_buyer(run_dir: Path) -> None:
+    config = SimulationConfig(buyers=50, tickets=5, lock="process", think_ms=0, hold_ms=500)
+    started = time.monotonic()
+    with pytest.raises(RunCancelled):
+        run_simulation(config, run_dir, should_stop=lambda: time.monotonic() - started > 0.5)
+    assert time.monotonic() - started < 10
+
+
+def test_run_past_its_time_limit_fails_and_reaps_every_buyer(run_dir: Path) -> None:
+    config = SimulationConfig(buyers=20, tickets=20, lock="file", think_ms=0, hold_ms=300)
+    started = time.monotonic()
+    with pytest.raises(RunTimedOut, match="time limit of 1 s"):
+        run_simulation(config, run_dir, time_limit_s=1)
+    assert time.monotonic() - started < 6
+
+
+def test_progress_is_reported_while_the_run_goes(run_dir: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    config = SimulationConfig(buyers=8, tickets=8, lock="process", think_ms=0, hold_ms=60)
+    run_simulation(config, run_dir, on_progress=lambda finished, total: seen.append((finished, total)))
+    finished = [f for f, _ in seen]
+    assert seen[-1] == (8, 8)
+    assert finished == sorted(finished)
+    assert any(0 < f < 8 for f in finished)  # observed mid-run, not only at the end
+
+
+def test_pool_runs_many_buyers_per_process(run_dir: Path) -> None:
+    report = run(run_dir, buyers=200, tickets=50, lock="process", executor="pool", workers=2, **FAST)
+    assert len({r.pid for r in report.records}) == 2
+    assert report.config.workers == 2
+    assert report.result.buyers_succeeded == 50 and report.result.safe
+
+
+def test_staggered_start_still_counts_every_buyer(run_dir: Path) -> None:
+    result = run(run_dir, buyers=5, tickets=3, lock="file", together=False, **FAST).result
+    assert result.buyers_succeeded == 3 and result.buyers_sold_out == 2
