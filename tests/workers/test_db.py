@@ -25,7 +25,7 @@ def test_db_round_trip_is_the_lesson_format(tmp_path: Path) -> None:
 def test_db_read_rejects_a_damaged_file(tmp_path: Path, content: str) -> None:
     path = tmp_path / "db.json"
     path.write_text(content)
-    with pytest.raises(DbError, match="db.json"):
+    with pytest.raises(DbError, match=r"db\.json"):
         TicketDb(path).read()
 
 
