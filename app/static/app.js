@@ -791,8 +791,7 @@ function historyRow(s) {
   tr.append(
     when,
     text("td", config.lock),
-    text("td", config.buyers, "num"),
-    text("td", config.tickets, "num"),
+    text("td", `${config.buyers} / ${config.tickets}`, "num"),
     status,
     oversoldCell,
   );
