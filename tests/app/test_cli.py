@@ -1,0 +1,96 @@
+"""The `ticketrush` command as a user types it."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from app.cli import main
+
+WINNER = re.compile(r"buyer \d+ got a ticket \(read")
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_cli_run_tells_the_race_like_the_lesson() -> None:
+    code, text = run_cli("run", "--buyers", "10", "--tickets", "1", "--lock", "none", "--seed", "3")
+    assert code == 0
+    assert text.count("sees 1 ticket(s) left") == 10
+    assert len(WINNER.findall(text)) >= 2  # without a lock, several buyers get the one ticket
+    oversold_row = next(line for line in text.splitlines() if line.startswith("oversold"))
+    assert int(oversold_row.split()[-1]) >= 1
+    assert "seed 3" in text
+
+
+def test_cli_run_with_a_lock_has_one_winner() -> None:
+    code, text = run_cli("run", "--buyers", "10", "--tickets", "1", "--lock", "file", "--hold-ms", "20-40")
+    assert code == 0
+    assert len(WINNER.findall(text)) == 1
+    assert text.count("found it sold out") == 9
+
+
+def test_cli_run_json_is_the_engine_result() -> None:
+    code, text = run_cli(
+        "run", "--buyers", "6", "--tickets", "2", "--lock", "process", "--think-ms", "0", "--hold-ms", "5", "--json"
+    )
+    assert code == 0
+    report = json.loads(text)
+    assert report["config"]["lock"] == "process" and report["config"]["seed"] is not None
+    assert report["result"]["buyers_succeeded"] == 2 and report["result"]["safe"] is True
+
+
+def test_cli_compare_puts_the_three_locks_side_by_side() -> None:
+    code, text = run_cli("compare", "--buyers", "8", "--tickets", "1", "--think-ms", "20", "--hold-ms", "40-60")
+    assert code == 0
+    header = text.splitlines()[0].split()
+    assert header == ["none", "process", "file"]
+    safe_row = next(line for line in text.splitlines() if line.startswith("safe"))
+    assert safe_row.split()[-3:] == ["NO", "yes", "yes"]
+
+
+def test_cli_rejects_bad_input_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run_cli("run", "--buyers", "0")
+    assert code == 2
+    assert "invalid buyers" in capsys.readouterr().err
+    code, _ = run_cli("run", "--think-ms", "300-100")
+    assert code == 2
+    assert "invalid think_ms" in capsys.readouterr().err
+
+
+def test_cli_large_run_shows_a_progress_bar_instead_of_the_story() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "run",
+            "--buyers",
+            "400",
+            "--tickets",
+            "10",
+            "--executor",
+            "pool",
+            "--lock",
+            "file",
+            "--think-ms",
+            "0",
+            "--hold-ms",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "400/400 buyers" in result.stderr
+    assert "sees" not in result.stdout
+    assert "tickets remaining" in result.stdout
