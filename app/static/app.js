@@ -529,7 +529,7 @@ class SimulationCard {
       role: "group",
       "aria-label": `Timeline of ${ordered.length} buyers over ${spanMs.toFixed(1)} ms`,
     });
-    svg.append(patterns(this.id));
+    svg.append(patterns(`tr-${this.id}`));
 
     for (const tick of niceTicks(spanMs, Math.max(2, Math.floor(plotW / 70)))) {
       const tx = x(tick);
@@ -538,7 +538,7 @@ class SimulationCard {
       svg.append(svgText(`${formatTick(tick)}${tick === 0 ? " ms" : ""}`, tx, top - 8, `axis-label ${anchor}`));
     }
 
-    const pid = (name) => `url(#${this.id}-${name})`;
+    const pid = (name) => `url(#tr-${this.id}-${name})`;
     ordered.forEach((r, i) => {
       const y = top + i * rowH;
       const g = svgEl("g", {
@@ -673,12 +673,12 @@ class SimulationCard {
     for (const [kind, label] of items) {
       const li = text("li");
       const swatch = svgEl("svg", { width: 22, height: 12, class: "swatch", "aria-hidden": "true" });
-      swatch.append(patterns(`${this.id}-legend-${kind}`));
+      swatch.append(patterns(`tr-${this.id}-legend-${kind}`));
       const attrs = { x: 1, y: 1, width: 20, height: 10, class: `bar ${kind}` };
       if (kind === "think") Object.assign(attrs, { y: 4, height: 4 });
       if (kind === "soldout") Object.assign(attrs, { x: 9, width: 4 });
-      if (kind === "wait") attrs.fill = `url(#${this.id}-legend-${kind}-wait)`;
-      if (kind === "error") attrs.fill = `url(#${this.id}-legend-${kind}-error)`;
+      if (kind === "wait") attrs.fill = `url(#tr-${this.id}-legend-${kind}-wait)`;
+      if (kind === "error") attrs.fill = `url(#tr-${this.id}-legend-${kind}-error)`;
       swatch.append(svgEl("rect", attrs));
       li.append(swatch, text("span", label));
       legend.append(li);
