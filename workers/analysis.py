@@ -45,7 +45,7 @@ class Result(BaseModel):
     lock_wait_p95_ms: float
     lock_wait_max_ms: float
     duration_ms: float
-    sales_per_second: float
+    sales_per_second: float = Field(description="Tickets that left the db per second of the run.")
     conflicts: list[Conflict] = Field(description="The largest groups of buyers who sold from one reading.")
     explanation: str
 
@@ -180,7 +180,7 @@ def analyse(
         lock_wait_p95_ms=round(_percentile(waits, 0.95), 3),
         lock_wait_max_ms=round(waits[-1] if waits else 0.0, 3),
         duration_ms=round(duration_ms, 3),
-        sales_per_second=round(succeeded / (duration_ms / 1000), 1) if duration_ms > 0 else 0.0,
+        sales_per_second=round(sold / (duration_ms / 1000), 1) if duration_ms > 0 else 0.0,
         conflicts=find_conflicts(records),
         explanation="",
     )
