@@ -103,45 +103,74 @@ def test_flash_sale_of_100000_buyers_in_a_pool_is_exact(run_dir: Path) -> None:
     assert result.tickets_remaining == 0 and result.safe
 
 
-def _lock_holder(lock: str, lock_path: Path) -> psutil.Process | None:
-    """The buyer process holding the lock right now, or None."""
+def _in_critical_window(lock: str, lock_path: Path) -> list[psutil.Process]:
+    """Buyer processes between their read and their write right now (think_ms must be 0)."""
     buyers = psutil.Process().children()
-    if lock == "file":
+    if lock == "file":  # the holder of the flock, from the kernel's lock table
         inode = lock_path.stat().st_ino if lock_path.exists() else None
-        for line in Path("/proc/locks").read_text().splitlines():
-            fields = line.split()
-            if fields[1] == "FLOCK" and inode is not None and fields[5].endswith(f":{inode}"):
-                return next((b for b in buyers if b.pid == int(fields[4])), None)
-        return None
-    sleeping = [b for b in buyers if Path(f"/proc/{b.pid}/wchan").read_text() == "hrtimer_nanosleep"]
-    return sleeping[0] if len(sleeping) == 1 else None  # the waiters sit in futex_wait
+        holders = {
+            int(fields[4])
+            for fields in (line.split() for line in Path("/proc/locks").read_text().splitlines())
+            if fields[1] == "FLOCK" and inode is not None and fields[5].endswith(f":{inode}")
+        }
+        return [b for b in buyers if b.pid in holders]
+    # no think time, so a buyer asleep is holding its ticket; waiters for the process lock sit in futex_wait
+    return [b for b in buyers if Path(f"/proc/{b.pid}/wchan").read_text() == "hrtimer_nanosleep"]
 
 
-class KillLockHolder:
-    """A should_stop hook: once the buyers are in, SIGKILL whichever buyer holds the lock."""
+class KillInCriticalWindow:
+    """A should_stop hook: SIGKILL `count` buyers caught inside their critical window, `per_call` at a time."""
 
-    def __init__(self, lock: str, run_dir: Path) -> None:
+    def __init__(self, lock: str, run_dir: Path, count: int = 1, spacing_s: float = 0.3, per_call: int = 1) -> None:
         self.lock = lock
+        self.per_call = per_call
         self.lock_path = run_dir / "db.json.lock"
-        self.created = time.monotonic()
-        self.killed: int | None = None
+        self.count = count
+        self.spacing_s = spacing_s
+        self.next_kill = time.monotonic() + spacing_s
+        self.killed: list[int] = []
 
     def __call__(self) -> bool:
-        if self.killed is None and time.monotonic() - self.created > 0.3:
-            holder = _lock_holder(self.lock, self.lock_path)
-            if holder is not None:
-                os.kill(holder.pid, signal.SIGKILL)
-                self.killed = holder.pid
+        if len(self.killed) < self.count and time.monotonic() >= self.next_kill:
+            victims = _in_critical_window(self.lock, self.lock_path)
+            for victim in victims[: min(self.per_call, self.count - len(self.killed))]:
+                os.kill(victim.pid, signal.SIGKILL)
+                self.killed.append(victim.pid)
+            if victims:
+                self.next_kill = time.monotonic() + self.spacing_s
         return False
 
 
+def _reported_killed(report: RunReport, pids: list[int]) -> list[str]:
+    return [r.error or "" for r in report.records if r.pid in pids]
+
+
+@pytest.mark.parametrize("lock", ["none", "file"])
+def test_killing_buyers_mid_critical_window_keeps_the_db_whole(run_dir: Path, lock: str) -> None:
+    # without a lock every buyer is in its window at once; under the file lock they come one by one
+    killer = KillInCriticalWindow(lock, run_dir, count=3, spacing_s=0.1, per_call=3 if lock == "none" else 1)
+    config = SimulationConfig.model_validate(
+        {"buyers": 24, "tickets": 8, "lock": lock, "think_ms": 0, "hold_ms": [300, 400], "seed": 1}
+    )
+    report = run_simulation(config, run_dir, should_stop=killer)
+    result = report.result
+    assert len(killer.killed) == 3
+    errors = _reported_killed(report, killer.killed)
+    assert len(errors) == 3 and all("killed by signal 9" in e for e in errors)
+    assert result.buyers_errored == 3
+    assert json.loads((run_dir / "db.json").read_text()) == {"count": result.tickets_remaining}
+    assert not list(run_dir.glob("*.tmp"))
+    if lock == "file":
+        assert result.safe and result.buyers_succeeded == 8 and result.tickets_remaining == 0
+
+
 def test_killing_the_file_lock_holder_does_not_hang_or_oversell(run_dir: Path) -> None:
-    killer = KillLockHolder("file", run_dir)
+    killer = KillInCriticalWindow("file", run_dir)
     config = SimulationConfig(buyers=6, tickets=2, lock="file", think_ms=0, hold_ms=1500, lock_timeout_s=20)
     report = run_simulation(config, run_dir, should_stop=killer)
     result = report.result
-    assert killer.killed is not None
-    dead = [r for r in report.records if r.pid == killer.killed]
+    assert len(killer.killed) == 1
+    dead = [r for r in report.records if r.pid in killer.killed]
     assert [r.outcome for r in dead] == ["error"] and "killed by signal 9" in (dead[0].error or "")
     assert json.loads((run_dir / "db.json").read_text()) == {"count": result.tickets_remaining}
     assert result.oversold == 0 and result.lost_updates == 0
@@ -150,12 +179,12 @@ def test_killing_the_file_lock_holder_does_not_hang_or_oversell(run_dir: Path) -
 
 
 def test_killing_the_process_lock_holder_ends_the_run_within_the_lock_timeout(run_dir: Path) -> None:
-    killer = KillLockHolder("process", run_dir)
+    killer = KillInCriticalWindow("process", run_dir)
     config = SimulationConfig(buyers=5, tickets=1, lock="process", think_ms=0, hold_ms=30_000, lock_timeout_s=2)
     started = time.monotonic()
     report = run_simulation(config, run_dir, should_stop=killer)
     assert time.monotonic() - started < 10  # not the 30 s hold, nor forever
-    assert killer.killed is not None
+    assert len(killer.killed) == 1
     errors = [r.error or "" for r in report.records]
     assert all(r.outcome == "error" for r in report.records)
     assert sum("killed by signal 9" in e for e in errors) == 1
