@@ -17,8 +17,11 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
     && rm -rf /var/lib/apt/lists/*
 
+# The service runs as uid 10001 and writes only to /app/data; the code stays owned by root.
 RUN groupadd --gid 10001 ticketrush \
-    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin ticketrush
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin ticketrush \
+    && mkdir -p /app/data \
+    && chown 10001:10001 /app/data
 
 WORKDIR /app
 
@@ -28,12 +31,11 @@ RUN python -m venv /opt/venv \
     && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
     | /opt/venv/bin/pip install --no-cache-dir --requirement /dev/stdin
 
-# The project itself; the code stays owned by root, only the data folder is writable by the service.
+# Then the project itself, without touching the dependencies (and without the build's leftovers).
 COPY app/ ./app/
 COPY workers/ ./workers/
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps . \
-    && mkdir -p /app/data \
-    && chown 10001:10001 /app/data
+    && rm -rf build ./*.egg-info
 
 VOLUME ["/app/data"]
 USER 10001:10001

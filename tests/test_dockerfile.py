@@ -1,0 +1,435 @@
+"""The Docker image, checked without a Docker engine.
+
+The Dockerfile is linted with hadolint and read instruction by instruction. Its install steps are replayed in a
+temporary directory that stands in for the image's file system: the COPY steps copy the build context (the
+repository less what .dockerignore keeps out), the `pip install` RUN steps run as written, and the image's CMD
+and HEALTHCHECK then run against the result. Only the steps that need root on a real system (apt-get, the user,
+the ownership of /app/data) are not replayed; their content is checked as text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import psutil
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HADOLINT = Path(sys.executable).parent / "hadolint"
+CONTAINER_PORT = "8000"
+DATA_DIR = "/app/data"
+# Absolute paths of the image that the replay moves into its stand-in root.
+IMAGE_PATHS = ("/opt/venv", "/app")
+# The PATH of the python base image, less /usr/local/bin (its python).
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class Instruction(NamedTuple):
+    keyword: str
+    args: str
+
+
+def parse_dockerfile(text: str) -> list[Instruction]:
+    """Instructions in order, continuation lines joined and comments dropped, as Docker reads them."""
+    instructions = []
+    logical = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#") or not stripped:
+            continue
+        if stripped.endswith("\\"):
+            logical += stripped[:-1].rstrip() + " "
+            continue
+        keyword, _, args = (logical + stripped).partition(" ")
+        instructions.append(Instruction(keyword.upper(), args.strip()))
+        logical = ""
+    return instructions
+
+
+DOCKERFILE = parse_dockerfile((ROOT / "Dockerfile").read_text())
+
+
+def only(keyword: str) -> str:
+    """The arguments of the one instruction `keyword`."""
+    found = [i.args for i in DOCKERFILE if i.keyword == keyword]
+    assert len(found) == 1, f"expected exactly one {keyword}, found {len(found)}"
+    return found[0]
+
+
+def exec_form(args: str) -> list[str]:
+    value = json.loads(args)
+    assert isinstance(value, list), f"not exec form: {args}"
+    assert all(isinstance(part, str) for part in value)
+    return value
+
+
+def healthcheck_command() -> list[str]:
+    command = only("HEALTHCHECK").partition("CMD ")[2]
+    assert command, "HEALTHCHECK has no CMD"
+    return exec_form(command)
+
+
+def copy_sources(args: str) -> list[str]:
+    """The sources of a COPY, without its options and its destination."""
+    return [arg for arg in shlex.split(args) if not arg.startswith("--")][:-1]
+
+
+def runs() -> list[str]:
+    return [i.args for i in DOCKERFILE if i.keyword == "RUN"]
+
+
+def with_port(args: list[str], port: int) -> list[str]:
+    return [re.sub(rf"\b{CONTAINER_PORT}\b", str(port), arg) for arg in args]
+
+
+# --- .dockerignore -------------------------------------------------------------------------------------------
+
+
+def _glob_regex(pattern: str) -> str:
+    """A .dockerignore pattern as a regex over slash-separated context paths."""
+    out = []
+    for part in re.split(r"(\*\*/|\*\*|\*|\?|\[[^\]]+\])", pattern):
+        if part.startswith("[") and part.endswith("]"):
+            out.append("[^" + part[2:] if part.startswith("[!") else part)
+        else:
+            out.append({"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part)))
+    return "".join(out) + "(?:/.*)?"  # matching a folder excludes everything inside it
+
+
+def dockerignore_rules() -> list[tuple[bool, re.Pattern[str]]]:
+    rules = []
+    for line in (ROOT / ".dockerignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keep = line.startswith("!")
+        pattern = os.path.normpath(line.removeprefix("!").strip()).lstrip("/")
+        rules.append((keep, re.compile(_glob_regex(pattern))))
+    return rules
+
+
+def in_context(path: str, rules: list[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Whether `path` (relative to the repository) is sent to the build: the last matching rule decides."""
+    sent = True
+    for keep, regex in rules:
+        if regex.fullmatch(path):
+            sent = keep
+    return sent
+
+
+def build_context() -> list[str]:
+    rules = dockerignore_rules()
+    files = []
+    for folder, dirs, names in os.walk(ROOT):
+        rel_folder = os.path.relpath(folder, ROOT)
+        dirs[:] = [d for d in dirs if in_context(os.path.normpath(os.path.join(rel_folder, d)), rules)]
+        files += [p for n in names if in_context(p := os.path.normpath(os.path.join(rel_folder, n)), rules)]
+    return sorted(files)
+
+
+def test_dockerignore_keeps_repository_state_and_runtime_data_out() -> None:
+    rules = dockerignore_rules()
+    for path in (
+        ".git/config",
+        ".venv/bin/python",
+        "data/ticketrush.sqlite3",
+        "data/runs/7/db.json",
+        "data/README.md",
+        "app/__pycache__/main.cpython-311.pyc",
+        "workers/__pycache__/db.cpython-311.pyc",
+        "tests/test_dockerfile.py",
+        ".pytest_cache/README.md",
+        ".mypy_cache/3.11/app.json",
+        ".ruff_cache/CACHEDIR.TAG",
+        ".hypothesis/examples/x",
+        "ticketrush.egg-info/PKG-INFO",
+        "bench/results.json",
+    ):
+        assert not in_context(path, rules), f"{path} would be sent to the Docker build"
+    sent = build_context()
+    leaked = [p for p in sent if p.split("/")[0] in {".git", ".venv", "data", "tests"} or "__pycache__" in p]
+    assert not leaked, f"these files of the working tree would be sent to the Docker build: {leaked[:10]}"
+
+
+def test_dockerignore_keeps_what_the_image_copies() -> None:
+    sent = set(build_context())
+    sources = [src for i in DOCKERFILE if i.keyword == "COPY" for src in copy_sources(i.args)]
+    assert sources, "the Dockerfile copies nothing"
+    for src in sources:
+        path = os.path.normpath(src)
+        assert any(p == path or p.startswith(path + "/") for p in sent), f"COPY {src}: not in the build context"
+    for package in ("app", "workers"):
+        modules = {str(p.relative_to(ROOT)) for p in (ROOT / package).rglob("*.py") if "__pycache__" not in p.parts}
+        assert modules <= sent, f"left out of the build context: {sorted(modules - sent)}"
+
+
+# --- the Dockerfile as text -------------------------------------------------------------------------------------
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    for n, line in enumerate(lines):
+        if "hadolint ignore" in line:
+            reason = lines[n - 1].strip() if n else ""
+            assert reason.startswith("#") and len(reason) > 10, f"line {n + 1}: ignored rule without a reason above"
+    assert not (ROOT / ".hadolint.yaml").exists(), "rules are ignored only in the Dockerfile, each with a reason"
+    lint = subprocess.run(
+        [HADOLINT, "--no-color", "--failure-threshold", "style", "--format", "json", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert lint.returncode == 0 and json.loads(lint.stdout) == [], lint.stdout + lint.stderr
+
+
+def test_hadolint_flags_unpinned_packages(tmp_path: Path) -> None:
+    """The lint above is real: the same call rejects a Dockerfile with the usual faults."""
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:3.11-slim\nRUN apt-get update && apt-get install -y curl\nRUN pip install fastapi\n")
+    lint = subprocess.run(
+        [HADOLINT, "--no-color", "--failure-threshold", "style", "--format", "json", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    codes = {finding["code"] for finding in json.loads(lint.stdout)}
+    assert lint.returncode != 0
+    assert {"DL3008", "DL3009", "DL3013", "DL3015", "DL3042"} <= codes, codes
+
+
+def test_dockerfile_pins_a_slim_python_base() -> None:
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", only("FROM")), only("FROM")
+
+
+def test_dockerfile_runs_as_numeric_non_root_user_who_owns_the_data_volume() -> None:
+    user, _, group = only("USER").partition(":")
+    assert user.isdigit() and int(user) > 0, f"USER {only('USER')}: must be a numeric non-root uid"
+    assert not group or group.isdigit()
+    assert exec_form(only("VOLUME")) == [DATA_DIR]
+    assert f"TICKETRUSH_DATA_DIR={DATA_DIR}" in shlex.split(only("ENV"))
+    setup = " ".join(runs())
+    assert re.search(rf"useradd [^&]*--uid {user}\b", setup), "the USER is not created"
+    owner = f"{user}:{group}" if group else user
+    assert re.search(rf"chown {owner}(:\d+)? {DATA_DIR}\b", setup), f"{DATA_DIR} is not owned by {owner}"
+
+
+def test_dockerfile_runs_tini_as_pid_1() -> None:
+    assert exec_form(only("ENTRYPOINT")) == ["/usr/bin/tini", "--"]
+    apt = next(r for r in runs() if "apt-get install" in r)
+    assert "--no-install-recommends" in apt
+    assert re.search(r"\btini=\S+", apt), "tini is installed without a pinned version"
+    assert "rm -rf /var/lib/apt/lists/*" in apt
+
+
+def test_dockerfile_serves_on_all_interfaces_and_checks_health() -> None:
+    assert only("EXPOSE") == CONTAINER_PORT
+    command = exec_form(only("CMD"))
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert command[command.index("--port") + 1] == CONTAINER_PORT
+    health = healthcheck_command()
+    assert health[0] == "python" and f"127.0.0.1:{CONTAINER_PORT}/healthz" in health[-1]
+
+
+def test_dockerfile_installs_dependencies_before_copying_code() -> None:
+    """Editing the code must not reinstall the dependencies: they have their own layer, built from
+    pyproject.toml alone."""
+    installs = [n for n, i in enumerate(DOCKERFILE) if i.keyword == "RUN" and "pip install" in i.args]
+    assert len(installs) == 2, "expected one install of the dependencies, then one of the project"
+    deps, project = (DOCKERFILE[n].args for n in installs)
+    copied_first = [copy_sources(i.args) for i in DOCKERFILE[: installs[0]] if i.keyword == "COPY"]
+    assert copied_first == [["pyproject.toml"]], f"copied before the dependency layer: {copied_first}"
+    assert "--no-deps" not in deps and "--no-deps" in project
+    copied_between = [copy_sources(i.args) for i in DOCKERFILE[installs[0] : installs[1]] if i.keyword == "COPY"]
+    assert sorted(src for c in copied_between for src in c) == ["app/", "workers/"]
+    assert all("--no-cache-dir" in r for r in (deps, project))
+
+
+# --- docker-compose.yml ------------------------------------------------------------------------------------------
+
+
+def test_compose_file_runs_the_image_with_a_named_volume_healthcheck_and_restart_policy() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    (service,) = compose["services"].values()
+    assert service["build"] == "."
+    assert f"{CONTAINER_PORT}:{CONTAINER_PORT}" in service["ports"]
+    assert service["restart"] == "unless-stopped"
+    (volume,) = service["volumes"]
+    name, _, target = volume.partition(":")
+    assert target == DATA_DIR
+    assert name in compose["volumes"], f"{name} is not a named volume"
+    assert service["healthcheck"]["test"] == ["CMD", *healthcheck_command()], "compose and image health checks differ"
+
+
+# --- the image's install and start commands, replayed -------------------------------------------------------------
+
+
+def image_path(path: str, root: Path) -> str:
+    """Moves the image's own paths (/app, /opt/venv) under `root`; system paths stay."""
+    pattern = r"(?<![\w./-])(" + "|".join(map(re.escape, IMAGE_PATHS)) + r")(?![\w.-])"
+    return re.sub(pattern, lambda m: str(root) + m.group(1), path)
+
+
+def copy_from_context(sources: list[str], dest: Path, context: set[str]) -> None:
+    for src in sources:
+        src = os.path.normpath(src)
+        files = [p for p in context if p == src or p.startswith(src + "/")]
+        assert files, f"COPY {src}: nothing in the build context"
+        for file in files:
+            target = dest / (Path(file).name if file == src else os.path.relpath(file, src))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / file, target)
+
+
+class Replay(NamedTuple):
+    env: dict[str, str]  # the image's environment, its paths moved under the stand-in root
+    workdir: Path
+
+
+def replay_build(root: Path) -> Replay:
+    """Replays ENV, WORKDIR, COPY and the `pip install` RUN steps under `root`, in the Dockerfile's SHELL."""
+    shell = exec_form(only("SHELL"))
+    env = {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "HOME", "LANG", "SSL_", "TMP"))}
+    env["PATH"] = f"{Path(sys.base_prefix) / 'bin'}:{SYSTEM_PATH}"  # the base image's /usr/local/bin: python, pip
+    workdir = root
+    context = set(build_context())
+    replayed = 0
+    for keyword, args in DOCKERFILE:
+        if keyword == "ENV":
+            for pair in shlex.split(args):
+                key, _, value = pair.partition("=")
+                value = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), value)
+                env[key] = image_path(value, root)
+        elif keyword == "WORKDIR":
+            workdir = Path(image_path(args, root))
+            workdir.mkdir(parents=True, exist_ok=True)
+        elif keyword == "COPY":
+            dest = shlex.split(args)[-1]
+            target = workdir / dest if not dest.startswith("/") else Path(image_path(dest, root))
+            copy_from_context(copy_sources(args), target, context)
+        elif keyword == "RUN" and "pip install" in args:
+            step = subprocess.run(
+                [*shell, image_path(args, root)],
+                cwd=workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert step.returncode == 0, f"RUN {args}\n{step.stdout[-3000:]}\n{step.stderr[-3000:]}"
+            replayed += 1
+    assert replayed == 2
+    return Replay(env, workdir)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def healthz_status(port: int) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return int(response.status)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
+
+
+def stop(server: subprocess.Popen[bytes]) -> int:
+    """What `docker stop` does: SIGTERM, then SIGKILL if the server is still there after the grace period."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            return server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return server.wait(timeout=15)
+
+
+@pytest.fixture
+def servers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for server in started:
+        stop(server)
+    deadline = time.monotonic() + 5
+    while (left := psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"processes left behind: {[(c.pid, c.name()) for c in left]}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_image_install_and_start_commands_serve_healthz(tmp_path: Path, servers: list[subprocess.Popen[bytes]]) -> None:
+    root = tmp_path / "image"
+    env, workdir = replay_build(root)
+    venv = Path(env["VIRTUAL_ENV"])
+    check = subprocess.run([venv / "bin" / "pip", "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, f"the dependency layer misses something the project needs:\n{check.stdout}"
+    installed = subprocess.run(
+        [venv / "bin" / "python", "-c", "import app, workers; print(app.__file__, workers.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert installed.returncode == 0, installed.stderr
+    site = Path(installed.stdout.split()[0]).parents[1]
+    assert site.is_relative_to(venv), f"app imported from {site}, not from the image's virtualenv"
+    for package in ("app", "workers"):  # every file copied into the image is installed, subpackages included
+        for source in (workdir / package).rglob("*"):
+            if source.is_file():
+                rel = source.relative_to(workdir)
+                assert (site / rel).is_file(), f"{rel} is not installed in the image"
+
+    port = free_port()
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env["TICKETRUSH_DATA_DIR"] = str(data_dir)
+    command = with_port(exec_form(only("CMD")), port)
+    program = shutil.which(command[0], path=env["PATH"])
+    assert program and Path(program).is_relative_to(venv), f"{command[0]} is not the image's console script"
+    with (tmp_path / "server.log").open("wb") as log:
+        server = subprocess.Popen([program, *command[1:]], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    servers.append(server)
+
+    deadline = time.monotonic() + 60
+    while (status := healthz_status(port)) != 200:
+        assert server.poll() is None, f"the server exited with {server.returncode}:\n{_log(tmp_path)}"
+        assert time.monotonic() < deadline, f"/healthz not 200 after 60 s (last: {status}):\n{_log(tmp_path)}"
+        time.sleep(0.1)
+
+    assert any(data_dir.iterdir()), "the service keeps nothing in TICKETRUSH_DATA_DIR, the image's volume"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5) as docs:
+        assert docs.status == 200
+
+    health = with_port(healthcheck_command(), port)
+    probe = [shutil.which(health[0], path=env["PATH"]) or health[0], *health[1:]]
+    assert subprocess.run(probe, env=env, capture_output=True, timeout=10).returncode == 0
+
+    # uvicorn shuts down, then re-raises SIGTERM: -15 is a clean stop, -9 (killed after the grace period) is not.
+    assert stop(server) in (0, -signal.SIGTERM), f"the server did not stop on SIGTERM:\n{_log(tmp_path)}"
+    assert subprocess.run(probe, env=env, capture_output=True, timeout=10).returncode != 0, (
+        "the health check passes with the server down"
+    )
+
+
+def _log(tmp_path: Path) -> str:
+    return (tmp_path / "server.log").read_text(errors="replace")[-4000:]
