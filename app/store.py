@@ -1,0 +1,320 @@
+"""Where simulations live: one SQLite file under the data directory, shared by the server and its run processes.
+
+    data_dir/ticketrush.sqlite3   tables `simulations` (one row each) and `buyers` (one row per buyer)
+    data_dir/runs/<id>/           the run's ticket db (db.json, and db.json.lock for the file lock)
+
+WAL mode lets readers go on while a run process writes. Every call opens its own short-lived connection, so
+threads and processes never share one; a write is one short IMMEDIATE transaction. A run's result, its buyer
+rows and its final status are committed together, so a finished result is never half there.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.lifecycle import FINISHED, UNFINISHED, Status, check_transition
+from workers import BuyerRecord, Result, SimulationConfig
+
+DB_NAME = "ticketrush.sqlite3"
+BUSY_TIMEOUT_S = 30.0
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS simulations (
+    id          TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    config      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    started_at  TEXT,
+    finished_at TEXT,
+    finished    INTEGER NOT NULL DEFAULT 0,
+    buyers      INTEGER NOT NULL,
+    result      TEXT,
+    error       TEXT
+);
+CREATE INDEX IF NOT EXISTS simulations_by_status ON simulations (status);
+CREATE INDEX IF NOT EXISTS simulations_by_created ON simulations (created_at);
+CREATE TABLE IF NOT EXISTS buyers (
+    simulation_id    TEXT NOT NULL,
+    buyer            INTEGER NOT NULL,
+    pid              INTEGER NOT NULL,
+    outcome          TEXT NOT NULL,
+    seen             INTEGER,
+    read             INTEGER,
+    wrote            INTEGER,
+    error            TEXT,
+    t_start          INTEGER,
+    t_searched       INTEGER,
+    t_lock_requested INTEGER,
+    t_lock_acquired  INTEGER,
+    t_read           INTEGER,
+    t_write          INTEGER,
+    t_end            INTEGER,
+    PRIMARY KEY (simulation_id, buyer)
+) WITHOUT ROWID;
+"""
+
+_SIMULATION_COLUMNS = "id, status, config, created_at, started_at, finished_at, finished, buyers, result, error"
+_BUYER_COLUMNS = ", ".join(BuyerRecord._fields)
+_INSERT_BUYER = f"INSERT INTO buyers (simulation_id, {_BUYER_COLUMNS}) VALUES (?{', ?' * len(BuyerRecord._fields)})"
+
+
+class StoreError(Exception):
+    """The SQLite store could not be read or written."""
+
+
+class SimulationNotFound(LookupError):
+    """No simulation has this id."""
+
+
+class SimulationBusy(Exception):
+    """The simulation is queued or running, so it cannot be deleted."""
+
+
+@dataclass(frozen=True)
+class SimulationRow:
+    """One simulation as stored."""
+
+    id: str
+    status: Status
+    config: SimulationConfig
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    finished: int
+    buyers: int
+    result: Result | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Counts over the whole store, for /metrics."""
+
+    by_status: dict[Status, int]
+    buyers: int
+    tickets_sold: int
+    tickets_oversold: int
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_valid_id(text: str) -> bool:
+    return ID_PATTERN.fullmatch(text) is not None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def _now() -> str:
+    return _iso(datetime.now(UTC))
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+def _row(values: tuple[Any, ...]) -> SimulationRow:
+    sim_id, status, config, created_at, started_at, finished_at, finished, buyers, result, error = values
+    return SimulationRow(
+        id=sim_id,
+        status=Status(status),
+        config=SimulationConfig.model_validate_json(config),
+        created_at=datetime.fromisoformat(created_at),
+        started_at=_time(started_at),
+        finished_at=_time(finished_at),
+        finished=finished,
+        buyers=buyers,
+        result=Result.model_validate_json(result) if result is not None else None,
+        error=error,
+    )
+
+
+class Store:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / DB_NAME
+        self.runs_dir = data_dir / "runs"
+
+    def run_dir(self, sim_id: str) -> Path:
+        if not is_valid_id(sim_id):
+            raise SimulationNotFound(sim_id)
+        return self.runs_dir / sim_id
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open {self.path}: {e}") from e
+        try:
+            db.execute("PRAGMA synchronous = NORMAL")
+            yield db
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: {e}") from e
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self, kind: str = "DEFERRED") -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute(f"BEGIN {kind}")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def init(self) -> None:
+        """Create the data directory, the database and its tables if they do not exist yet."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(SCHEMA)
+
+    def create(self, config: SimulationConfig) -> SimulationRow:
+        """Store a new simulation, queued; `config` should be resolved (its seed chosen)."""
+        row = SimulationRow(
+            id=new_id(),
+            status=Status.QUEUED,
+            config=config,
+            created_at=datetime.now(UTC),
+            started_at=None,
+            finished_at=None,
+            finished=0,
+            buyers=config.buyers,
+            result=None,
+            error=None,
+        )
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO simulations (id, status, config, created_at, buyers) VALUES (?, ?, ?, ?, ?)",
+                (row.id, row.status, config.model_dump_json(), _iso(row.created_at), row.buyers),
+            )
+        return row
+
+    def get(self, sim_id: str) -> SimulationRow | None:
+        with self._connect() as db:
+            found = db.execute(f"SELECT {_SIMULATION_COLUMNS} FROM simulations WHERE id = ?", (sim_id,)).fetchone()
+        return _row(found) if found is not None else None
+
+    def page(self, offset: int, limit: int) -> tuple[list[SimulationRow], int]:
+        """Simulations newest first, and how many there are in all."""
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {_SIMULATION_COLUMNS} FROM simulations ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+            (count,) = db.execute("SELECT COUNT(*) FROM simulations").fetchone()
+        return [_row(r) for r in rows], count
+
+    def unfinished(self) -> list[SimulationRow]:
+        marks = ", ".join("?" * len(UNFINISHED))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {_SIMULATION_COLUMNS} FROM simulations WHERE status IN ({marks}) ORDER BY created_at",
+                tuple(UNFINISHED),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def transition(
+        self,
+        sim_id: str,
+        target: Status,
+        *,
+        error: str | None = None,
+        result: Result | None = None,
+        records: Iterable[BuyerRecord] = (),
+    ) -> None:
+        """The one way a status changes: refuse an illegal move, stamp the time, save what the run left.
+
+        Raises SimulationNotFound, or InvalidTransition when the lifecycle forbids the move (for instance the
+        run completed just before a cancel arrived). The buyer records, the result and the status are
+        committed together.
+        """
+        with self._transaction("IMMEDIATE") as db:
+            found = db.execute("SELECT status FROM simulations WHERE id = ?", (sim_id,)).fetchone()
+            if found is None:
+                raise SimulationNotFound(sim_id)
+            check_transition(sim_id, Status(found[0]), target)
+            db.executemany(_INSERT_BUYER, ((sim_id, *record) for record in records))
+            changes: dict[str, object] = {"status": target, "error": error}
+            changes["started_at" if target == Status.RUNNING else "finished_at"] = _now()
+            if result is not None:
+                changes["result"] = result.model_dump_json()
+                changes["finished"] = result.buyers_total
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            db.execute(f"UPDATE simulations SET {assignments} WHERE id = ?", (*changes.values(), sim_id))
+
+    def set_progress(self, sim_id: str, finished: int) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE simulations SET finished = ? WHERE id = ? AND status = ?", (finished, sim_id, Status.RUNNING)
+            )
+
+    def delete(self, sim_id: str) -> None:
+        """Remove a finished simulation, its buyer rows and its run folder."""
+        with self._transaction("IMMEDIATE") as db:
+            found = db.execute("SELECT status FROM simulations WHERE id = ?", (sim_id,)).fetchone()
+            if found is None:
+                raise SimulationNotFound(sim_id)
+            if Status(found[0]) not in FINISHED:
+                raise SimulationBusy(f"simulation {sim_id} is {found[0]}; cancel it before deleting it")
+            db.execute("DELETE FROM buyers WHERE simulation_id = ?", (sim_id,))
+            db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,))
+            try:
+                shutil.rmtree(self.run_dir(sim_id))
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise StoreError(f"cannot remove the run folder of {sim_id}: {e}") from e
+
+    def buyers(self, sim_id: str, offset: int, limit: int) -> tuple[list[BuyerRecord], int]:
+        """One page of a simulation's buyer records, by buyer number, and how many there are in all."""
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {_BUYER_COLUMNS} FROM buyers WHERE simulation_id = ? ORDER BY buyer LIMIT ? OFFSET ?",
+                (sim_id, limit, offset),
+            ).fetchall()
+            (count,) = db.execute("SELECT COUNT(*) FROM buyers WHERE simulation_id = ?", (sim_id,)).fetchone()
+        return [BuyerRecord(*r) for r in rows], count
+
+    def iter_buyers(self, sim_id: str, chunk: int = 5000) -> Iterator[list[BuyerRecord]]:
+        """Every buyer record of a simulation, in chunks; each chunk is read on its own connection."""
+        after = 0
+        while True:
+            with self._connect() as db:
+                rows = db.execute(
+                    f"SELECT {_BUYER_COLUMNS} FROM buyers WHERE simulation_id = ? AND buyer > ? ORDER BY buyer LIMIT ?",
+                    (sim_id, after, chunk),
+                ).fetchall()
+            if not rows:
+                return
+            yield [BuyerRecord(*r) for r in rows]
+            after = rows[-1][0]
+
+    def totals(self) -> Totals:
+        with self._transaction() as db:
+            by_status = dict.fromkeys(Status, 0)
+            for status, count in db.execute("SELECT status, COUNT(*) FROM simulations GROUP BY status"):
+                by_status[Status(status)] = count
+            buyers, sold, oversold = db.execute(
+                "SELECT COALESCE(SUM(json_extract(result, '$.buyers_total')), 0), "
+                "COALESCE(SUM(json_extract(result, '$.tickets_sold')), 0), "
+                "COALESCE(SUM(json_extract(result, '$.oversold')), 0) "
+                "FROM simulations WHERE result IS NOT NULL"
+            ).fetchone()
+        return Totals(by_status=by_status, buyers=buyers, tickets_sold=sold, tickets_oversold=oversold)
