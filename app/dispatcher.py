@@ -1,0 +1,305 @@
+"""Admission control and run processes: at most `max_running` runs at once, the rest wait first in first out.
+
+    submit(config)   limits (LimitExceeded) and room (QueueFull) checked; stored as queued; id joins the FIFO
+    cancel(id)       queued: cancelled at once; running: SIGTERM to its process, wait for it, kill if it lingers
+    the dispatcher thread, in a loop:
+      |-- start      pop queued ids while fewer than max_running run; one spawned process each (app.runner)
+      |-- wait       on the run processes' sentinels and a wake-up socket, with a timeout
+      |-- reap       join the exited; one that left its simulation unfinished makes it failed (or cancelled)
+      `-- police     SIGTERM runs asked to stop, SIGKILL them after a grace; SIGKILL runs far past the time limit
+    close()          cancel everything, wait for every run process (with timeouts), end the thread
+
+Run processes are started from this one long-lived thread on purpose: PR_SET_PDEATHSIG fires when the thread
+that created a child exits, so a request thread (which the thread pool may retire) would take its run down.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import multiprocessing
+import os
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+
+from app.lifecycle import FINISHED, InvalidTransition, Status
+from app.runner import execute
+from app.settings import Settings
+from app.store import SimulationNotFound, SimulationRow, Store
+from workers import SimulationConfig
+
+logger = logging.getLogger("ticketrush")
+
+POLL_S = 0.25
+CANCEL_GRACE_S = 10.0
+TIME_LIMIT_MARGIN_S = 15.0
+CLOSE_TIMEOUT_S = CANCEL_GRACE_S + 10.0
+
+
+class LimitExceeded(Exception):
+    """The simulation asks for more than this server allows."""
+
+    def __init__(self, field: str, value: int, limit: int, message: str) -> None:
+        super().__init__(field, value, limit, message)
+        self.field = field
+        self.value = value
+        self.limit = limit
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class QueueFull(Exception):
+    """No room for another simulation: as many are running and queued as allowed."""
+
+
+@dataclass
+class _Run:
+    sim_id: str
+    process: BaseProcess
+    deadline: float
+    cancel_requested: bool = False
+    terminated_at: float | None = None
+    timed_out: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def _exit_cause(code: int | None) -> str:
+    return f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+
+
+class Dispatcher:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._queue: deque[str] = deque()
+        self._runs: dict[str, _Run] = {}
+        self._closing = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread = threading.Thread(target=self._loop, name="ticketrush-dispatcher", daemon=True)
+
+    # -- called by the server -------------------------------------------------------------------------------
+
+    def start(self) -> list[str]:
+        """Mark what a previous server life left unfinished as interrupted, then start dispatching.
+
+        Returns the ids that were interrupted.
+        """
+        interrupted = []
+        for row in self.store.unfinished():
+            self._settle(row.id, Status.INTERRUPTED, error=f"the server stopped while this simulation was {row.status}")
+            interrupted.append(row.id)
+        atexit.register(self._kill_all)
+        self._thread.start()
+        return interrupted
+
+    def check_limits(self, config: SimulationConfig) -> None:
+        s = self.settings
+        if config.buyers > s.max_buyers:
+            raise LimitExceeded(
+                "buyers",
+                config.buyers,
+                s.max_buyers,
+                f"at most {s.max_buyers:,} buyers are allowed on this server (TICKETRUSH_MAX_BUYERS)",
+            )
+        if config.executor == "process" and config.buyers > s.max_process_buyers:
+            raise LimitExceeded(
+                "buyers",
+                config.buyers,
+                s.max_process_buyers,
+                f"at most {s.max_process_buyers:,} buyers are allowed with executor 'process', one process per "
+                "buyer (TICKETRUSH_MAX_PROCESS_BUYERS); use executor 'pool' for more",
+            )
+
+    def submit(self, config: SimulationConfig) -> SimulationRow:
+        """Store a new simulation, queued, with its seed chosen; raise LimitExceeded or QueueFull instead."""
+        self.check_limits(config)
+        room = self.settings.max_running + self.settings.max_queued
+        with self._lock:
+            if self._closing:
+                raise QueueFull("the server is shutting down")
+            if len(self._queue) + len(self._runs) >= room:
+                raise QueueFull(
+                    f"{room} simulations are already running or queued, the most this server takes "
+                    f"(TICKETRUSH_MAX_RUNNING={self.settings.max_running}, "
+                    f"TICKETRUSH_MAX_QUEUED={self.settings.max_queued}); try again when one has finished"
+                )
+            row = self.store.create(config.resolved())
+            self._queue.append(row.id)
+        self._wake()
+        return row
+
+    def cancel(self, sim_id: str) -> None:
+        """Stop a queued or running simulation and wait until its processes are gone.
+
+        Raises SimulationNotFound, or InvalidTransition when it has finished (even if only just now).
+        """
+        row = self.store.get(sim_id)
+        if row is None:
+            raise SimulationNotFound(sim_id)
+        if row.status in FINISHED:
+            raise InvalidTransition(sim_id, row.status, Status.CANCELLED)
+        with self._lock:
+            if sim_id in self._queue:
+                self._queue.remove(sim_id)
+                self.store.transition(sim_id, Status.CANCELLED)
+                return
+            run = self._runs.get(sim_id)
+            if run is not None:
+                run.cancel_requested = True
+        if run is None:  # between the queue and its process: the run process will find it cancelled
+            self.store.transition(sim_id, Status.CANCELLED)
+            return
+        self._wake()
+        if not run.done.wait(CANCEL_GRACE_S + 5.0):
+            logger.error("the run process of %s did not stop within %.0f s", sim_id, CANCEL_GRACE_S + 5.0)
+        final = self.store.get(sim_id)
+        if final is not None and final.status in FINISHED - {Status.CANCELLED}:
+            raise InvalidTransition(sim_id, final.status, Status.CANCELLED)
+
+    def close(self) -> None:
+        """Cancel every queued and running simulation and wait for their processes (bounded)."""
+        with self._lock:
+            self._closing = True
+            queued = list(self._queue)
+            self._queue.clear()
+            for run in self._runs.values():
+                run.cancel_requested = True
+        for sim_id in queued:
+            self._settle(sim_id, Status.CANCELLED)
+        self._wake()
+        if self._thread.is_alive():
+            self._thread.join(CLOSE_TIMEOUT_S)
+        if self._thread.is_alive():
+            logger.error("the dispatcher did not stop within %.0f s; killing the run processes", CLOSE_TIMEOUT_S)
+            self._kill_all()
+            return
+        atexit.unregister(self._kill_all)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- the dispatcher thread ------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self._start_queued()
+                self._wait()
+                self._reap()
+                self._police()
+            except Exception:
+                logger.exception("dispatcher step failed")
+                time.sleep(POLL_S)
+            with self._lock:
+                if self._closing and not self._runs:
+                    return
+
+    def _start_queued(self) -> None:
+        while (sim_id := self._next_queued()) is not None:
+            self._launch(sim_id)
+
+    def _next_queued(self) -> str | None:
+        with self._lock:
+            if self._queue and len(self._runs) < self.settings.max_running and not self._closing:
+                return self._queue.popleft()
+        return None
+
+    def _launch(self, sim_id: str) -> None:
+        """Start the run process of `sim_id` (outside the lock: a spawn takes a while)."""
+        row = self.store.get(sim_id)
+        if row is None or row.status != Status.QUEUED:
+            return
+        process = self._context.Process(
+            target=execute,
+            args=(
+                sim_id,
+                row.config.model_dump_json(),
+                str(self.store.data_dir),
+                self.settings.run_timeout_s,
+                os.getpid(),
+            ),
+            name=f"ticketrush-run-{sim_id}",
+        )
+        try:
+            process.start()
+        except OSError as e:
+            self._settle(sim_id, Status.FAILED, error=f"could not start the run process: {e}")
+            return
+        deadline = time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S
+        with self._lock:
+            self._runs[sim_id] = _Run(sim_id, process, deadline, cancel_requested=self._closing)
+
+    def _wait(self) -> None:
+        with self._lock:
+            sentinels = [run.process.sentinel for run in self._runs.values()]
+        ready = wait([*sentinels, self._wake_r], timeout=POLL_S)
+        if self._wake_r in ready:
+            with contextlib.suppress(BlockingIOError):
+                while self._wake_r.recv(4096):
+                    pass
+
+    def _reap(self) -> None:
+        with self._lock:
+            for run in [r for r in self._runs.values() if not r.process.is_alive()]:
+                run.process.join(timeout=1.0)
+                self._settle_exited(run)
+                del self._runs[run.sim_id]
+                run.process.close()
+                run.done.set()
+
+    def _settle_exited(self, run: _Run) -> None:
+        row = self.store.get(run.sim_id)
+        if row is None or row.status in FINISHED:
+            return
+        if run.timed_out:
+            limit = self.settings.run_timeout_s
+            self._settle(run.sim_id, Status.FAILED, error=f"the run went past its time limit of {limit:g} s")
+        elif run.cancel_requested:
+            self._settle(run.sim_id, Status.CANCELLED)
+        else:
+            cause = _exit_cause(run.process.exitcode)
+            self._settle(run.sim_id, Status.FAILED, error=f"the run process {cause} before finishing")
+
+    def _police(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for run in self._runs.values():
+                if run.cancel_requested and run.terminated_at is None:
+                    run.process.terminate()
+                    run.terminated_at = now
+                elif run.terminated_at is not None and now - run.terminated_at > CANCEL_GRACE_S:
+                    logger.warning("run %s ignored SIGTERM for %.0f s; killing it", run.sim_id, CANCEL_GRACE_S)
+                    run.process.kill()
+                elif now > run.deadline and not run.timed_out:
+                    logger.warning("run %s is past its time limit; killing it", run.sim_id)
+                    run.timed_out = True
+                    run.process.kill()
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    def _settle(self, sim_id: str, status: Status, error: str | None = None) -> None:
+        """Move a simulation to a final status unless it got there first."""
+        with contextlib.suppress(InvalidTransition):
+            self.store.transition(sim_id, status, error=error)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"!")
+
+    def _kill_all(self) -> None:
+        """Last resort at interpreter exit: SIGKILL every run process (their buyers die with them)."""
+        for run in list(self._runs.values()):
+            with contextlib.suppress(ValueError, OSError):
+                run.process.kill()
+                run.process.join(timeout=1.0)

@@ -1,0 +1,97 @@
+"""A run process: one simulation executed in a process of its own, started by the dispatcher with "spawn".
+
+    execute(sim_id, config_json, data_dir, time_limit_s, server_pid)
+      |-- die with the server      PR_SET_PDEATHSIG: killed even when the server is killed with SIGKILL
+      |-- nice 5                   runs (and their buyers) yield the CPU to the API when both want it
+      |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
+      |-- queued -> running
+      |-- run_simulation           progress -> store (the engine calls it at most 10 times a second)
+      `-- running -> completed (result + buyer records) | failed (the error) | cancelled
+
+The outcome is written here, by the run process, so a finished result is stored even if the server dies a
+moment later. Buyers are forked from this single-threaded process; they get the default SIGTERM back (so the
+engine can terminate them) and ignore Ctrl-C, which the terminal sends to the whole process group: stopping
+is this process's job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import traceback
+from pathlib import Path
+from types import FrameType
+
+from app.lifecycle import InvalidTransition, Status
+from app.store import Store
+from workers import BuyerRecord, Result, RunCancelled, SimulationConfig, TicketrushError, run_simulation
+from workers.hygiene import die_with_parent
+
+RUN_NICENESS = 5
+
+
+class StopRequest:
+    """Set by SIGTERM or SIGINT; read by the engine through `should_stop`."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def should_stop(self) -> bool:
+        return self.requested
+
+
+def _buyer_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _settle(
+    store: Store,
+    sim_id: str,
+    status: Status,
+    *,
+    error: str | None = None,
+    result: Result | None = None,
+    records: list[BuyerRecord] | None = None,
+) -> None:
+    with contextlib.suppress(InvalidTransition):  # the server settled it first (the run was past its time limit)
+        store.transition(sim_id, status, error=error, result=result, records=records or ())
+
+
+def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, server_pid: int) -> None:
+    """Process target: run simulation `sim_id` and store its outcome."""
+    die_with_parent(server_pid)
+    os.nice(RUN_NICENESS)
+    stop = StopRequest()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    os.register_at_fork(after_in_child=_buyer_signals)
+    store = Store(Path(data_dir))
+    if stop.requested:
+        _settle(store, sim_id, Status.CANCELLED)
+        return
+    try:
+        store.transition(sim_id, Status.RUNNING)
+    except InvalidTransition:
+        return  # cancelled before it could start
+    try:
+        report = run_simulation(
+            SimulationConfig.model_validate_json(config_json),
+            store.run_dir(sim_id),
+            on_progress=lambda finished, _total: store.set_progress(sim_id, finished),
+            should_stop=stop.should_stop,
+            time_limit_s=time_limit_s,
+        )
+    except RunCancelled:
+        _settle(store, sim_id, Status.CANCELLED)
+    except TicketrushError as e:
+        _settle(store, sim_id, Status.FAILED, error=str(e))
+    except Exception as e:
+        traceback.print_exc()
+        _settle(store, sim_id, Status.FAILED, error=f"the run failed unexpectedly: {type(e).__name__}: {e}")
+    else:
+        _settle(store, sim_id, Status.COMPLETED, result=report.result, records=report.records)
