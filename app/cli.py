@@ -21,6 +21,7 @@ from workers import BuyerRecord, RunReport, SimulationConfig, TicketrushError, r
 from workers.locks import LockKind
 
 STORY_LIMIT = 50
+SHUTDOWN_GRACE_S = 3
 LOCKS: tuple[LockKind, ...] = ("none", "process", "file")
 TABLE_ROWS = (
     ("tickets_initial", "tickets at start"),
@@ -176,7 +177,8 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     import uvicorn
 
-    uvicorn.run("app.main:app", host=args.host, port=args.port)
+    # Open event streams would otherwise hold the shutdown (and the cancelling of runs) back indefinitely.
+    uvicorn.run("app.main:app", host=args.host, port=args.port, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     return 0
 
 

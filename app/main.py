@@ -1,10 +1,55 @@
-"""Assembles the FastAPI application."""
+"""Assembles the FastAPI application: settings, store and dispatcher in the lifespan, routers, the dashboard."""
 
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
-app = FastAPI(title="ticketrush", summary="See, measure and explain overselling in a ticket rush.")
+from app.api.errors import add_exception_handlers
+from app.api.routes import ops, simulations
+from app.dispatcher import Dispatcher
+from app.settings import Settings, get_settings
+from app.store import Store
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
-@app.get("/healthz", tags=["ops"])
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application; `settings` default to the TICKETRUSH_* environment, read when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = current = settings or get_settings()
+        app.state.store = store = Store(current.data_dir)
+        store.init()
+        app.state.dispatcher = dispatcher = Dispatcher(store, current)
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(dispatcher.close)
+
+    app = FastAPI(
+        title="ticketrush",
+        summary="See, measure and explain overselling in a ticket rush.",
+        lifespan=lifespan,
+    )
+    add_exception_handlers(app)
+    app.include_router(simulations.router)
+    app.include_router(ops.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""The HTTP face: dependencies, error translation and one router per resource."""

@@ -1,0 +1,67 @@
+"""Dependencies shared by the routes, as Annotated aliases: the 404 for an unknown simulation and the token
+check are written once, here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.dispatcher import Dispatcher
+from app.settings import Settings
+from app.store import SimulationRow, Store, is_valid_id
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+
+
+def get_simulation(
+    simulation_id: Annotated[str, Path(description="The simulation's id, as given by POST /simulations.")],
+    store: StoreDep,
+) -> SimulationRow:
+    row = store.get(simulation_id) if is_valid_id(simulation_id) else None
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no simulation has the id {simulation_id[:64]!r}")
+    return row
+
+
+SimulationDep = Annotated[SimulationRow, Depends(get_simulation)]
+
+_bearer = HTTPBearer(auto_error=False, description="Needed by POST and DELETE when TICKETRUSH_API_TOKEN is set.")
+
+
+def check_token(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    if settings.api_token is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not secrets.compare_digest(given.encode(), settings.api_token.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this server needs an 'Authorization: Bearer <token>' header with its API token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+TokenDep = Depends(check_token)

@@ -1,0 +1,155 @@
+"""/simulations: start a ticket rush, follow it, read its buyers, stop it, delete it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterable, Iterator
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from app.api.deps import DispatcherDep, SimulationDep, StoreDep, TokenDep
+from app.lifecycle import FINISHED, Status
+from app.schemas import (
+    BuyerPublic,
+    BuyersPublic,
+    Progress,
+    SimulationCreate,
+    SimulationPublic,
+    SimulationsPublic,
+)
+from app.store import SimulationNotFound, Store
+from workers import BuyerRecord
+
+EVENTS_POLL_S = 0.2
+MAX_PAGE = 1000
+MAX_BUYERS_PAGE = 10_000
+
+router = APIRouter(prefix="/simulations", tags=["simulations"])
+
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "TICKETRUSH_API_TOKEN is set and no valid token came"}
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No simulation has this id"}}
+
+
+class ProgressEvent(Progress):
+    status: Status
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[TokenDep],
+    responses={
+        **_UNAUTHORIZED,
+        422: {"description": "Invalid config, or more buyers than this server allows"},
+        429: {"description": "As many simulations are running and queued as this server takes"},
+    },
+)
+def create_simulation(config: SimulationCreate, dispatcher: DispatcherDep, response: Response) -> SimulationPublic:
+    """Queue a simulation and answer at once; it runs in a process of its own when a slot is free."""
+    row = dispatcher.submit(config)
+    response.headers["Location"] = f"/simulations/{row.id}"
+    return SimulationPublic.from_row(row)
+
+
+@router.get("")
+def list_simulations(
+    store: StoreDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> SimulationsPublic:
+    """Simulations, newest first, with how many there are in all."""
+    rows, count = store.page(offset, limit)
+    return SimulationsPublic(data=[SimulationPublic.from_row(r) for r in rows], count=count)
+
+
+@router.get("/{simulation_id}", responses=_NOT_FOUND)
+def read_simulation(simulation: SimulationDep) -> SimulationPublic:
+    return SimulationPublic.from_row(simulation)
+
+
+def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(BuyerRecord._fields)
+    yield buffer.getvalue()
+    for records in store.iter_buyers(sim_id):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(records)
+        yield buffer.getvalue()
+
+
+@router.get(
+    "/{simulation_id}/buyers",
+    response_model=BuyersPublic,
+    responses={**_NOT_FOUND, 200: {"content": {"text/csv": {}}, "description": "A page of buyers, or all as CSV"}},
+)
+def read_buyers(
+    simulation: SimulationDep,
+    store: StoreDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_BUYERS_PAGE)] = 100,
+    format: Annotated[Literal["json", "csv"], Query(description="csv: every record, streamed")] = "json",
+) -> Any:
+    """What each buyer did and when: a page of records, or with `format=csv` the whole set."""
+    if format == "csv":
+        return StreamingResponse(
+            _csv_chunks(store, simulation.id),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="ticketrush-{simulation.id}-buyers.csv"'},
+        )
+    records, count = store.buyers(simulation.id, offset, limit)
+    return BuyersPublic(data=[BuyerPublic.from_record(r) for r in records], count=count)
+
+
+@router.get("/{simulation_id}/events", response_class=EventSourceResponse, responses=_NOT_FOUND)
+async def simulation_events(simulation: SimulationDep, store: StoreDep) -> AsyncIterable[ServerSentEvent]:
+    """Server-Sent Events: `progress` ({status, finished, buyers}) whenever it changes while the simulation is
+    queued or running, then one `simulation` event with the whole simulation once it has finished; then the
+    stream ends.
+    """
+    row = simulation
+    last: ProgressEvent | None = None
+    while row.status not in FINISHED:
+        progress = ProgressEvent(status=row.status, finished=row.finished, buyers=row.buyers)
+        if progress != last:
+            yield ServerSentEvent(event="progress", data=progress)
+            last = progress
+        await anyio.sleep(EVENTS_POLL_S)
+        found = await anyio.to_thread.run_sync(store.get, row.id)
+        if found is None:
+            return
+        row = found
+    yield ServerSentEvent(event="simulation", data=SimulationPublic.from_row(row))
+
+
+@router.post(
+    "/{simulation_id}/cancel",
+    dependencies=[TokenDep],
+    responses={**_UNAUTHORIZED, **_NOT_FOUND, 409: {"description": "The simulation has already finished"}},
+)
+def cancel_simulation(simulation: SimulationDep, dispatcher: DispatcherDep, store: StoreDep) -> SimulationPublic:
+    """Stop a queued or running simulation; answers once none of its processes remain."""
+    dispatcher.cancel(simulation.id)
+    row = store.get(simulation.id)
+    if row is None:
+        raise SimulationNotFound(simulation.id)
+    return SimulationPublic.from_row(row)
+
+
+@router.delete(
+    "/{simulation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[TokenDep],
+    responses={**_UNAUTHORIZED, **_NOT_FOUND, 409: {"description": "The simulation is queued or running"}},
+)
+def delete_simulation(simulation: SimulationDep, store: StoreDep) -> None:
+    """Remove a finished simulation, its buyer records and its run folder."""
+    store.delete(simulation.id)
