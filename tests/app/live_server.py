@@ -1,0 +1,174 @@
+"""Real ticketrush servers in subprocesses, and the checks that no process outlives them.
+
+A server started here runs `python -m app.cli serve` on a free port with TICKETRUSH_DATA_DIR set to its own
+temporary folder. Every process it starts (run processes, buyers) inherits that variable, so after the server
+is gone a scan of /proc finds any process left behind, even one that was reparented.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 40.0
+GONE_TIMEOUT_S = 15.0
+FINISHED = {"completed", "failed", "cancelled", "interrupted"}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def is_resource_tracker(process: psutil.Process) -> bool:
+    """multiprocessing's resource tracker: one per process that has used "spawn", gone when that process is."""
+    try:
+        return any("multiprocessing.resource_tracker" in part for part in process.cmdline())
+    except psutil.Error:
+        return False
+
+
+def processes_marked(data_dir: Path) -> list[psutil.Process]:
+    """Every live process started with TICKETRUSH_DATA_DIR=data_dir, wherever it sits in the process tree."""
+    marked = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("TICKETRUSH_DATA_DIR") == str(data_dir) and process.status() != "zombie":
+                marked.append(process)
+        except psutil.Error:
+            continue
+    return marked
+
+
+def own_children() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if not is_resource_tracker(p)]
+
+
+class Server:
+    """A real ticketrush server in a subprocess, and an httpx client for it."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir.parent / f"{data_dir.name}-server-{self.port}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 -- closed in stop()/kill()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO,
+            env={**os.environ, "TICKETRUSH_DATA_DIR": str(data_dir), **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.client = httpx.Client(base_url=self.url, timeout=30.0)
+        wait_for(self._ready, START_TIMEOUT_S, f"the server on port {self.port} to answer")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"the server exited with code {self.process.returncode}:\n{self.log()}")
+        try:
+            return self.client.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    # -- talking to it ---------------------------------------------------------------------------------------
+
+    def post(self, config: dict[str, Any], expect: int = 202) -> dict[str, Any]:
+        response = self.client.post("/simulations", json=config)
+        assert response.status_code == expect, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def get(self, sim_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/simulations/{sim_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_until(self, sim_id: str, condition: Callable[[dict[str, Any]], bool], timeout: float, what: str) -> Any:
+        def check() -> dict[str, Any] | None:
+            simulation = self.get(sim_id)
+            return simulation if condition(simulation) else None
+
+        return wait_for(check, timeout, f"simulation {sim_id} to be {what}", interval=0.1)
+
+    def wait_finished(self, sim_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        simulation: dict[str, Any] = self.wait_until(sim_id, lambda s: s["status"] in FINISHED, timeout, "finished")
+        return simulation
+
+    def descendants(self) -> list[psutil.Process]:
+        """The server's live child processes and theirs (run processes, buyers), not the resource tracker."""
+        try:
+            children = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        return [p for p in children if not is_resource_tracker(p) and _alive(p)]
+
+    # -- stopping it -----------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager would; the server must shut down cleanly and leave nothing behind."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+                pytest.fail(f"the server did not stop within {STOP_TIMEOUT_S:g} s of SIGTERM:\n{self.log()}")
+            assert "Application shutdown complete" in self.log(), self.log()
+        self._close()
+        self.assert_nothing_left()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up runs in the server."""
+        self.process.kill()
+        self.process.wait(10)
+        self._close()
+
+    def assert_nothing_left(self) -> None:
+        wait_for(
+            lambda: not processes_marked(self.data_dir),
+            GONE_TIMEOUT_S,
+            f"every process of the server on {self.data_dir} to be gone",
+        )
+
+    def _close(self) -> None:
+        self.client.close()
+        self._log.close()
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
