@@ -12,7 +12,7 @@
 const TIMELINE_MAX_ROWS = 300;
 const HISTOGRAM_MAX_RECORDS = 20000;
 const HISTOGRAM_BINS = 20;
-const PAGE_SIZE = 1000;
+const PAGE_SIZE = 10000;
 const HISTORY_PAGE = 15;
 const LOCKS = ["none", "process", "file"];
 const LOCK_NAMES = { none: "No lock", process: "Process lock", file: "File lock" };
@@ -49,7 +49,7 @@ function describeError(status, body) {
     return detail
       .map((d) => {
         const loc = (d.loc || []).filter((part) => part !== "body").join(".");
-        return loc ? `${loc}: ${d.msg}` : d.msg;
+        return loc && !String(d.msg).startsWith(`${loc}:`) ? `${loc}: ${d.msg}` : d.msg;
       })
       .join("; ");
   }
@@ -278,35 +278,33 @@ class SimulationCard {
     this.root.dataset.status = "missing";
   }
 
-  /** Follow the event stream; on a dropped connection, look the simulation up and listen again. */
+  /** Follow the event stream (`progress` events, then one `simulation` event); if it drops, look and listen again. */
   watch() {
     if (this.closed) return;
     const source = new EventSource(`/simulations/${encodeURIComponent(this.id)}/events`);
     this.source = source;
-    const onData = (event) => {
-      let data;
+    const read = (event) => {
       try {
-        data = parseJSON(event.data);
+        return parseJSON(event.data);
       } catch (err) {
-        return;
-      }
-      if (data && data.id !== undefined && data.status !== undefined) {
-        this.render(data);
-        if (FINAL.has(data.status)) this.close();
-      } else if (data && data.finished !== undefined) {
-        this.progress(data);
+        return null;
       }
     };
-    source.onmessage = onData;
-    for (const name of ["progress", "status", "simulation", "final", "result", "done", "end", "complete"]) {
-      source.addEventListener(name, onData);
-    }
+    source.addEventListener("progress", (event) => {
+      const progress = read(event);
+      if (progress) this.progress(progress);
+    });
+    source.addEventListener("simulation", (event) => {
+      const simulation = read(event);
+      if (!simulation) return;
+      this.render(simulation);
+      if (FINAL.has(simulation.status)) this.close();
+    });
     source.onerror = () => {
       if (this.source !== source) return;
       source.close();
       this.source = null;
-      if (this.closed) return;
-      window.setTimeout(() => this.recover(), 1000);
+      if (!this.closed) window.setTimeout(() => this.recover(), 1000);
     };
   }
 
@@ -335,34 +333,37 @@ class SimulationCard {
   }
 
   progress(progress) {
+    if (progress.status && progress.status !== this.status) this.setStatus(progress.status);
     const bar = $("progress", this.root);
     bar.max = Math.max(1, Number(progress.buyers) || 1);
     bar.value = Number(progress.finished) || 0;
-    const status = this.status || "running";
     $(".progress-text", this.root).textContent =
-      `${capitalize(status)}: ${progress.finished} of ${progress.buyers} buyers finished`;
+      this.status === "queued"
+        ? "Queued: waiting for a free slot"
+        : `${capitalize(this.status || "running")}: ${progress.finished} of ${progress.buyers} buyers finished`;
+  }
+
+  setStatus(status) {
+    this.status = status;
+    this.root.dataset.status = status;
+    const chip = $(".status-chip", this.root);
+    chip.textContent = status;
+    chip.dataset.status = status;
   }
 
   render(simulation) {
     const root = this.root;
     const config = simulation.config || {};
-    this.status = simulation.status;
     this.simulation = simulation;
-    root.dataset.status = simulation.status;
     root.dataset.lock = config.lock || "";
     const title = this.inComparison ? LOCK_NAMES[config.lock] || config.lock : "Lock: " + (config.lock || "?");
     $(".card-title", root).textContent = title;
-    const chip = $(".status-chip", root);
-    chip.textContent = simulation.status;
-    chip.dataset.status = simulation.status;
+    this.setStatus(simulation.status);
 
     const running = !FINAL.has(simulation.status);
     $(".progress-block", root).hidden = !running;
     $(".cancel", root).hidden = !running;
     if (simulation.progress) this.progress(simulation.progress);
-    if (simulation.status === "queued") {
-      $(".progress-text", root).textContent = "Queued: waiting for a free slot";
-    }
 
     const error = $(".card-error", root);
     error.hidden = !simulation.error;
@@ -383,7 +384,7 @@ class SimulationCard {
     outcome.hidden = false;
     const verdict = $(".verdict", this.root);
     verdict.dataset.safe = String(r.safe);
-    verdict.textContent = r.safe ? "\u2713 Safe: nothing oversold, no lost update" : "\u2715 Not safe";
+    verdict.textContent = r.safe ? "\u2713 Safe" : "\u2715 Not safe";
 
     const figures = $(".figures", this.root);
     figures.replaceChildren();
@@ -411,17 +412,18 @@ class SimulationCard {
     const config = simulation.config;
     const rows = [
       ["Seed", config.seed, "seed"],
-      ["Buyers", `${r.buyers_total} (${r.buyers_succeeded} got one, ${r.buyers_sold_out} sold out, ` +
-        `${r.buyers_errored} failed)`],
-      ["Most in read\u2013write at once", r.max_in_critical],
-      ["Lock wait p50 / p95 / max", `${r.lock_wait_p50_ms} / ${r.lock_wait_p95_ms} / ${r.lock_wait_max_ms} ms`],
-      ["Duration", `${r.duration_ms} ms`],
-      ["Sales per second", r.sales_per_second],
-      ["Executor", config.executor === "pool" ? `pool of ${config.workers}` : "one process per buyer"],
+      ["Buyers", `${r.buyers_total}: ${r.buyers_succeeded} got one, ${r.buyers_sold_out} sold out, ` +
+        `${r.buyers_errored} failed`, "buyers", "wide"],
+      ["Most in read\u2013write at once", r.max_in_critical, "max_in_critical"],
+      ["Lock wait p50 / p95 / max", `${r.lock_wait_p50_ms} / ${r.lock_wait_p95_ms} / ${r.lock_wait_max_ms} ms`,
+        "lock_wait", "wide"],
+      ["Duration", `${r.duration_ms} ms`, "duration_ms"],
+      ["Sales per second", r.sales_per_second, "sales_per_second"],
+      ["Executor", config.executor === "pool" ? `pool of ${config.workers}` : "process per buyer"],
       ["Think / hold", `${delayText(config.think_ms)} / ${delayText(config.hold_ms)}`],
     ];
-    for (const [label, value, field] of rows) {
-      const row = text("div");
+    for (const [label, value, field, size] of rows) {
+      const row = text("div", null, size === "wide" ? "wide" : undefined);
       row.append(text("dt", label));
       const dd = text("dd", value);
       if (field) dd.dataset.field = field;
@@ -556,11 +558,11 @@ class SimulationCard {
         if (a === null || b === null) return;
         const h = thin ? Math.max(1, barH / 3) : barH;
         const attrs = { x: x(a), y: y + (rowH - h) / 2, width: Math.max(1, x(b) - x(a)), height: h, class: cls };
-        if (fill) attrs.fill = fill;
+        if (fill) attrs.style = `fill: ${fill}`;
         g.append(svgEl("rect", attrs));
       };
       span(r.t_start, r.t_searched, "bar think", null, true);
-      span(r.t_lock_requested, r.t_lock_acquired, "bar wait", pid("wait"));
+      if (lock !== "none") span(r.t_lock_requested, r.t_lock_acquired, "bar wait", pid("wait"));
       if (r.outcome === "success") {
         span(r.t_read, r.t_write, "bar critical", null);
       } else if (r.outcome === "sold_out" && r.t_read !== null) {
@@ -590,23 +592,19 @@ class SimulationCard {
     for (const el of this.root.querySelectorAll(".row.selected")) el.classList.remove("selected");
     row.classList.add("selected");
     const box = $(".record", this.root);
-    const table = text("table", null, "record-table");
-    const caption = text("caption", `Buyer ${record.buyer}: ${OUTCOME_TEXT[record.outcome] || record.outcome}`);
-    table.append(caption);
-    const body = text("tbody");
+    const title = text("h5", `Buyer ${record.buyer}: ${OUTCOME_TEXT[record.outcome] || record.outcome}`);
+    const list = text("dl", null, "record-fields");
     for (const [key, value] of Object.entries(record)) {
-      const tr = text("tr");
-      tr.append(text("th", key));
-      const shown = value === null ? "null" : String(value);
-      const cell = text("td", shown);
+      const item = text("div");
+      item.append(text("dt", key));
+      const dd = text("dd", value === null ? "null" : String(value));
       if (key.startsWith("t_") && value !== null) {
-        cell.append(text("span", ` (+${((Number(value) - origin) / 1e6).toFixed(3)} ms)`, "rel"));
+        dd.append(text("span", ` +${((Number(value) - origin) / 1e6).toFixed(3)} ms`, "rel"));
       }
-      tr.append(cell);
-      body.append(tr);
+      item.append(dd);
+      list.append(item);
     }
-    table.append(body);
-    box.replaceChildren(table);
+    box.replaceChildren(title, list);
   }
 
   drawHistogram(records, total) {
@@ -652,8 +650,13 @@ class SimulationCard {
       if (count && barW >= 14) svg.append(svgText(String(count), bx + barW / 2, top + plotH - h - 3, "hist-count middle"));
     });
     svg.append(svgEl("line", { x1: left, x2: width - left, y1: top + plotH, y2: top + plotH, class: "axis" }));
-    svg.append(svgText("0 ms", left, top + plotH + 16, "axis-label start"));
-    svg.append(svgText(`${formatTick(most)} ms`, width - left, top + plotH + 16, "axis-label end"));
+    const plotW = width - left * 2;
+    for (const tick of most > 0 ? niceTicks(most, Math.max(2, Math.floor(plotW / 80))) : [0]) {
+      const tx = left + (tick / (binMs * HISTOGRAM_BINS)) * plotW;
+      const anchor = tick === 0 ? "start" : tx > width - left - 20 ? "end" : "middle";
+      svg.append(svgEl("line", { x1: tx, x2: tx, y1: top + plotH, y2: top + plotH + 4, class: "axis" }));
+      svg.append(svgText(`${formatTick(tick)}${tick === 0 ? " ms" : ""}`, tx, top + plotH + 16, `axis-label ${anchor}`));
+    }
     svg.append(svgText("time waiting for the lock \u2192 (bar height: number of buyers)", width / 2, top + plotH + 30, "axis-label middle"));
     chart.replaceChildren(svg);
     this.drawLegend(false);
@@ -677,8 +680,7 @@ class SimulationCard {
       const attrs = { x: 1, y: 1, width: 20, height: 10, class: `bar ${kind}` };
       if (kind === "think") Object.assign(attrs, { y: 4, height: 4 });
       if (kind === "soldout") Object.assign(attrs, { x: 9, width: 4 });
-      if (kind === "wait") attrs.fill = `url(#tr-${this.id}-legend-${kind}-wait)`;
-      if (kind === "error") attrs.fill = `url(#tr-${this.id}-legend-${kind}-error)`;
+      if (kind === "wait" || kind === "error") attrs.style = `fill: url(#tr-${this.id}-legend-${kind}-${kind})`;
       swatch.append(svgEl("rect", attrs));
       li.append(swatch, text("span", label));
       legend.append(li);
@@ -705,13 +707,13 @@ function patterns(prefix) {
   const defs = svgEl("defs", {});
   const wait = svgEl("pattern", {
     id: `${prefix}-wait`,
-    width: 5,
-    height: 5,
+    width: 6,
+    height: 6,
     patternUnits: "userSpaceOnUse",
     patternTransform: "rotate(45)",
   });
-  wait.append(svgEl("rect", { width: 5, height: 5, class: "hatch-bg wait-bg" }));
-  wait.append(svgEl("line", { x1: 0, y1: 0, x2: 0, y2: 5, class: "hatch wait-line" }));
+  wait.append(svgEl("rect", { width: 6, height: 6, class: "hatch-bg wait-bg" }));
+  wait.append(svgEl("line", { x1: 1.5, y1: 0, x2: 1.5, y2: 6, class: "hatch wait-line" }));
   const error = svgEl("pattern", { id: `${prefix}-error`, width: 6, height: 6, patternUnits: "userSpaceOnUse" });
   error.append(svgEl("rect", { width: 6, height: 6, class: "hatch-bg error-bg" }));
   error.append(svgEl("path", { d: "M0,0 L6,6 M6,0 L0,6", class: "hatch error-line" }));
@@ -782,27 +784,36 @@ function historyRow(s) {
     showSimulations([s.id], { push: true });
   });
   when.append(link);
-  const status = text("td");
-  status.append(text("span", s.status, "status-chip"));
-  status.firstChild.dataset.status = s.status;
-  const oversold = s.result ? s.result.oversold : null;
-  const oversoldCell = text("td", oversold === null ? "\u2013" : oversold, "num");
-  if (oversold > 0) oversoldCell.classList.add("alarm-text");
-  tr.append(
-    when,
-    text("td", config.lock),
-    text("td", `${config.buyers} / ${config.tickets}`, "num"),
-    status,
-    oversoldCell,
-  );
+  tr.append(when, text("td", config.lock), text("td", `${config.buyers} / ${config.tickets}`, "num"), resultCell(s));
   return tr;
+}
+
+/** Completed: the API's verdict and counts; otherwise the status. */
+function resultCell(s) {
+  const cell = text("td");
+  const r = s.result;
+  if (s.status === "completed" && r) {
+    const label = r.safe ? "\u2713 safe" : `\u26A0 ${r.oversold} oversold, ${r.lost_updates} lost`;
+    const span = text("span", label, r.safe ? "safe-text" : "alarm-text");
+    span.dataset.field = "oversold";
+    span.dataset.value = String(r.oversold);
+    cell.append(span);
+  } else {
+    const chip = text("span", s.status, "status-chip");
+    chip.dataset.status = s.status;
+    cell.append(chip);
+  }
+  return cell;
 }
 
 function formatWhen(iso) {
   if (!iso) return "?";
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  const today = date.toDateString() === new Date().toDateString();
+  return today
+    ? date.toLocaleTimeString(undefined, { timeStyle: "medium" })
+    : date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
 }
 
 /* ---------- start ---------- */
@@ -819,7 +830,10 @@ function start() {
     pending = window.requestAnimationFrame(() => view.cards.forEach((card) => card.redraw()));
   });
   const ids = idsFromLocation();
-  if (ids.length) showSimulations(ids);
+  if (ids.length) {
+    showSimulations(ids);
+    $("#results").scrollIntoView({ block: "start" });
+  }
   refreshHistory();
 }
 
