@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psutil
 import pytest
@@ -351,6 +351,14 @@ def healthz_status(port: int) -> int | None:
         return None
 
 
+def http_json(port: int, method: str, path: str, body: object = None) -> dict[str, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.load(response))
+
+
 def stop(server: subprocess.Popen[bytes]) -> int:
     """What `docker stop` does: SIGTERM, then SIGKILL if the server is still there after the grace period."""
     if server.poll() is None:
@@ -416,9 +424,18 @@ def test_image_install_and_start_commands_serve_healthz(tmp_path: Path, servers:
         assert time.monotonic() < deadline, f"/healthz not 200 after 60 s (last: {status}):\n{_log(tmp_path)}"
         time.sleep(0.1)
 
-    assert any(data_dir.iterdir()), "the service keeps nothing in TICKETRUSH_DATA_DIR, the image's volume"
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5) as docs:
         assert docs.status == 200
+    # A rush runs inside the image, and what it leaves is kept in the data volume.
+    simulation = http_json(port, "POST", "/simulations", {"buyers": 5, "tickets": 1, "lock": "file", "hold_ms": 0})
+    deadline = time.monotonic() + 60
+    while simulation["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, f"the simulation did not finish in 60 s: {simulation}"
+        time.sleep(0.1)
+        simulation = http_json(port, "GET", f"/simulations/{simulation['id']}")
+    assert simulation["status"] == "completed", simulation
+    assert simulation["result"]["tickets_sold"] == 1 and simulation["result"]["oversold"] == 0
+    assert any((data_dir / "runs").iterdir()), "the run left nothing in TICKETRUSH_DATA_DIR, the image's volume"
 
     health = with_port(healthcheck_command(), port)
     probe = [shutil.which(health[0], path=env["PATH"]) or health[0], *health[1:]]
