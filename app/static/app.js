@@ -19,6 +19,11 @@ const LOCK_NAMES = { none: "No lock", process: "Process lock", file: "File lock"
 const FINAL = new Set(["completed", "failed", "cancelled", "interrupted"]);
 const SVG_NS = "http://www.w3.org/2000/svg";
 const OUTCOME_TEXT = { success: "got a ticket", sold_out: "found it sold out", error: "failed" };
+const NO_RESULT = {
+  cancelled: "stopped before it finished, so there is no result.",
+  interrupted: "the server stopped during this run, so there is no result.",
+  failed: "the run did not finish.",
+};
 const OUTCOME_MARK = { success: "\u2713", sold_out: "\u25CB", error: "\u2715" };
 
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -366,8 +371,9 @@ class SimulationCard {
     if (simulation.progress) this.progress(simulation.progress);
 
     const error = $(".card-error", root);
-    error.hidden = !simulation.error;
-    error.textContent = simulation.error ? `${capitalize(simulation.status)}: ${simulation.error}` : "";
+    const problem = simulation.error || (running || simulation.result ? "" : NO_RESULT[simulation.status] || "");
+    error.hidden = !problem;
+    error.textContent = problem ? `${capitalize(simulation.status)}: ${problem}` : "";
 
     if (!running && !this.rendered) {
       this.rendered = true;
@@ -435,7 +441,7 @@ class SimulationCard {
   renderLinks(simulation) {
     const links = $(".card-links", this.root);
     links.replaceChildren();
-    $(".outcome", this.root).hidden = false;
+    links.hidden = false;
     const link = text("a", "Link to this run");
     link.href = urlFor([simulation.id]);
     link.addEventListener("click", (event) => {
@@ -452,7 +458,9 @@ class SimulationCard {
       $("#buyers").focus();
       $("#config").scrollIntoView({ behavior: "smooth", block: "start" });
     });
-    links.append(link, csv, repeat);
+    links.append(link);
+    if (simulation.result) links.append(csv);
+    links.append(repeat);
   }
 
   /* ---------- timeline ---------- */

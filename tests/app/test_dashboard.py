@@ -152,3 +152,35 @@ def test_dashboard_bad_input_names_the_field(server: Server, page: Page, tmp_pat
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("alert")).to_contain_text("buyers")
     expect(page.locator("article.card")).to_have_count(0)
+
+
+WATCH_PROGRESS = """() => {
+  window.seenProgress = [];
+  new MutationObserver(() => {
+    const bar = document.querySelector("article.card progress");
+    const text = document.querySelector("article.card .progress-text");
+    if (bar && text) window.seenProgress.push([bar.value, bar.max, text.textContent]);
+  }).observe(document.querySelector("#cards"), {subtree: true, attributes: true, childList: true, characterData: true});
+}"""
+
+
+def test_dashboard_shows_live_progress_while_buyers_take_turns(server: Server, page: Page, tmp_path: Path) -> None:
+    page.goto(server.url)
+    page.get_by_label("Buyers", exact=True).fill("40")
+    page.get_by_label("Tickets", exact=True).fill("40")  # every buyer buys, so every one holds the lock
+    page.get_by_label("Lock", exact=True).select_option("file")
+    page.get_by_label("min think time").fill("0")
+    page.get_by_label("max think time").fill("0")
+    page.get_by_label("min hold time").fill("40")  # 40 buyers in turn: about 1.6 s to watch
+    page.get_by_label("max hold time").fill("40")
+    page.evaluate(WATCH_PROGRESS)
+    page.get_by_role("button", name="Run", exact=True).click()
+
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    seen = page.evaluate("window.seenProgress")
+    partway = [(value, text) for value, most, text in seen if 0 < value < most == 40]
+    assert partway, f"no progress between 0 and 40 was shown: {seen}"
+    assert any(text.startswith("Running: ") and text.endswith(" of 40 buyers finished") for _, text in partway)
+    expect(card.locator("progress")).to_be_hidden()
+    page.screenshot(path=tmp_path / "progress-done.png")
