@@ -28,6 +28,7 @@ from workers import BuyerRecord
 EVENTS_POLL_S = 0.2
 MAX_PAGE = 1000
 MAX_BUYERS_PAGE = 10_000
+MAX_OFFSET = 2**63 - 1  # SQLite's largest integer; a larger offset cannot even be passed to it
 
 router = APIRouter(prefix="/simulations", tags=["simulations"])
 
@@ -61,7 +62,7 @@ def create_simulation(config: SimulationCreate, dispatcher: DispatcherDep, respo
 @router.get("")
 def list_simulations(
     store: StoreDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> SimulationsPublic:
     """Simulations, newest first, with how many there are in all."""
@@ -94,7 +95,7 @@ def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
 def read_buyers(
     simulation: SimulationDep,
     store: StoreDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_BUYERS_PAGE)] = 100,
     format: Annotated[Literal["json", "csv"], Query(description="csv: every record, streamed")] = "json",
 ) -> Any:
