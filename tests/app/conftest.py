@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from live_server import GONE_TIMEOUT_S, Server, own_children, wait_for
+
+from app.main import create_app
+from app.settings import Settings
 
 
 @pytest.fixture
@@ -21,8 +26,14 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         return server
 
     yield start
-    for server in servers:
-        server.stop()
+    failures = []
+    for server in reversed(servers):  # a restarted server shares its predecessor's data dir
+        try:
+            server.stop()
+        except BaseException as e:  # stop the others all the same
+            failures.append(e)
+    if failures:
+        raise failures[0]
     assert own_children() == []
 
 
@@ -40,3 +51,18 @@ def no_leftover_children() -> Iterator[None]:
     """For in-process tests: no child process of the test process may remain afterwards."""
     yield
     wait_for(lambda: own_children() == [], GONE_TIMEOUT_S, "the test's child processes to be gone")
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, no_leftover_children: None) -> Iterator[Callable[..., TestClient]]:
+    """In-process app on a temporary data dir, `make_client(**settings)`, for tests a real server adds nothing to."""
+    clients: list[TestClient] = []
+
+    def make(**settings: Any) -> TestClient:
+        client = TestClient(create_app(Settings(data_dir=tmp_path / f"data{len(clients)}", **settings)))
+        clients.append(client.__enter__())
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)

@@ -87,7 +87,7 @@ def test_simulations_five_at_once_each_on_its_own_db(server: Server) -> None:
         assert json.loads(db.read_text()) == {"count": remaining}
 
 
-def test_simulations_post_answers_fast_while_a_big_run_goes(server: Server) -> None:
+def test_simulations_big_run_keeps_the_api_fast_and_cancel_leaves_no_buyer(server: Server) -> None:
     big = server.post(BIG)
     wait_busy(server, big["id"])
 
@@ -99,14 +99,8 @@ def test_simulations_post_answers_fast_while_a_big_run_goes(server: Server) -> N
         started = time.monotonic()
         assert server.client.get(f"/simulations/{big['id']}").status_code == 200
         timings.append(time.monotonic() - started)
-
     assert max(timings) < 0.5, timings
-    assert server.client.post(f"/simulations/{big['id']}/cancel").json()["status"] == "cancelled"
     assert server.wait_finished(small["id"])["status"] == "completed"
-
-
-def test_simulations_cancel_big_run_leaves_no_buyer_process(server: Server) -> None:
-    big = server.post(BIG)
     wait_busy(server, big["id"])
 
     response = server.client.post(f"/simulations/{big['id']}/cancel")
@@ -179,8 +173,8 @@ def test_simulations_buyers_paging(server: Server, finished: dict[str, Any]) -> 
 
 
 def test_simulations_list_newest_first_paged(server: Server) -> None:
-    for _ in range(3):
-        server.wait_finished(server.post({"buyers": 1, "tickets": 1, **QUICK})["id"])
+    for posted in [server.post({"buyers": 1, "tickets": 1, **QUICK}) for _ in range(3)]:
+        server.wait_finished(posted["id"])
 
     everything = server.client.get("/simulations", params={"limit": 1000}).json()
     first = server.client.get("/simulations", params={"limit": 2}).json()

@@ -1,0 +1,107 @@
+"""Admission and run processes against real servers: the queue limit, first in first out, the time limit, a
+run process that dies, and the buyer limits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+from fastapi.testclient import TestClient
+from live_server import Server, wait_for
+
+QUICK = {"think_ms": 0, "hold_ms": [0, 50]}
+LONG = {"buyers": 5, "tickets": 1, "think_ms": 60_000, "hold_ms": 0}
+
+
+def run_process(server: Server) -> psutil.Process:
+    """The one run process: the server's child that has children of its own (the buyers)."""
+    return wait_for(
+        lambda: next((p for p in psutil.Process(server.process.pid).children() if p.children()), None),
+        60,
+        "a run process with buyers",
+    )
+
+
+def test_dispatcher_full_queue_is_429(start_server: Callable[..., Server]) -> None:
+    server = start_server(TICKETRUSH_MAX_RUNNING="1", TICKETRUSH_MAX_QUEUED="1")
+    running = server.post(LONG)
+    queued = server.post(LONG)
+
+    refused = server.client.post("/simulations", json=LONG)
+
+    assert refused.status_code == 429
+    assert "TICKETRUSH_MAX_QUEUED=1" in refused.json()["detail"]
+    assert server.get(queued["id"])["status"] == "queued"
+    assert server.client.post(f"/simulations/{queued['id']}/cancel").json()["status"] == "cancelled"
+    server.post(LONG)  # room again
+    assert server.client.get("/simulations").json()["count"] == 3
+    for sim in server.client.get("/simulations").json()["data"]:
+        if sim["status"] not in ("cancelled",):
+            assert server.client.post(f"/simulations/{sim['id']}/cancel").json()["status"] == "cancelled"
+    assert server.get(running["id"])["status"] == "cancelled"
+    assert server.descendants() == []
+
+
+def test_dispatcher_runs_one_at_a_time_first_in_first_out(start_server: Callable[..., Server]) -> None:
+    server = start_server(TICKETRUSH_MAX_RUNNING="1")
+    ids = [server.post({"buyers": 3, "tickets": k, "lock": "file", **QUICK})["id"] for k in (1, 2, 3)]
+
+    done = [server.wait_finished(i) for i in ids]
+
+    assert [d["status"] for d in done] == ["completed"] * 3
+    for earlier, later in itertools.pairwise(done):
+        assert earlier["finished_at"] <= later["started_at"]
+    assert [d["result"]["tickets_sold"] for d in done] == [1, 2, 3]
+
+
+def test_dispatcher_time_limit_fails_the_run_and_stops_its_processes(start_server: Callable[..., Server]) -> None:
+    server = start_server(TICKETRUSH_RUN_TIMEOUT_S="2")
+    created = server.post(LONG)
+
+    simulation = server.wait_finished(created["id"])
+
+    assert simulation["status"] == "failed"
+    assert "time limit of 2 s" in simulation["error"]
+    assert simulation["result"] is None
+    wait_for(lambda: server.descendants() == [], 10, "the run's processes to be gone")
+
+
+def test_dispatcher_killed_run_process_fails_the_run(start_server: Callable[..., Server]) -> None:
+    server = start_server()
+    created = server.post(LONG)
+    server.wait_until(created["id"], lambda s: s["status"] == "running", 60, "running")
+    runner = run_process(server)
+    buyers = runner.children()
+
+    runner.send_signal(signal.SIGKILL)
+
+    simulation = server.wait_finished(created["id"])
+    assert simulation["status"] == "failed"
+    assert simulation["error"] == "the run process was killed by signal 9 before finishing"
+    psutil.wait_procs(buyers, timeout=10)
+    assert not [b for b in buyers if b.is_running() and b.status() != psutil.STATUS_ZOMBIE]
+    assert server.descendants() == []
+    assert server.post({"buyers": 2, **QUICK})["status"] == "queued"  # the dispatcher carries on
+
+
+def test_dispatcher_buyer_limits_name_the_setting(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_process_buyers=5, max_buyers=20)
+
+    def refused(body: dict[str, Any]) -> str:
+        response = client.post("/simulations", json=body)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", "buyers"]
+        message: str = error["msg"]
+        return message
+
+    assert "TICKETRUSH_MAX_PROCESS_BUYERS" in refused({"buyers": 6})
+    assert "at most 5 buyers" in refused({"buyers": 6, "executor": "process"})
+    assert "TICKETRUSH_MAX_BUYERS" in refused({"buyers": 21, "executor": "pool"})
+    accepted = client.post("/simulations", json={"buyers": 6, "executor": "pool", "workers": 2, **QUICK})
+    assert accepted.status_code == 202, accepted.text
+    assert client.post(f"/simulations/{accepted.json()['id']}/cancel").status_code in (200, 409)

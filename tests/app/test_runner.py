@@ -1,0 +1,58 @@
+"""The run process on its own: SIGTERM cancels and reaps every buyer; a run cancelled before it starts does
+not run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import psutil
+from live_server import wait_for
+
+from app.lifecycle import Status
+from app.runner import execute
+from app.store import Store
+from workers import SimulationConfig
+
+
+def start(store: Store, config: SimulationConfig) -> tuple[str, multiprocessing.process.BaseProcess]:
+    row = store.create(config.resolved())
+    process = multiprocessing.get_context("spawn").Process(
+        target=execute, args=(row.id, row.config.model_dump_json(), str(store.data_dir), 60.0, os.getpid())
+    )
+    return row.id, process
+
+
+def test_runner_sigterm_cancels_and_reaps_every_buyer(tmp_path: Path, no_leftover_children: None) -> None:
+    store = Store(tmp_path / "data")
+    store.init()
+    sim_id, process = start(store, SimulationConfig(buyers=20, think_ms=60_000, hold_ms=0))
+    process.start()
+    runner = psutil.Process(process.pid)
+    buyers = wait_for(lambda: len(runner.children()) == 20 and runner.children(), 60, "20 buyer processes")
+
+    os.kill(process.pid, signal.SIGTERM)
+    process.join(30)
+
+    assert process.exitcode == 0
+    row = store.get(sim_id)
+    assert row is not None and row.status == Status.CANCELLED and row.result is None
+    assert not [b for b in buyers if b.is_running() and b.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_runner_cancelled_before_it_starts_does_not_run(tmp_path: Path, no_leftover_children: None) -> None:
+    store = Store(tmp_path / "data")
+    store.init()
+    sim_id, process = start(store, SimulationConfig(buyers=3))
+    store.transition(sim_id, Status.CANCELLED)
+
+    process.start()
+    process.join(30)
+
+    assert process.exitcode == 0
+    row = store.get(sim_id)
+    assert row is not None and row.status == Status.CANCELLED and row.started_at is None
+    assert not store.run_dir(sim_id).exists()

@@ -1,0 +1,179 @@
+"""The SQLite store: round trips, guarded status changes, all-or-nothing completion, paging, deletion."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.lifecycle import InvalidTransition, Status
+from app.store import SimulationBusy, SimulationNotFound, Store
+from workers import BuyerRecord, Result, SimulationConfig
+from workers.analysis import analyse
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "data")
+    s.init()
+    return s
+
+
+def records(n: int, tickets: int = 1) -> list[BuyerRecord]:
+    """n buyers who all read `tickets` and each wrote one less: every sale after the first was lost."""
+    t = time.monotonic_ns()
+    return [
+        BuyerRecord(
+            b, 1000 + b, "success", tickets, tickets, tickets - 1, None, t, t + 1, t + 2, t + 3, t + 4, t + 9, t + 10
+        )
+        for b in range(1, n + 1)
+    ]
+
+
+def result_of(rows: list[BuyerRecord], tickets: int = 1) -> Result:
+    return analyse(rows, tickets_initial=tickets, tickets_remaining=tickets - 1, duration_ns=1_000_000, lock_label=None)
+
+
+def status(store: Store, sim_id: str) -> Status:
+    row = store.get(sim_id)
+    assert row is not None
+    return row.status
+
+
+def finished(store: Store, sim_id: str) -> int:
+    row = store.get(sim_id)
+    assert row is not None
+    return row.finished
+
+
+def completed(store: Store, n: int = 5) -> str:
+    sim_id = store.create(SimulationConfig(buyers=n).resolved()).id
+    store.transition(sim_id, Status.RUNNING)
+    rows = records(n)
+    store.transition(sim_id, Status.COMPLETED, result=result_of(rows), records=rows)
+    return sim_id
+
+
+def test_store_create_round_trips_the_resolved_config(store: Store) -> None:
+    config = SimulationConfig(buyers=7, tickets=3, lock="file", think_ms=[1, 2]).resolved()
+
+    row = store.create(config)
+
+    again = store.get(row.id)
+    assert again == row
+    assert again.config == config and again.config.seed is not None
+    assert (again.status, again.finished, again.buyers) == (Status.QUEUED, 0, 7)
+    assert again.started_at is None and again.result is None
+    assert store.path.exists() and store.runs_dir.is_dir()
+
+
+def test_store_completion_saves_result_buyers_and_times(store: Store) -> None:
+    sim_id = completed(store, 5)
+
+    row = store.get(sim_id)
+    assert row is not None and row.status == Status.COMPLETED
+    assert row.result is not None and row.result.oversold == 4
+    assert row.finished == 5
+    assert row.started_at is not None and row.finished_at is not None
+    assert row.created_at <= row.started_at <= row.finished_at
+    page, count = store.buyers(sim_id, 0, 100)
+    assert count == 5
+    assert [(r.buyer, r.outcome, r.read, r.wrote) for r in page] == [(b, "success", 1, 0) for b in range(1, 6)]
+
+
+def test_store_completion_is_all_or_nothing(store: Store) -> None:
+    sim_id = store.create(SimulationConfig(buyers=3).resolved()).id
+    store.transition(sim_id, Status.RUNNING)
+
+    def broken() -> Iterator[BuyerRecord]:
+        yield from records(2)
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError):
+        store.transition(sim_id, Status.COMPLETED, result=result_of(records(3)), records=broken())
+
+    row = store.get(sim_id)
+    assert row is not None and row.status == Status.RUNNING and row.result is None
+    assert store.buyers(sim_id, 0, 10) == ([], 0)
+
+
+def test_store_transition_refuses_an_illegal_move_and_keeps_the_status(store: Store) -> None:
+    sim_id = completed(store)
+
+    with pytest.raises(InvalidTransition):
+        store.transition(sim_id, Status.CANCELLED)
+    with pytest.raises(InvalidTransition):
+        store.transition(sim_id, Status.RUNNING)
+    with pytest.raises(SimulationNotFound):
+        store.transition("0" * 32, Status.RUNNING)
+    assert status(store, sim_id) == Status.COMPLETED
+
+
+def test_store_progress_is_only_written_while_running(store: Store) -> None:
+    sim_id = store.create(SimulationConfig(buyers=9).resolved()).id
+    store.set_progress(sim_id, 4)
+    assert finished(store, sim_id) == 0
+
+    store.transition(sim_id, Status.RUNNING)
+    store.set_progress(sim_id, 4)
+
+    assert finished(store, sim_id) == 4
+
+
+def test_store_page_is_newest_first_with_the_total(store: Store) -> None:
+    ids = [store.create(SimulationConfig().resolved()).id for _ in range(5)]
+
+    first, count = store.page(0, 2)
+    rest, _ = store.page(2, 10)
+
+    assert count == 5
+    assert [r.id for r in first + rest] == ids[::-1]
+
+
+def test_store_iter_buyers_crosses_chunk_boundaries(store: Store) -> None:
+    sim_id = completed(store, 10)
+
+    chunks = list(store.iter_buyers(sim_id, chunk=3))
+
+    assert [len(c) for c in chunks] == [3, 3, 3, 1]
+    assert [r.buyer for c in chunks for r in c] == list(range(1, 11))
+
+
+def test_store_delete_refuses_unfinished_then_removes_rows_and_folder(store: Store) -> None:
+    sim_id = store.create(SimulationConfig().resolved()).id
+    with pytest.raises(SimulationBusy):
+        store.delete(sim_id)
+    store.transition(sim_id, Status.RUNNING)
+    store.run_dir(sim_id).mkdir()
+    (store.run_dir(sim_id) / "db.json").write_text('{"count": 0}')
+    rows = records(3)
+    store.transition(sim_id, Status.COMPLETED, result=result_of(rows), records=rows)
+
+    store.delete(sim_id)
+
+    assert store.get(sim_id) is None
+    assert store.buyers(sim_id, 0, 10) == ([], 0)
+    assert not store.run_dir(sim_id).exists()
+    with pytest.raises(SimulationNotFound):
+        store.delete(sim_id)
+
+
+def test_store_totals_count_statuses_and_completed_results(store: Store) -> None:
+    completed(store, 4)
+    completed(store, 6)
+    store.create(SimulationConfig().resolved())
+
+    totals = store.totals()
+
+    assert totals.by_status[Status.COMPLETED] == 2
+    assert totals.by_status[Status.QUEUED] == 1
+    assert totals.by_status[Status.FAILED] == 0
+    assert (totals.buyers, totals.tickets_sold, totals.tickets_oversold) == (10, 2, 3 + 5)
+
+
+def test_store_run_dir_refuses_an_id_that_is_not_ours(store: Store) -> None:
+    for odd in ["..", "../x", "ABC", "0" * 31]:
+        with pytest.raises(SimulationNotFound):
+            store.run_dir(odd)
