@@ -504,7 +504,7 @@ class SimulationCard {
       (lock === "none"
         ? "Without a lock the read\u2013write windows overlap: each buyer in an overlap sold from a stale count."
         : "Under the lock the read\u2013write windows follow one another like a staircase.") +
-      " Hover, tap or focus a row to see that buyer's record.";
+      " Hover, tap or focus a row (arrow keys move between rows) to see that buyer's record.";
 
     const times = [];
     for (const r of records) {
@@ -553,7 +553,8 @@ class SimulationCard {
       const y = top + i * rowH;
       const g = svgEl("g", {
         class: `row outcome-${r.outcome}`,
-        tabindex: 0,
+        tabindex: i === 0 ? 0 : -1,
+        role: "button",
         "data-buyer": r.buyer,
         "aria-label": `Buyer ${r.buyer} ${OUTCOME_TEXT[r.outcome] || r.outcome}`,
       });
@@ -592,6 +593,7 @@ class SimulationCard {
       g.addEventListener("click", show);
       svg.append(g);
     });
+    svg.addEventListener("keydown", (event) => moveFocus(event, svg));
     chart.replaceChildren(svg);
     this.drawLegend(true);
   }
@@ -697,6 +699,23 @@ class SimulationCard {
 }
 
 /* ---------- SVG helpers ---------- */
+
+/** One tab stop for the whole timeline; the arrow keys, Home and End move between its rows. */
+function moveFocus(event, svg) {
+  const rows = [...svg.querySelectorAll(".row")];
+  const at = rows.indexOf(document.activeElement);
+  if (at < 0) return;
+  const step = { ArrowDown: 1, ArrowUp: -1, PageDown: 10, PageUp: -10 }[event.key];
+  let next = at;
+  if (step) next = Math.min(rows.length - 1, Math.max(0, at + step));
+  else if (event.key === "Home") next = 0;
+  else if (event.key === "End") next = rows.length - 1;
+  else return;
+  event.preventDefault();
+  rows[at].setAttribute("tabindex", "-1");
+  rows[next].setAttribute("tabindex", "0");
+  rows[next].focus();
+}
 
 function svgEl(tag, attrs) {
   const el = document.createElementNS(SVG_NS, tag);

@@ -92,7 +92,11 @@ def test_dashboard_run_shows_the_api_figures_and_one_row_per_buyer(server: Serve
     rows = card.locator("svg .row")
     expect(rows).to_have_count(10)
     rows.nth(0).hover()
-    expect(card.locator(".record h5")).to_contain_text("Buyer ")
+    expect(card.locator(".record h5")).to_have_text(f"Buyer {rows.nth(0).get_attribute('data-buyer')}: got a ticket")
+    rows.nth(0).focus()
+    page.keyboard.press("ArrowDown")
+    expect(rows.nth(1)).to_be_focused()
+    expect(card.locator(".record h5")).to_contain_text(f"Buyer {rows.nth(1).get_attribute('data-buyer')}:")
     page.screenshot(path=tmp_path / "run-wide.png", full_page=True)
 
     history = page.locator("#history tbody tr", has=page.locator(f'a[href="/?id={simulation_id}"]'))
