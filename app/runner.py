@@ -6,7 +6,7 @@
       |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
       |-- queued -> running
       |-- run_simulation           progress -> store (the engine calls it at most 10 times a second)
-      `-- running -> completed (result + buyer records) | failed (the error) | cancelled
+      `-- buyer records -> their file, then running -> completed (with the result) | failed | cancelled
 
 The outcome is written here, by the run process, so a finished result is stored even if the server dies a
 moment later. Buyers are forked from this single-threaded process; they get the default SIGTERM back (so the
@@ -24,8 +24,8 @@ from pathlib import Path
 from types import FrameType
 
 from app.lifecycle import InvalidTransition, Status
-from app.store import Store
-from workers import BuyerRecord, Result, RunCancelled, SimulationConfig, TicketrushError, run_simulation
+from app.store import Store, StoreError
+from workers import Result, RunCancelled, SimulationConfig, TicketrushError, run_simulation
 from workers.hygiene import die_with_parent
 
 RUN_NICENESS = 5
@@ -50,16 +50,10 @@ def _buyer_signals() -> None:
 
 
 def _settle(
-    store: Store,
-    sim_id: str,
-    status: Status,
-    *,
-    error: str | None = None,
-    result: Result | None = None,
-    records: list[BuyerRecord] | None = None,
+    store: Store, sim_id: str, status: Status, *, error: str | None = None, result: Result | None = None
 ) -> None:
     with contextlib.suppress(InvalidTransition):  # the server settled it first (the run was past its time limit)
-        store.transition(sim_id, status, error=error, result=result, records=records or ())
+        store.transition(sim_id, status, error=error, result=result)
 
 
 def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, server_pid: int) -> None:
@@ -94,4 +88,9 @@ def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, s
         traceback.print_exc()
         _settle(store, sim_id, Status.FAILED, error=f"the run failed unexpectedly: {type(e).__name__}: {e}")
     else:
-        _settle(store, sim_id, Status.COMPLETED, result=report.result, records=report.records)
+        try:
+            store.save_buyers(sim_id, report.records)
+        except StoreError as e:
+            _settle(store, sim_id, Status.FAILED, error=f"the run finished but its buyer records were not saved: {e}")
+            return
+        _settle(store, sim_id, Status.COMPLETED, result=report.result)

@@ -1,15 +1,19 @@
-"""Where simulations live: one SQLite file under the data directory, shared by the server and its run processes.
+"""Where simulations live: SQLite files under the data directory, shared by the server and its run processes.
 
-    data_dir/ticketrush.sqlite3   tables `simulations` (one row each) and `buyers` (one row per buyer)
-    data_dir/runs/<id>/           the run's ticket db (db.json, and db.json.lock for the file lock)
+    data_dir/ticketrush.sqlite3         table `simulations`: one row each (status, config, times, result)
+    data_dir/runs/<id>/db.json          the run's ticket db (and db.json.lock for the file lock)
+    data_dir/runs/<id>/buyers.sqlite3   table `buyers`: one row per buyer, written once the run has finished
 
-WAL mode lets readers go on while a run process writes. Every call opens its own short-lived connection, so
-threads and processes never share one; a write is one short IMMEDIATE transaction. A run's result, its buyer
-rows and its final status are committed together, so a finished result is never half there.
+The shared database is in WAL mode, so readers go on while a run process writes, and every write to it is
+one short IMMEDIATE transaction on a connection of its own (threads and processes never share one). A
+run's buyer rows (up to a million) go to a file of their own: written under a temporary name and renamed
+into place, so the file is there whole or not at all, and writing or deleting it never holds the shared
+database's write lock. A run process saves the buyers first, then the result and the final status.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -25,6 +29,7 @@ from app.lifecycle import FINISHED, UNFINISHED, Status, check_transition
 from workers import BuyerRecord, Result, SimulationConfig
 
 DB_NAME = "ticketrush.sqlite3"
+BUYERS_DB_NAME = "buyers.sqlite3"
 BUSY_TIMEOUT_S = 30.0
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
@@ -43,9 +48,11 @@ CREATE TABLE IF NOT EXISTS simulations (
 );
 CREATE INDEX IF NOT EXISTS simulations_by_status ON simulations (status);
 CREATE INDEX IF NOT EXISTS simulations_by_created ON simulations (created_at);
-CREATE TABLE IF NOT EXISTS buyers (
-    simulation_id    TEXT NOT NULL,
-    buyer            INTEGER NOT NULL,
+"""
+
+BUYERS_SCHEMA = """
+CREATE TABLE buyers (
+    buyer            INTEGER PRIMARY KEY,
     pid              INTEGER NOT NULL,
     outcome          TEXT NOT NULL,
     seen             INTEGER,
@@ -58,14 +65,13 @@ CREATE TABLE IF NOT EXISTS buyers (
     t_lock_acquired  INTEGER,
     t_read           INTEGER,
     t_write          INTEGER,
-    t_end            INTEGER,
-    PRIMARY KEY (simulation_id, buyer)
-) WITHOUT ROWID;
+    t_end            INTEGER
+)
 """
 
 _SIMULATION_COLUMNS = "id, status, config, created_at, started_at, finished_at, finished, buyers, result, error"
 _BUYER_COLUMNS = ", ".join(BuyerRecord._fields)
-_INSERT_BUYER = f"INSERT INTO buyers (simulation_id, {_BUYER_COLUMNS}) VALUES (?{', ?' * len(BuyerRecord._fields)})"
+_INSERT_BUYER = f"INSERT INTO buyers ({_BUYER_COLUMNS}) VALUES ({', '.join('?' * len(BuyerRecord._fields))})"
 
 
 class StoreError(Exception):
@@ -237,20 +243,17 @@ class Store:
         *,
         error: str | None = None,
         result: Result | None = None,
-        records: Iterable[BuyerRecord] = (),
     ) -> None:
-        """The one way a status changes: refuse an illegal move, stamp the time, save what the run left.
+        """The one way a status changes: refuse an illegal move, stamp the time, save the result with it.
 
         Raises SimulationNotFound, or InvalidTransition when the lifecycle forbids the move (for instance the
-        run completed just before a cancel arrived). The buyer records, the result and the status are
-        committed together.
+        run completed just before a cancel arrived).
         """
         with self._transaction("IMMEDIATE") as db:
             found = db.execute("SELECT status FROM simulations WHERE id = ?", (sim_id,)).fetchone()
             if found is None:
                 raise SimulationNotFound(sim_id)
             check_transition(sim_id, Status(found[0]), target)
-            db.executemany(_INSERT_BUYER, ((sim_id, *record) for record in records))
             changes: dict[str, object] = {"status": target, "error": error}
             changes["started_at" if target == Status.RUNNING else "finished_at"] = _now()
             if result is not None:
@@ -266,14 +269,13 @@ class Store:
             )
 
     def delete(self, sim_id: str) -> None:
-        """Remove a finished simulation, its buyer rows and its run folder."""
+        """Remove a finished simulation and its run folder (its ticket db and its buyer records)."""
         with self._transaction("IMMEDIATE") as db:
             found = db.execute("SELECT status FROM simulations WHERE id = ?", (sim_id,)).fetchone()
             if found is None:
                 raise SimulationNotFound(sim_id)
             if Status(found[0]) not in FINISHED:
                 raise SimulationBusy(f"simulation {sim_id} is {found[0]}; cancel it before deleting it")
-            db.execute("DELETE FROM buyers WHERE simulation_id = ?", (sim_id,))
             db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,))
             try:
                 shutil.rmtree(self.run_dir(sim_id))
@@ -282,24 +284,69 @@ class Store:
             except OSError as e:
                 raise StoreError(f"cannot remove the run folder of {sim_id}: {e}") from e
 
+    def buyers_path(self, sim_id: str) -> Path:
+        return self.run_dir(sim_id) / BUYERS_DB_NAME
+
+    def save_buyers(self, sim_id: str, records: Iterable[BuyerRecord]) -> None:
+        """Write a finished run's buyer records to their own file, which appears whole or not at all."""
+        path = self.buyers_path(sim_id)
+        partial = path.with_name(f"{path.name}.partial")
+        partial.unlink(missing_ok=True)
+        try:
+            db = sqlite3.connect(partial, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode = OFF")
+                db.execute(BUYERS_SCHEMA)
+                db.execute("BEGIN")
+                db.executemany(_INSERT_BUYER, records)
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            os.replace(partial, path)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot save the buyers of {sim_id}: {e}") from e
+        finally:
+            partial.unlink(missing_ok=True)
+
+    @contextmanager
+    def _buyers_db(self, sim_id: str) -> Iterator[sqlite3.Connection | None]:
+        """The run's buyer file, read-only; None when the run has saved none (it has not finished)."""
+        path = self.buyers_path(sim_id)
+        if not path.exists():
+            yield None
+            return
+        try:
+            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error:
+            yield None  # deleted meanwhile
+            return
+        try:
+            yield db
+        except sqlite3.Error as e:
+            raise StoreError(f"{path}: {e}") from e
+        finally:
+            db.close()
+
     def buyers(self, sim_id: str, offset: int, limit: int) -> tuple[list[BuyerRecord], int]:
         """One page of a simulation's buyer records, by buyer number, and how many there are in all."""
-        with self._transaction() as db:
+        with self._buyers_db(sim_id) as db:
+            if db is None:
+                return [], 0
             rows = db.execute(
-                f"SELECT {_BUYER_COLUMNS} FROM buyers WHERE simulation_id = ? ORDER BY buyer LIMIT ? OFFSET ?",
-                (sim_id, limit, offset),
+                f"SELECT {_BUYER_COLUMNS} FROM buyers ORDER BY buyer LIMIT ? OFFSET ?", (limit, offset)
             ).fetchall()
-            (count,) = db.execute("SELECT COUNT(*) FROM buyers WHERE simulation_id = ?", (sim_id,)).fetchone()
+            (count,) = db.execute("SELECT COUNT(*) FROM buyers").fetchone()
         return [BuyerRecord(*r) for r in rows], count
 
     def iter_buyers(self, sim_id: str, chunk: int = 5000) -> Iterator[list[BuyerRecord]]:
         """Every buyer record of a simulation, in chunks; each chunk is read on its own connection."""
         after = 0
         while True:
-            with self._connect() as db:
+            with self._buyers_db(sim_id) as db:
+                if db is None:
+                    return
                 rows = db.execute(
-                    f"SELECT {_BUYER_COLUMNS} FROM buyers WHERE simulation_id = ? AND buyer > ? ORDER BY buyer LIMIT ?",
-                    (sim_id, after, chunk),
+                    f"SELECT {_BUYER_COLUMNS} FROM buyers WHERE buyer > ? ORDER BY buyer LIMIT ?", (after, chunk)
                 ).fetchall()
             if not rows:
                 return

@@ -1,4 +1,4 @@
-"""The SQLite store: round trips, guarded status changes, all-or-nothing completion, paging, deletion."""
+"""The SQLite store: round trips, guarded status changes, buyer files that appear whole, paging, deletion."""
 
 from __future__ import annotations
 
@@ -51,8 +51,10 @@ def finished(store: Store, sim_id: str) -> int:
 def completed(store: Store, n: int = 5) -> str:
     sim_id = store.create(SimulationConfig(buyers=n).resolved()).id
     store.transition(sim_id, Status.RUNNING)
+    store.run_dir(sim_id).mkdir()
     rows = records(n)
-    store.transition(sim_id, Status.COMPLETED, result=result_of(rows), records=rows)
+    store.save_buyers(sim_id, rows)
+    store.transition(sim_id, Status.COMPLETED, result=result_of(rows))
     return sim_id
 
 
@@ -83,20 +85,41 @@ def test_store_completion_saves_result_buyers_and_times(store: Store) -> None:
     assert [(r.buyer, r.outcome, r.read, r.wrote) for r in page] == [(b, "success", 1, 0) for b in range(1, 6)]
 
 
-def test_store_completion_is_all_or_nothing(store: Store) -> None:
+def test_store_buyer_file_appears_whole_or_not_at_all(store: Store) -> None:
     sim_id = store.create(SimulationConfig(buyers=3).resolved()).id
     store.transition(sim_id, Status.RUNNING)
+    store.run_dir(sim_id).mkdir()
 
     def broken() -> Iterator[BuyerRecord]:
         yield from records(2)
         raise OSError("disk gone")
 
     with pytest.raises(OSError):
-        store.transition(sim_id, Status.COMPLETED, result=result_of(records(3)), records=broken())
+        store.save_buyers(sim_id, broken())
 
-    row = store.get(sim_id)
-    assert row is not None and row.status == Status.RUNNING and row.result is None
     assert store.buyers(sim_id, 0, 10) == ([], 0)
+    assert list(store.iter_buyers(sim_id)) == []
+    assert sorted(p.name for p in store.run_dir(sim_id).iterdir()) == []
+
+
+def test_store_big_buyer_file_does_not_hold_the_shared_database(store: Store) -> None:
+    sim_id = store.create(SimulationConfig(buyers=200_000, executor="pool").resolved()).id
+    store.transition(sim_id, Status.RUNNING)
+    store.run_dir(sim_id).mkdir()
+    created: list[float] = []
+
+    def create_meanwhile() -> Iterator[BuyerRecord]:
+        for record in records(200_000):
+            if record.buyer == 100_000:  # the buyer file is half written
+                started = time.monotonic()
+                store.create(SimulationConfig().resolved())
+                created.append(time.monotonic() - started)
+            yield record
+
+    store.save_buyers(sim_id, create_meanwhile())
+
+    assert created[0] < 1.0
+    assert store.buyers(sim_id, 199_999, 10)[1] == 200_000
 
 
 def test_store_transition_refuses_an_illegal_move_and_keeps_the_status(store: Store) -> None:
@@ -149,7 +172,8 @@ def test_store_delete_refuses_unfinished_then_removes_rows_and_folder(store: Sto
     store.run_dir(sim_id).mkdir()
     (store.run_dir(sim_id) / "db.json").write_text('{"count": 0}')
     rows = records(3)
-    store.transition(sim_id, Status.COMPLETED, result=result_of(rows), records=rows)
+    store.save_buyers(sim_id, rows)
+    store.transition(sim_id, Status.COMPLETED, result=result_of(rows))
 
     store.delete(sim_id)
 
