@@ -166,7 +166,7 @@ def test_simulations_buyers_paging(server: Server, finished: dict[str, Any]) -> 
     assert [b["buyer"] for b in last["data"]] == [10]
     assert [b["buyer"] for b in everyone["data"]] == list(range(1, 11))
     assert set(everyone["data"][0]) == set(BuyerRecord._fields)
-    for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}, {"format": "xml"}):
+    for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}, {"offset": 2**63}, {"format": "xml"}):
         response = server.client.get(url, params=bad)
         assert response.status_code == 422, bad
         assert response.json()["detail"][0]["loc"] == ["query", next(iter(bad))]
@@ -186,6 +186,8 @@ def test_simulations_list_newest_first_paged(server: Server) -> None:
     assert [s["id"] for s in first["data"] + rest["data"]] == [s["id"] for s in everything["data"]]
     assert server.client.get("/simulations", params={"limit": 0}).status_code == 422
     assert server.client.get("/simulations", params={"limit": 1001}).status_code == 422
+    assert server.client.get("/simulations", params={"offset": 2**63}).status_code == 422
+    assert server.client.get("/simulations", params={"offset": 2**63 - 1}).json()["data"] == []
 
 
 def read_events(server: Server, sim_id: str) -> list[tuple[str, dict[str, Any]]]:
