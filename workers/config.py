@@ -48,8 +48,8 @@ class SimulationConfig(BaseModel):
         [100.0, 300.0],
         description="Time between reading the count and writing it back (the critical window).",
     )
-    seed: int | None = Field(
-        None, ge=0, le=2**63 - 1, description="Seed for the delays; a random one is chosen when absent."
+    seed: int | None = Field(  # lt, not le: a JSON schema shows 2**63 exactly but 2**63 - 1 rounded up to 2**63
+        None, ge=0, lt=2**63, description="Seed for the delays; a random one is chosen when absent."
     )
     together: bool = Field(True, description="Hold every buyer at the start line and release them at once.")
     lock_timeout_s: float = Field(
