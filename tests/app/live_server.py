@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,13 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(interval)
+
+
+def when(text: str) -> datetime:
+    """An API timestamp (ISO 8601, UTC) as a datetime, so that times compare exactly."""
+    moment = datetime.fromisoformat(text)
+    assert moment.utcoffset() == timedelta(0), text
+    return moment
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 from fastapi.testclient import TestClient
-from live_server import Server, wait_for
+from live_server import Server, wait_for, when
 
 QUICK = {"think_ms": 0, "hold_ms": [0, 50]}
 LONG = {"buyers": 5, "tickets": 1, "think_ms": 60_000, "hold_ms": 0}
@@ -54,7 +54,7 @@ def test_dispatcher_runs_one_at_a_time_first_in_first_out(start_server: Callable
 
     assert [d["status"] for d in done] == ["completed"] * 3
     for earlier, later in itertools.pairwise(done):
-        assert earlier["finished_at"] <= later["started_at"]
+        assert when(earlier["finished_at"]) <= when(later["started_at"])
     assert [d["result"]["tickets_sold"] for d in done] == [1, 2, 3]
 
 
