@@ -168,6 +168,7 @@ async function runOne(event) {
   try {
     const simulation = await api("POST", "/simulations", configBody(readForm()));
     showSimulations([simulation.id], { push: true, initial: [simulation] });
+    refreshHistory();
   } catch (err) {
     showFormError(err.message);
   } finally {
@@ -190,6 +191,7 @@ async function runCompare() {
       all.map((s) => s.id),
       { push: true, initial: all },
     );
+    refreshHistory();
   } catch (err) {
     showFormError(err.message);
   } finally {
@@ -254,7 +256,6 @@ class SimulationCard {
     this.source = null;
     this.closed = false;
     this.records = null;
-    this.selected = null;
     $(".cancel", this.root).addEventListener("click", () => this.cancel());
   }
 
@@ -770,11 +771,19 @@ function capitalize(word) {
 
 /* ---------- past simulations ---------- */
 
-const historyList = { offset: 0, loading: false };
+const historyList = { offset: 0, loading: false, again: false };
 
 async function refreshHistory() {
+  if (historyList.loading) {
+    historyList.again = true;
+    return;
+  }
   historyList.offset = 0;
   await loadHistory(false);
+  if (historyList.again) {
+    historyList.again = false;
+    await refreshHistory();
+  }
 }
 
 async function loadHistory(append) {
