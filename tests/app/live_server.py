@@ -133,6 +133,14 @@ class Server:
         simulation: dict[str, Any] = self.wait_until(sim_id, lambda s: s["status"] in FINISHED, timeout, "finished")
         return simulation
 
+    def run_processes(self) -> list[psutil.Process]:
+        """The server's live children other than the resource tracker: one run process per running simulation."""
+        try:
+            children = psutil.Process(self.process.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        return [p for p in children if not is_resource_tracker(p) and _alive(p)]
+
     def descendants(self) -> list[psutil.Process]:
         """The server's live child processes and theirs (run processes, buyers), not the resource tracker."""
         try:
