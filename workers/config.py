@@ -66,7 +66,8 @@ class SimulationConfig(BaseModel):
 
     def resolved(self) -> SimulationConfig:
         """The same config with every choice made: the seed and, for a pool, its size."""
-        seed = self.seed if self.seed is not None else secrets.randbelow(2**63)
+        # a chosen seed stays below 2**53 so that JavaScript (the dashboard) reads it exactly
+        seed = self.seed if self.seed is not None else secrets.randbelow(2**53)
         workers = None
         if self.executor == "pool":
             workers = min(self.workers or os.cpu_count() or 1, self.buyers)
