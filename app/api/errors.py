@@ -6,12 +6,17 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from app.dispatcher import LimitExceeded, QueueFull
 from app.lifecycle import InvalidTransition
 from app.store import SimulationBusy, SimulationNotFound
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 _BODY_MESSAGES = {
     "json_invalid": "the body is not valid JSON: {error}",
@@ -64,7 +69,29 @@ async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": [error]}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the routes at this path take (mounted apps such as /static answer for themselves)."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A 405 lists every method of the resource in `Allow`; routing alone names only the first route's."""
+    assert isinstance(exc, StarletteHTTPException)
+    allowed = _allowed_methods(request) if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED else []
+    if allowed:
+        exc = StarletteHTTPException(
+            exc.status_code, exc.detail, headers={**(exc.headers or {}), "Allow": ", ".join(allowed)}
+        )
+    return await http_exception_handler(request, exc)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(InvalidTransition, _conflict)
     app.add_exception_handler(SimulationBusy, _conflict)
