@@ -10,16 +10,16 @@ its own descriptor inside each process (an inherited descriptor would share one 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
+import signal
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from pathlib import Path
+from types import FrameType
 from typing import Literal
-
-import filelock
 
 from workers.errors import LockTimeout
 
@@ -44,14 +44,25 @@ class BuyerLock:
     def close(self) -> None:
         """Free what this process opened for the lock."""
 
-    @contextmanager
-    def held(self, timeout: float) -> Iterator[None]:
-        if not self.acquire(timeout):
-            raise LockTimeout(f"gave up after waiting {timeout:g} s for the {self.label}")
-        try:
-            yield
-        finally:
-            self.release()
+    def held(self, timeout: float) -> Held:
+        return Held(self, timeout)
+
+
+class Held:
+    """`with lock.held(timeout):` takes the lock (or raises LockTimeout) and always gives it back."""
+
+    __slots__ = ("lock", "timeout")
+
+    def __init__(self, lock: BuyerLock, timeout: float) -> None:
+        self.lock = lock
+        self.timeout = timeout
+
+    def __enter__(self) -> None:
+        if not self.lock.acquire(self.timeout):
+            raise LockTimeout(f"gave up after waiting {self.timeout:g} s for the {self.lock.label}")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.release()
 
 
 class NoLock(BuyerLock):
@@ -84,10 +95,14 @@ class ProcessLock(BuyerLock):
 
 
 class FileLock(BuyerLock):
-    """An flock on a lock file beside the db, via filelock. The kernel releases it when its holder dies.
+    """An flock on a lock file beside the db. The kernel releases it when its holder dies.
 
-    Each process opens the lock file once and locks that descriptor for every purchase; flock is not
-    first-come-first-served, so waiters poll with a growing, jittered interval.
+    This is the lock `filelock.FileLock` takes on Linux (fcntl.flock on a separate lock file), so the two
+    exclude each other; it is taken directly because importing filelock installs at-fork hooks that cost
+    every buyer fork about a millisecond, and the import itself costs a buyer process tens of milliseconds.
+    Each process opens the lock file once and locks that descriptor for every purchase. A waiter sleeps in
+    the kernel until the lock is free, with an alarm to end the wait at its timeout (see `_flock_until`);
+    where no alarm can be set (not the main thread, or the process's alarm is in use) it polls instead.
     """
 
     kind = "file"
@@ -109,23 +124,84 @@ class FileLock(BuyerLock):
 
     def acquire(self, timeout: float) -> bool:
         fd = self._descriptor()
-        deadline = time.monotonic() + timeout
-        pause = _FIRST_POLL_S
-        while not filelock.lock_descriptor(fd, blocking=False):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
-            pause = min(pause * 2, _MAX_POLL_S)
-        return True
+        if _try_flock(fd):
+            return True
+        if _alarm_is_free():
+            return _flock_until(fd, timeout)
+        return _poll_flock(fd, timeout)
 
     def release(self) -> None:
-        filelock.unlock_descriptor(self._descriptor())
+        fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
         self._fd = None
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _alarm_is_free() -> bool:
+    """Signal handlers can only be set by the main thread; someone else's pending alarm is left alone."""
+    return threading.current_thread() is threading.main_thread() and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+class _AlarmRang(Exception):
+    pass
+
+
+def _flock_until(fd: int, timeout: float) -> bool:
+    """Wait in a blocking flock, interrupted by a one-shot SIGALRM after `timeout` seconds.
+
+    The kernel queues flock waiters and wakes one when the lock is freed, so a thousand waiters cost no CPU.
+    The alarm's handler raises at most once and only while armed, so it can interrupt the wait but never
+    escapes this function; if it rings just after the lock was granted, the final non-blocking attempt on
+    the same descriptor sees that this process already holds the lock and reports it won.
+    """
+    armed = True
+
+    def ring(signum: int, frame: FrameType | None) -> None:
+        nonlocal armed
+        if armed:
+            armed = False
+            raise _AlarmRang
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    won = False
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            won = True
+        except _AlarmRang:
+            pass
+        finally:
+            armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _AlarmRang:  # rang while the wait was being wound up
+        pass
+    finally:
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+    return won or _try_flock(fd)
+
+
+def _poll_flock(fd: int, timeout: float) -> bool:
+    """Try, then sleep a growing, jittered interval, until the lock is won or `timeout` runs out."""
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_POLL_S
+    while not _try_flock(fd):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
+        pause = min(pause * 2, _MAX_POLL_S)
+    return True
 
 
 def make_lock(kind: LockKind, context: BaseContext, db_path: Path) -> BuyerLock:
