@@ -2,7 +2,7 @@
 hold, write back one less, give the lock back).
 
 `work` is the target of every buyer process: it waits at the start line, runs its share of buyers one after
-another (one buyer per process, or many in a pool) and sends their records in batches over the result queue.
+another (one buyer per process, or many in a pool) and sends their records in batches over the result channel.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any
 
+from workers.channel import RecordChannel
 from workers.db import TicketDb
 from workers.errors import TicketrushError
 from workers.hygiene import die_with_parent
@@ -38,6 +37,10 @@ class Plan:
     start_timeout_s: float
     parent_pid: int | None
 
+    @property
+    def random_delays(self) -> bool:
+        return self.think_ms[0] != self.think_ms[1] or self.hold_ms[0] != self.hold_ms[1]
+
 
 def _pause(rng: random.Random | None, bounds: tuple[float, float]) -> None:
     low, high = bounds
@@ -50,24 +53,24 @@ def _pause(rng: random.Random | None, bounds: tuple[float, float]) -> None:
 def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
     """Run one buyer's search and get; never raises: a failure becomes an `error` record."""
     now = time.monotonic_ns
-    random_delays = plan.think_ms[0] != plan.think_ms[1] or plan.hold_ms[0] != plan.hold_ms[1]
-    rng = random.Random(plan.seed * 1_000_003 + buyer) if random_delays else None
-    done: dict[str, Any] = {"t_start": now()}
+    rng = random.Random(plan.seed * 1_000_003 + buyer) if plan.random_delays else None
+    t_start = now()
+    seen = read = wrote = t_searched = t_lock_acquired = t_read = t_write = None
     outcome: Outcome = "error"
     error = None
     try:
-        done["seen"] = db.read()
+        seen = db.read()
         _pause(rng, plan.think_ms)
-        done["t_searched"] = done["t_lock_requested"] = now()
+        t_searched = now()
         with lock.held(plan.lock_timeout_s):
-            done["t_lock_acquired"] = now()
-            count = done["read"] = db.read()
-            done["t_read"] = now()
-            if count > 0:
+            t_lock_acquired = now()
+            read = db.read()
+            t_read = now()
+            if read > 0:
                 _pause(rng, plan.hold_ms)
-                db.write(count - 1)
-                done["t_write"] = now()
-                done["wrote"] = count - 1
+                db.write(read - 1)
+                t_write = now()
+                wrote = read - 1
                 outcome = "success"
             else:
                 outcome = "sold_out"
@@ -75,15 +78,18 @@ def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
         error = str(e)
     except Exception as e:  # a buyer reports any failure instead of dying with it
         error = f"{type(e).__name__}: {e}"
-    return BuyerRecord(buyer, os.getpid(), outcome, error=error, t_end=now(), **done)
+    return BuyerRecord(
+        buyer, os.getpid(), outcome, seen, read, wrote, error,
+        t_start, t_searched, t_searched, t_lock_acquired, t_read, t_write, now(),
+    )  # fmt: skip
 
 
-def work(buyers: range, plan: Plan, lock: BuyerLock, start: Event | None, results: Queue[Any]) -> None:
+def work(buyers: range, plan: Plan, lock: BuyerLock, start: Event | None, results: RecordChannel) -> None:
     """Process target: wait for the start signal, then run `buyers` and report them in batches."""
     die_with_parent(plan.parent_pid)
     if start is not None and not start.wait(plan.start_timeout_s):
         error = f"was not released from the start line within {plan.start_timeout_s:g} s"
-        results.put([BuyerRecord(b, os.getpid(), "error", error=error) for b in buyers])
+        results.send([BuyerRecord(b, os.getpid(), "error", error=error) for b in buyers])
         return
     db = TicketDb(plan.db_path)
     batch: list[BuyerRecord] = []
@@ -92,10 +98,10 @@ def work(buyers: range, plan: Plan, lock: BuyerLock, start: Event | None, result
         for buyer in buyers:
             batch.append(buy(buyer, plan, db, lock))
             if len(batch) >= BATCH_SIZE or time.monotonic() - flushed >= BATCH_INTERVAL_S:
-                results.put(batch)
+                results.send(batch)
                 batch = []
                 flushed = time.monotonic()
         if batch:
-            results.put(batch)
+            results.send(batch)
     finally:
         lock.close()

@@ -1,11 +1,11 @@
 """The coordinator: one per run, single-threaded, in the process that calls `run_simulation`.
 
     run_simulation(config, run_dir)
-      |-- prepare   db.json = {"count": T}, the lock, a start Event, a result Queue
+      |-- prepare   db.json = {"count": T}, the lock, a start Event, a result channel (a pipe)
       |-- launch    W buyer processes (one per buyer, or a pool), each given its buyer numbers;
       |             they wait at the start line (the Event)
       |-- release   start.set(): every buyer begins at once
-      |-- collect   record batches from the Queue, while watching the process sentinels (a dead
+      |-- collect   record batches from the channel, while watching the process sentinels (a dead
       |             process's unreported buyers become errors), cancellation and the time limit
       |-- reap      join every process; terminate, then kill, any that linger: no zombie, no orphan
       `-- analyse   remaining count from the db + the records -> Result
@@ -16,10 +16,8 @@ that does run threads (a web server), it starts buyers through a fork server ins
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,10 +26,10 @@ from multiprocessing.connection import wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
 
 from workers.analysis import Result, analyse
 from workers.buyer import Plan, work
+from workers.channel import RecordChannel
 from workers.config import SimulationConfig, delay_bounds
 from workers.db import TicketDb
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
@@ -69,6 +67,21 @@ def buyer_context() -> BaseContext:
     return multiprocessing.get_context(method)
 
 
+def start_untracked(process: BaseProcess) -> None:
+    """Start `process` without leaving it on multiprocessing's list of live children.
+
+    Process.start() first polls every process on that list (multiprocessing.process._cleanup), so starting N
+    buyers that all stay alive until the start signal costs N * N / 2 waitpid calls: seconds for a thousand
+    buyers. A run joins every process it starts itself (collect, then reap), so it does not need
+    multiprocessing to track them. The list is a private module attribute, hence the guard: if it is ever
+    gone, starting simply costs what it used to.
+    """
+    process.start()
+    children = getattr(multiprocessing.process, "_children", None)
+    if isinstance(children, set):
+        children.discard(process)
+
+
 def share_out(config: SimulationConfig) -> list[range]:
     """Buyer numbers (1..N) per process: one each, or interleaved across a pool of `workers`."""
     if config.executor == "process":
@@ -83,7 +96,7 @@ class _Run:
         self.db = TicketDb(run_dir / "db.json")
         self.context = buyer_context()
         self.lock = make_lock(config.lock, self.context, self.db.path)
-        self.results: multiprocessing.Queue[Any] = self.context.Queue()
+        self.results = RecordChannel(self.context)
         self.start = self.context.Event() if config.together else None
         self.deadline = time.monotonic() + time_limit_s
         self.time_limit_s = time_limit_s
@@ -117,11 +130,12 @@ class _Run:
                 daemon=True,
             )
             try:
-                process.start()
+                start_untracked(process)
             except OSError as e:
                 raise RunFailed(f"could not start buyer process {n + 1}: {e}") from e
             self.workers.append(_Worker(process, buyers))
             if n % 50 == 49:
+                self._drain()  # buyers that are not held at the start line are reporting already
                 self.check(should_stop)
 
     def release(self) -> None:
@@ -134,8 +148,8 @@ class _Run:
         next_progress = 0.0
         next_reap = 0.0
         while len(self.records) < total:
-            with contextlib.suppress(queue.Empty):
-                self._take(self.results.get(timeout=POLL_S))
+            if self.results.ready(POLL_S):
+                self._take(self.results.receive())
             now = time.monotonic()
             if now >= next_reap or len(self.records) >= total:
                 self._reap_exited()
@@ -152,11 +166,8 @@ class _Run:
             self.records[record.buyer] = record
 
     def _drain(self) -> None:
-        while True:
-            try:
-                self._take(self.results.get_nowait())
-            except queue.Empty:
-                return
+        while self.results.ready(0):
+            self._take(self.results.receive())
 
     def _reap_exited(self) -> None:
         live = {w.process.sentinel: w for w in self.workers if not w.reaped}
@@ -192,7 +203,6 @@ class _Run:
         for worker in self.workers:
             worker.process.close() if not worker.process.is_alive() else None
         self.results.close()
-        self.results.join_thread()
 
 
 def run_simulation(

@@ -13,13 +13,14 @@ import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1
+# looked up once, at import: a buyer process then makes one call, instead of loading ctypes' view of libc
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 def die_with_parent(parent_pid: int | None) -> None:
     """Ask the kernel to SIGKILL this process when its parent dies; exit now if it already has."""
-    if not sys.platform.startswith("linux"):
+    if _prctl is None:
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if parent_pid is not None and os.getppid() != parent_pid:
         os._exit(1)
