@@ -49,6 +49,7 @@ class ProgressEvent(Progress):
     responses={
         **_UNAUTHORIZED,
         400: {"description": "The body cannot be parsed at all (it is not UTF-8 text)"},
+        413: {"description": "The body is larger than any simulation config (16 KiB)"},
         422: {"description": "Invalid config, or more buyers than this server allows"},
         429: {"description": "As many simulations are running and queued as this server takes"},
     },
