@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -35,10 +37,23 @@ def _clearer(error: dict[str, Any]) -> dict[str, Any]:
     return {**error, "msg": template.format(error=error.get("ctx", {}).get("error", "it cannot be parsed"))}
 
 
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or Infinity: an echoed input that holds one shows it as the literal that was sent."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # 'NaN', 'Infinity' or '-Infinity'
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [_clearer(dict(e)) for e in exc.errors()]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return JSONResponse(
+        {"detail": _json_safe(jsonable_encoder(errors))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 def _detail(code: int, message: str) -> JSONResponse:
