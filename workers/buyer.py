@@ -62,6 +62,8 @@ def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
         seen = db.read()
         _pause(rng, plan.think_ms)
         t_searched = now()
+        if seen > 0:
+            db.stage()  # the file a sale will fill, made before the lock is taken rather than inside it
         with lock.held(plan.lock_timeout_s):
             t_lock_acquired = now()
             read = db.read()
@@ -74,6 +76,7 @@ def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
                 outcome = "success"
             else:
                 outcome = "sold_out"
+        db.tidy()  # the replaced db file is deleted after the lock is given back
     except TicketrushError as e:
         error = str(e)
     except Exception as e:  # a buyer reports any failure instead of dying with it
@@ -104,4 +107,5 @@ def work(buyers: range, plan: Plan, lock: BuyerLock, start: Event | None, result
         if batch:
             results.send(batch)
     finally:
+        db.close()
         lock.close()

@@ -62,25 +62,36 @@ def parse(data: bytes) -> object:
 
 
 class TicketDb:
+    """One process's handle on the db file.
+
+    A buyer that expects to sell calls `stage()` before taking the lock and `tidy()` after giving it back,
+    so that only filling and swapping in the new file happen inside its critical section:
+
+        db.stage()                  # create the fresh file the next write will fill
+        with lock.held(timeout):
+            db.write(db.read() - 1) # fill it, swap it in; the old db file waits under the temporary name
+        db.tidy()                   # delete the old db file
+        ...
+        db.close()                  # when done: delete a staged file never filled
+
+    Without them, `write` does everything itself (the old db file goes at the next write, or `tidy`).
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._name = os.fspath(path)
         self._can_exchange = _renameat2 is not None
+        self._staged: int | None = None  # descriptor of a fresh, empty file under the temporary name
+        self._old_db_left = False  # the previous db file is under the temporary name
 
     def create(self, count: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.write(count)
+        self.tidy()
 
     def read(self) -> int:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                data = chunk = os.read(fd, _READ_SIZE)
-                while len(chunk) == _READ_SIZE:
-                    chunk = os.read(fd, _READ_SIZE)
-                    data += chunk
-            finally:
-                os.close(fd)
-            count = parse(data)
+            count = parse(self._read_bytes())
         except FileNotFoundError as e:
             raise DbError(f"ticket db {self.path} does not exist") from e
         except (OSError, ValueError) as e:
@@ -89,41 +100,88 @@ class TicketDb:
             raise DbError(f'ticket db {self.path} is not of the form {{"count": n}}')
         return count
 
-    def write(self, count: int) -> None:
-        temporary = f"{self.path}.{os.getpid()}.tmp"
+    def _read_bytes(self) -> bytes:
+        fd = os.open(self._name, os.O_RDONLY)
         try:
-            self._write_new(temporary, json.dumps({"count": count}).encode())
-            self._put_in_place(temporary)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
-
-    @staticmethod
-    def _write_new(temporary: str, data: bytes) -> None:
-        """Write `data` to a file that did not exist before (a leftover of a killed writer is removed)."""
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            os.unlink(temporary)
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            if os.write(fd, data) != len(data):
-                raise OSError(errno.ENOSPC, "short write")
+            data = chunk = os.read(fd, _READ_SIZE)
+            while len(chunk) == _READ_SIZE:
+                chunk = os.read(fd, _READ_SIZE)
+                data += chunk
+            return data
         finally:
             os.close(fd)
 
-    def _put_in_place(self, temporary: str) -> None:
+    def _temporary(self) -> str:
+        return f"{self._name}.{os.getpid()}.tmp"
+
+    def stage(self) -> None:
+        """Create the fresh file the next write will fill (a no-op if one is ready)."""
+        if self._staged is None:
+            try:
+                self._staged = self._create_fresh()
+            except OSError as e:
+                raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
+
+    def write(self, count: int) -> None:
+        data = json.dumps({"count": count}).encode()
+        try:
+            fd = self._staged if self._staged is not None else self._create_fresh()
+            self._staged = None
+            try:
+                if os.write(fd, data) != len(data):
+                    raise OSError(errno.ENOSPC, "short write")
+            finally:
+                os.close(fd)
+            self._swap_in()
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temporary())
+            self._old_db_left = False
+            raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
+
+    def tidy(self) -> None:
+        """Delete the previous db file that `write` left under the temporary name.
+
+        Never fails: a file it cannot delete is a leftover, and `remove_leftovers` deletes those.
+        """
+        if self._old_db_left:
+            self._old_db_left = False
+            with contextlib.suppress(OSError):
+                os.unlink(self._temporary())
+
+    def close(self) -> None:
+        """Delete what this handle left behind: the previous db file, a staged file never filled."""
+        self.tidy()
+        if self._staged is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._staged)
+                os.unlink(self._temporary())
+            self._staged = None
+
+    def _create_fresh(self) -> int:
+        """Open a new, empty file under the temporary name, deleting what was there (an old db file, or the
+        leftover of a writer with the same pid that was killed)."""
+        temporary = self._temporary()
+        self._old_db_left = False
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            os.unlink(temporary)
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+    def _swap_in(self) -> None:
+        """Give the filled temporary file the db's name in one step."""
+        temporary = self._temporary()
         if self._can_exchange:
-            failure = _exchange(os.fsencode(temporary), os.fsencode(self.path))
+            failure = _exchange(os.fsencode(temporary), os.fsencode(self._name))
             if failure == 0:
-                os.unlink(temporary)  # the previous db, now under the temporary name
+                self._old_db_left = True
                 return
             if failure in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
                 self._can_exchange = False  # not on this file system
             elif failure != errno.ENOENT:  # ENOENT: no db yet to swap with
                 raise OSError(failure, os.strerror(failure))
-        os.replace(temporary, self.path)
+        os.replace(temporary, self._name)
 
     def remove_leftovers(self) -> int:
         """Delete temporary files left by writers that died before replacing the db; return how many."""
