@@ -85,7 +85,10 @@ class TicketDb:
         self._old_db_left = False  # the previous db file is under the temporary name
 
     def create(self, count: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DbError(f"could not create the folder of ticket db {self.path}: {e.strerror or e}") from e
         self.write(count)
         self.tidy()
 
