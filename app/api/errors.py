@@ -16,9 +16,13 @@ from starlette.routing import Match, Mount
 
 from app.dispatcher import LimitExceeded, QueueFull
 from app.lifecycle import InvalidTransition
-from app.store import SimulationBusy, SimulationNotFound
+from app.store import SimulationBusy, SimulationNotFound, StoreError
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+STORE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The store cannot be read or written (the data directory is full or read-only)"}
+}
 
 _BODY_MESSAGES = {
     "json_invalid": "the body is not valid JSON: {error}",
@@ -72,6 +76,11 @@ async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
     return _detail(status.HTTP_429_TOO_MANY_REQUESTS, str(exc))
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The data directory is full, read-only or gone: say so (the sqlite cause, not the server's paths)."""
+    return _detail(status.HTTP_503_SERVICE_UNAVAILABLE, f"the simulation store is unavailable: {exc.__cause__ or exc}")
+
+
 async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceeded)
     error = {
@@ -113,3 +122,4 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SimulationNotFound, _not_found)
     app.add_exception_handler(QueueFull, _queue_full)
     app.add_exception_handler(LimitExceeded, _limit_exceeded)
+    app.add_exception_handler(StoreError, _store_unavailable)

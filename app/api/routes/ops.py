@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.api.deps import StoreDep
+from app.api.errors import STORE_UNAVAILABLE
 from app.lifecycle import Status
 from app.store import Totals
 
@@ -41,7 +42,9 @@ def render_metrics(totals: Totals) -> str:
     return "\n".join(lines) + "\n"
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {PROMETHEUS_TEXT: {}}}})
+@router.get(
+    "/metrics", response_class=Response, responses={200: {"content": {PROMETHEUS_TEXT: {}}}, **STORE_UNAVAILABLE}
+)
 def metrics(store: StoreDep) -> Response:
     """Prometheus text format: simulations by status, buyers run, tickets sold and oversold."""
     return Response(render_metrics(store.totals()), media_type=PROMETHEUS_TEXT)

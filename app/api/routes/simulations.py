@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import DispatcherDep, SimulationDep, StoreDep, TokenDep
+from app.api.errors import STORE_UNAVAILABLE
 from app.lifecycle import FINISHED, Status
 from app.schemas import (
     BuyerPublic,
@@ -30,7 +31,7 @@ MAX_PAGE = 1000
 MAX_BUYERS_PAGE = 10_000
 MAX_OFFSET = 2**63 - 1  # SQLite's largest integer; a larger offset cannot even be passed to it
 
-router = APIRouter(prefix="/simulations", tags=["simulations"])
+router = APIRouter(prefix="/simulations", tags=["simulations"], responses=STORE_UNAVAILABLE)
 
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"description": "TICKETRUSH_API_TOKEN is set and no valid token came"}
