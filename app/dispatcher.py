@@ -31,7 +31,7 @@ from multiprocessing.process import BaseProcess
 from app.lifecycle import FINISHED, InvalidTransition, Status
 from app.runner import execute
 from app.settings import Settings
-from app.store import SimulationNotFound, SimulationRow, Store
+from app.store import SimulationNotFound, SimulationRow, Store, StoreError
 from workers import SimulationConfig
 
 logger = logging.getLogger("ticketrush")
@@ -217,7 +217,12 @@ class Dispatcher:
 
     def _launch(self, sim_id: str) -> None:
         """Start the run process of `sim_id` (outside the lock: a spawn takes a while)."""
-        row = self.store.get(sim_id)
+        try:
+            row = self.store.get(sim_id)
+        except StoreError:
+            with self._lock:
+                self._queue.appendleft(sim_id)  # first in line again once the store answers
+            raise
         if row is None or row.status != Status.QUEUED:
             return
         process = self._context.Process(
