@@ -1,0 +1,331 @@
+"""`python -m bench [--quick] [--runs N] [--dir PATH]`: run every section, print the table, write results.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from bench.procs import ROOT, median, run_module
+from bench.report import Goal, Table, load_average, machine
+
+RESULTS = ROOT / "bench" / "results.json"
+LESSON = "lesson (Process + Lock)"
+PROCESS = "engine, process executor"
+POOL = "engine, pool executor"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each section's runs are: the issue's sizes, or a reduced set for --quick."""
+
+    buyers: int  # sections 1, 3a, 4 and 5
+    flash_buyers: int  # section 2
+    process_growth: tuple[int, ...]
+    pool_growth: tuple[int, ...]
+    runs: int
+
+
+FULL = Sizes(1000, 100_000, (10, 100, 1000), (10, 100, 1000, 10_000, 100_000), runs=5)
+QUICK = Sizes(100, 10_000, (10, 100), (10, 1000, 10_000), runs=2)
+
+
+def tickets(buyers: int) -> int:
+    return max(1, buyers // 10)
+
+
+def engine(buyers: int, lock: str, executor: str, folder: str | None) -> tuple[str, list[str]]:
+    args = ["--buyers", str(buyers), "--tickets", str(tickets(buyers)), "--lock", lock, "--executor", executor]
+    return "bench.engine", [*args, "--dir", folder] if folder else args
+
+
+def lesson(buyers: int, folder: str | None) -> tuple[str, list[str]]:
+    args = ["--buyers", str(buyers), "--tickets", str(tickets(buyers)), "--lock"]
+    return "bench.lesson", [*args, "--dir", folder] if folder else args
+
+
+def interleaved(variants: dict[str, tuple[str, list[str]]], runs: int) -> dict[str, list[dict[str, Any]]]:
+    """Run every variant `runs` times, round robin, so that a noisy moment hits them all alike."""
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
+    for _ in range(runs):
+        for name, (module, args) in variants.items():
+            samples[name].append(run_module(module, args))
+            print(".", end="", file=sys.stderr, flush=True)
+    return samples
+
+
+def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of one variant's runs (and the raw walls, to show the spread)."""
+    walls = [r["wall_s"] for r in runs]
+    return {
+        "wall_s": median(walls),
+        "walls": walls,
+        "cpu_s": median([r["cpu_s"] for r in runs]),
+        "errored": median([r["errored"] for r in runs]),
+        "errored_max": max(r["errored"] for r in runs),
+        "sales_per_s": median([r["sold"] / r["wall_s"] for r in runs]),
+        "oversold": median([r["oversold"] for r in runs]),
+        "lost_updates": median([r["lost_updates"] for r in runs]),
+        "correct_runs": sum(1 for r in runs if r.get("correct", r["safe"]) and not r["errored"]),
+        "runs": len(runs),
+    }
+
+
+def lesson_vs_engine(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], Table]:
+    n = sizes.buyers
+    samples = interleaved(
+        {
+            LESSON: lesson(n, folder),
+            PROCESS: engine(n, "process", "process", folder),
+            POOL: engine(n, "process", "pool", folder),
+        },
+        sizes.runs,
+    )
+    rows = {name: summarise(runs) for name, runs in samples.items()}
+    baseline = rows[LESSON]["wall_s"]
+    table = Table(
+        f"1. The lesson's way vs the engine: {n:,} buyers, {tickets(n):,} tickets, process lock, zero delays",
+        ["", "wall s", "min-max", "CPU s", "errored (max)", "x lesson", "correct"],
+    )
+    for name, row in rows.items():
+        row["ratio"] = row["wall_s"] / baseline
+        table.add(
+            name,
+            f"{row['wall_s']:.2f}",
+            f"{min(row['walls']):.2f}-{max(row['walls']):.2f}",
+            f"{row['cpu_s']:.2f}",
+            f"{row['errored']:g} ({row['errored_max']})",
+            f"{row['ratio']:.2f}",
+            f"{row['correct_runs']}/{row['runs']}",
+        )
+    table.note("errored: buyers that crashed (the lesson's: JSONDecodeError on a half-written db) or failed")
+    table.note("CPU s: CPU time of the run's whole process tree; correct: every buyer accounted for, none oversold")
+    return {"buyers": n, "tickets": tickets(n), "rows": rows}, table
+
+
+def flash_sale(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], Table, list[dict[str, Any]]]:
+    n = sizes.flash_buyers
+    samples = interleaved({lock: engine(n, lock, "pool", folder) for lock in ("none", "process", "file")}, sizes.runs)
+    rows = {lock: summarise(runs) for lock, runs in samples.items()}
+    table = Table(
+        f"2. Flash sale: pool executor (one worker per CPU), {n:,} buyers, {tickets(n):,} tickets, zero delays",
+        ["lock", "wall s", "min-max", "CPU s", "sales/s", "oversold", "lost updates", "correct"],
+    )
+    for lock, row in rows.items():
+        table.add(
+            lock,
+            f"{row['wall_s']:.2f}",
+            f"{min(row['walls']):.2f}-{max(row['walls']):.2f}",
+            f"{row['cpu_s']:.2f}",
+            f"{row['sales_per_s']:,.0f}",
+            f"{row['oversold']:,.0f}",
+            f"{row['lost_updates']:,.0f}",
+            f"{row['correct_runs']}/{row['runs']}",
+        )
+    table.note("sales/s: tickets that really left the db per second of wall time (start-up and reaping included)")
+    return {"buyers": n, "tickets": tickets(n), "rows": rows}, table, samples["file"]
+
+
+def lock_costs(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], Table]:
+    n = sizes.buyers
+    samples = interleaved(
+        {lock: engine(n, lock, "process", folder) for lock in ("none", "process", "file")}, sizes.runs
+    )
+    rows = {lock: summarise(runs) for lock, runs in samples.items()}
+    table = Table(
+        f"3a. What a lock costs: process executor, {n:,} buyers, {tickets(n):,} tickets, zero delays",
+        ["lock", "wall s", "sales/s", "oversold", "lost updates", "correct"],
+    )
+    for lock, row in rows.items():
+        table.add(
+            lock,
+            f"{row['wall_s']:.2f}",
+            f"{row['sales_per_s']:,.0f}",
+            f"{row['oversold']:,.0f}",
+            f"{row['lost_updates']:,.0f}",
+            f"{row['correct_runs']}/{row['runs']}",
+        )
+    table.note("the pool's figures for the three locks are in section 2")
+    return {"buyers": n, "rows": rows}, table
+
+
+def growth(sizes: Sizes, folder: str | None, flash_file_runs: list[dict[str, Any]]) -> tuple[dict[str, Any], Table]:
+    variants = {f"process {n}": engine(n, "file", "process", folder) for n in sizes.process_growth}
+    variants |= {f"pool {n}": engine(n, "file", "pool", folder) for n in sizes.pool_growth if n != sizes.flash_buyers}
+    samples = interleaved(variants, sizes.runs)
+    if sizes.flash_buyers in sizes.pool_growth:
+        samples[f"pool {sizes.flash_buyers}"] = flash_file_runs  # the same config as section 2's file lock
+    table = Table(
+        "3b. How cost grows: wall time per buyer, file lock, tickets = buyers / 10, zero delays",
+        ["executor", "buyers", "wall s", "us per buyer"],
+    )
+    rows = []
+    for executor, counts in (("process", sizes.process_growth), ("pool", sizes.pool_growth)):
+        for n in counts:
+            seconds = median([r["wall_s"] for r in samples[f"{executor} {n}"]])
+            rows.append({"executor": executor, "buyers": n, "wall_s": seconds, "us_per_buyer": seconds / n * 1e6})
+            table.add(executor, f"{n:,}", f"{seconds:.3f}", f"{seconds / n * 1e6:,.0f}")
+    table.note("wall time includes starting and reaping the processes, so small runs show the fixed cost")
+    return {"rows": rows}, table
+
+
+def api_under_load(sizes: Sizes, quick: bool) -> tuple[dict[str, Any], Table, dict[str, Any]]:
+    from bench.server import Server, measure_api, measure_run_memory
+
+    n = sizes.buyers
+    paces = {"every 0.5 s": 0.5} if quick else {"every 0.5 s": 0.5, "flat out": None}
+    with Server() as server:
+        loads = {label: measure_api(server, n, pace_s=pace) for label, pace in paces.items()}
+        memory = measure_run_memory(server, n)
+    table = Table(
+        f"4. The API under load: 50 concurrent clients while a {n:,}-buyer process-executor run goes "
+        "(process lock, zero delays)",
+        ["request", "each client", "requests", "per s", "p50 ms", "p99 ms", "errors"],
+    )
+    for label, data in loads.items():
+        get, post = data["get"], data["post"]
+        table.add(
+            "GET /simulations/{id}",
+            label,
+            f"{get['count']:,}",
+            f"{data['get_per_s']:,.0f}",
+            f"{get['p50_ms']:.1f}",
+            f"{get['p99_ms']:.1f}",
+            str(data["http_errors"]),
+        )
+        table.add(
+            "POST /simulations", label, f"{post['count']:,}", "", f"{post['p50_ms']:.1f}", f"{post['p99_ms']:.1f}", ""
+        )
+        table.note(
+            f"{label}: the run took {data['run_s']:.1f} s, {data['run_status']}, {data['run_errored']} buyers errored"
+        )
+    table.note("POST: the run's own, then a 2-buyer simulation every 0.5 s while it goes (few samples: p99 ~ max)")
+    return {"buyers": n, **loads}, table, memory
+
+
+def memory_use(sizes: Sizes, folder: str | None, server: dict[str, Any]) -> tuple[dict[str, Any], Table]:
+    n = sizes.buyers
+    rows = {"server + run process + buyers": server}
+    for name, (module, args) in ((LESSON, lesson(n, folder)), (PROCESS, engine(n, "process", "process", folder))):
+        rows[name] = run_module(module, args, memory=True)
+    table = Table(
+        f"5. Memory: peak total PSS of the process tree during one {n:,}-buyer run (process lock, zero delays)",
+        ["tree", "peak PSS MiB", "processes then", "MiB per process"],
+    )
+    for name, row in rows.items():
+        mib, count = row["peak_pss_mib"], row["processes_at_peak"]
+        table.add(name, f"{mib:,.1f}", f"{count:,}", f"{mib / max(count, 1):.2f}")
+    table.note("sampled about every 50 ms; PSS shares each page among the processes that map it, so sums add up")
+    table.note("the engine holds every buyer at the start line, so all are alive at once; the lesson's come and go")
+    return {"buyers": n, "rows": rows}, table
+
+
+def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
+    first = results["lesson_vs_engine"]["rows"]
+    process = first[PROCESS]
+    flash = results["flash_sale"]["rows"]["file"]
+    api = results.get("api")
+
+    def judged(ok: bool) -> bool | None:
+        return None if quick else ok
+
+    goals = [
+        Goal(
+            f"process executor at most 0.5x the lesson's wall time, 0 errored ({sizes.buyers:,} buyers)",
+            f"{process['ratio']:.2f}x ({process['wall_s']:.2f} s vs {first[LESSON]['wall_s']:.2f} s), "
+            f"{process['errored_max']} errored at most",
+            judged(process["ratio"] <= 0.5 and process["errored_max"] == 0),
+        ),
+        Goal(
+            f"pool executor, file lock, {sizes.flash_buyers:,} buyers in at most 2 s",
+            f"{flash['wall_s']:.2f} s, {flash['correct_runs']}/{flash['runs']} correct",
+            judged(flash["wall_s"] <= 2.0 and flash["correct_runs"] == flash["runs"]),
+        ),
+    ]
+    if api is not None:
+        for label in ("every 0.5 s", "flat out"):
+            if label not in api:
+                continue
+            data = api[label]
+            worst = max(data["get"]["p99_ms"], data["post"]["p99_ms"])
+            goals.append(
+                Goal(
+                    f"API p99 at most 50 ms, 50 clients polling {label}",
+                    f"GET p99 {data['get']['p99_ms']:.1f} ms, POST p99 {data['post']['p99_ms']:.1f} ms",
+                    judged(worst <= 50.0),
+                )
+            )
+    return goals
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and two runs per figure (for CI)")
+    parser.add_argument("--runs", type=int, help="runs per figure (default: 5, or 2 with --quick)")
+    parser.add_argument("--dir", help="where run folders go (default: the system's temporary folder)")
+    parser.add_argument("--no-api", action="store_true", help="skip the sections that start the HTTP server")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.runs:
+        sizes = replace(sizes, runs=args.runs)
+    started = time.monotonic()
+    load_before = load_average()
+    results: dict[str, Any] = {}
+    tables: list[Table] = []
+    results["lesson_vs_engine"], table = lesson_vs_engine(sizes, args.dir)
+    tables.append(table)
+    results["flash_sale"], table, flash_file_runs = flash_sale(sizes, args.dir)
+    tables.append(table)
+    results["lock_costs"], table = lock_costs(sizes, args.dir)
+    tables.append(table)
+    results["growth"], table = growth(sizes, args.dir, flash_file_runs)
+    tables.append(table)
+    if not args.no_api:
+        results["api"], table, server_memory = api_under_load(sizes, args.quick)
+        tables.append(table)
+        results["memory"], table = memory_use(sizes, args.dir, server_memory)
+        tables.append(table)
+    print(file=sys.stderr)
+    goals = judge(sizes, args.quick, results)
+    command = "python -m bench" + (" --quick" if args.quick else "") + (f" --runs {args.runs}" if args.runs else "")
+    about = machine(args.dir)
+    header = (
+        f"ticketrush benchmark: `{command}`, median of {sizes.runs} runs per figure, each run a fresh process\n"
+        f"machine: {about['cpus']} CPUs ({about['cpu_model']}), Linux {about['kernel']}, Python {about['python']}, "
+        f"run folders in {about['run_folders']}; load average {load_before:.1f} at start, "
+        f"{load_average():.1f} at end; took {time.monotonic() - started:.0f} s"
+    )
+    print(header)
+    for table in tables:
+        print()
+        print(table.render())
+    print()
+    print("Goals" + (" (not judged: --quick uses other sizes)" if args.quick else ""))
+    for goal in goals:
+        print(goal.render())
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "command": command,
+                "quick": args.quick,
+                "sizes": asdict(sizes),
+                "machine": about,
+                "load_average": {"start": load_before, "end": load_average()},
+                "sections": results,
+                "goals": [asdict(goal) for goal in goals],
+                "tables": [table.render() for table in tables],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\n(written to {RESULTS.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

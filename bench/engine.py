@@ -1,0 +1,78 @@
+"""One engine run, measured from outside: `run_simulation` timed end to end in a fresh process.
+
+    python -m bench.engine --buyers 1000 --tickets 100 --lock process --executor process
+
+Prints one JSON line: wall time (from the call to the report, launch and reaping included), the counts,
+and whether the run was correct (every buyer accounted for, no oversell, no lost update, no error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from workers import SimulationConfig, TicketrushError, run_simulation
+
+
+def measure(config: SimulationConfig, folder: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    report = run_simulation(config, folder / "run", time_limit_s=600)
+    wall_s = time.perf_counter() - started
+    r = report.result
+    exact = r.buyers_succeeded == min(config.buyers, config.tickets) and r.buyers_errored == 0
+    return {
+        "buyers": config.buyers,
+        "tickets": config.tickets,
+        "lock": config.lock,
+        "executor": config.executor,
+        "workers": report.config.workers,
+        "wall_s": round(wall_s, 4),
+        "run_ms": r.duration_ms,
+        "errored": r.buyers_errored,
+        "handed_out": r.tickets_handed_out,
+        "sold": r.tickets_sold,
+        "remaining": r.tickets_remaining,
+        "oversold": r.oversold,
+        "lost_updates": r.lost_updates,
+        "safe": r.safe,
+        "correct": r.safe and exact,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--buyers", type=int, default=1000)
+    parser.add_argument("--tickets", type=int, default=100)
+    parser.add_argument("--lock", choices=("none", "process", "file"), default="process")
+    parser.add_argument("--executor", choices=("process", "pool"), default="process")
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--staggered", action="store_true", help="start buyers as they are created")
+    parser.add_argument("--dir", help="where the run's folder goes (default: the system's temporary folder)")
+    args = parser.parse_args(argv)
+    config = SimulationConfig(
+        buyers=args.buyers,
+        tickets=args.tickets,
+        lock=args.lock,
+        executor=args.executor,
+        workers=args.workers,
+        think_ms=0.0,
+        hold_ms=0.0,
+        together=not args.staggered,
+    )
+    with tempfile.TemporaryDirectory(prefix="ticketrush-bench-", dir=args.dir) as folder:
+        try:
+            result = measure(config, Path(folder))
+        except TicketrushError as e:
+            print(json.dumps({"failed": f"{type(e).__name__}: {e}"}))
+            return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

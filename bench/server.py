@@ -1,0 +1,217 @@
+"""The real HTTP server under load: `ticketrush serve` on a free port, with a data folder of its own.
+
+with Server() as server:
+    api = measure_api(server, buyers=1000)     # latency of GET and POST while a big run goes
+    mem = measure_run_memory(server, 1000)     # peak PSS of the server and all its descendants
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from bench.memory import PeakPss
+from bench.procs import ROOT
+
+FINISHED = {"completed", "failed", "cancelled", "interrupted"}
+START_TIMEOUT_S = 60.0
+RUN_TIMEOUT_S = 300.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_command() -> list[str]:
+    script = Path(sys.executable).with_name("ticketrush")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+
+
+class Server:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = Path(tempfile.mkdtemp(prefix="ticketrush-bench-server-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def __enter__(self) -> Server:
+        env = dict(os.environ, TICKETRUSH_DATA_DIR=str(self.data_dir))
+        with open(self.data_dir / "server.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [*_serve_command(), "serve", "--port", str(self.port)],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with code {self.process.returncode}: {self._log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self._stop()
+        raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT_S:g} s")
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def _stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # anything its runs left behind
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.data_dir / "server.log").read_text(errors="replace")[-2000:]
+        return ""
+
+    def wait_finished(self, sim_id: str, timeout_s: float = RUN_TIMEOUT_S) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            body: dict[str, Any] = httpx.get(f"{self.base_url}/simulations/{sim_id}", timeout=30).json()
+            if body["status"] in FINISHED:
+                return body
+            time.sleep(0.05)
+        raise RuntimeError(f"simulation {sim_id} did not finish within {timeout_s:g} s")
+
+
+def big_run(buyers: int) -> dict[str, Any]:
+    """The run the API is measured against: the process executor, the lesson's lock, zero delays."""
+    return {"buyers": buyers, "tickets": max(1, buyers // 10), "lock": "process", "think_ms": 0, "hold_ms": 0}
+
+
+SMALL_RUN = {"buyers": 2, "tickets": 1, "lock": "file", "think_ms": 0, "hold_ms": 0}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (the value at or below which `fraction` of the values fall)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), int(-(-fraction * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+async def _load(server: Server, buyers: int, clients: int, pace_s: float | None, post_every_s: float) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=clients + 1, max_keepalive_connections=clients + 1)
+    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=30) as client:
+        started = time.perf_counter()
+        created = await client.post("/simulations", json=big_run(buyers))
+        posts = [time.perf_counter() - started]
+        created.raise_for_status()
+        sim_id = created.json()["id"]
+        gets: list[float] = []
+        errors = 0
+        finished = asyncio.Event()
+
+        async def reader() -> None:
+            nonlocal errors
+            while not finished.is_set():
+                sent = time.perf_counter()
+                response = await client.get(f"/simulations/{sim_id}")
+                gets.append(time.perf_counter() - sent)
+                if response.status_code != 200:
+                    errors += 1
+                elif response.json()["status"] in FINISHED:
+                    finished.set()
+                if pace_s is not None:  # the next poll `pace_s` after this one was sent, like a dashboard
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(finished.wait(), max(0.0, sent + pace_s - time.perf_counter()))
+
+        async def poster() -> list[str]:
+            nonlocal errors
+            small: list[str] = []
+            while not finished.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(finished.wait(), post_every_s)
+                if finished.is_set():
+                    break
+                sent = time.perf_counter()
+                response = await client.post("/simulations", json=SMALL_RUN)
+                posts.append(time.perf_counter() - sent)
+                if response.status_code == 202:
+                    small.append(response.json()["id"])
+                else:
+                    errors += 1
+            return small
+
+        posting = asyncio.create_task(poster())
+        await asyncio.wait_for(asyncio.gather(*(reader() for _ in range(clients))), timeout=RUN_TIMEOUT_S)
+        small_ids = await posting
+        run_s = time.perf_counter() - started
+        final = (await client.get(f"/simulations/{sim_id}")).json()
+    for small_id in small_ids:
+        server.wait_finished(small_id)
+    return {"sim_id": sim_id, "gets": gets, "posts": posts, "errors": errors, "run_s": run_s, "final": final}
+
+
+def measure_api(
+    server: Server, buyers: int, clients: int = 50, pace_s: float | None = 0.5, post_every_s: float = 0.5
+) -> dict[str, Any]:
+    """Latency of GET /simulations/{id} from `clients` concurrent clients, each polling every `pace_s` (None:
+    as fast as answers come), and of POST /simulations (one every `post_every_s`, of a small run), while a
+    `buyers`-buyer process-executor run goes on."""
+    data = asyncio.run(_load(server, buyers, clients, pace_s, post_every_s))
+    gets, posts = data["gets"], data["posts"]
+    result = data["final"].get("result") or {}
+    return {
+        "buyers": buyers,
+        "clients": clients,
+        "pace_s": pace_s,
+        "run_status": data["final"]["status"],
+        "run_errored": result.get("buyers_errored"),
+        "run_s": round(data["run_s"], 3),
+        "http_errors": data["errors"],
+        "get_per_s": round(len(gets) / data["run_s"], 1),
+        "get": {"count": len(gets), "p50_ms": percentile(gets, 0.5) * 1e3, "p99_ms": percentile(gets, 0.99) * 1e3},
+        "post": {"count": len(posts), "p50_ms": percentile(posts, 0.5) * 1e3, "p99_ms": percentile(posts, 0.99) * 1e3},
+    }
+
+
+def measure_run_memory(server: Server, buyers: int) -> dict[str, Any]:
+    """Peak PSS of the server and all its descendants while one `buyers`-buyer process-executor run goes."""
+    with PeakPss(server.pid) as peak:
+        created = httpx.post(f"{server.base_url}/simulations", json=big_run(buyers), timeout=30)
+        created.raise_for_status()
+        final = server.wait_finished(created.json()["id"])
+    return {
+        "buyers": buyers,
+        "run_status": final["status"],
+        "peak_pss_mib": round(peak.kib / 1024, 1),
+        "processes_at_peak": peak.processes,
+        "samples": peak.samples,
+    }
