@@ -32,6 +32,7 @@ _HEADER = struct.Struct("!i")
 MAX_MESSAGE = select.PIPE_BUF - _HEADER.size
 PIPE_SIZE = 1 << 20  # room for ~15,000 unread records before a buyer's write waits for the coordinator
 MAX_ERROR_CHARS = 300
+RECORDS_PER_MESSAGE = 40  # 3-3.5 KB pickled: a message fits at the first try unless errors are long
 
 
 class RecordChannel:
@@ -42,23 +43,28 @@ class RecordChannel:
 
     def send(self, records: Sequence[BuyerRecord]) -> None:
         """Report `records`, in as many atomic messages as they need."""
-        data = pickle.dumps([tuple(r) for r in records], protocol=pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(records), RECORDS_PER_MESSAGE):
+            self._send([tuple(r) for r in records[start : start + RECORDS_PER_MESSAGE]])
+
+    def _send(self, rows: list[tuple[object, ...]]) -> None:
+        data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) <= MAX_MESSAGE:
             os.write(self.writer.fileno(), _HEADER.pack(len(data)) + data)
-        elif len(records) > 1:
-            half = len(records) // 2
-            self.send(records[:half])
-            self.send(records[half:])
+        elif len(rows) > 1:  # long error messages: split until each part fits
+            half = len(rows) // 2
+            self._send(rows[:half])
+            self._send(rows[half:])
         else:
-            error = (records[0].error or "")[:MAX_ERROR_CHARS] + " (cut short)"
-            self.send([records[0]._replace(error=error)])
+            record = BuyerRecord._make(rows[0])
+            error = (record.error or "")[:MAX_ERROR_CHARS] + " (cut short)"
+            self._send([tuple(record._replace(error=error))])
 
     def ready(self, timeout: float) -> bool:
         return self.reader.poll(timeout)
 
     def receive(self) -> list[BuyerRecord]:
         """One message's records (blocks until a message is there)."""
-        return [BuyerRecord(*fields) for fields in pickle.loads(self.reader.recv_bytes())]
+        return [BuyerRecord._make(fields) for fields in pickle.loads(self.reader.recv_bytes())]
 
     def close(self) -> None:
         self.reader.close()
