@@ -5,10 +5,11 @@ reader sees the old count or the new one, never an empty or half-written file, e
 killed in the middle. Every write uses a fresh file: a reader still holding an older db file keeps reading
 it whole, because no file is ever written again once it has been the db.
 
-On Linux the new file is swapped with the db (renameat2 RENAME_EXCHANGE) and the old one is then deleted.
-A plain os.replace does the same job, but on ext4 replacing an existing file forces the new file's data to
-be written out first (the auto_da_alloc safeguard), which makes each write several times slower; the swap
-does not trigger it. Where the swap is not supported, os.replace is used.
+On Linux the new file is swapped with the db (renameat2 RENAME_EXCHANGE), which leaves the old db file under
+the temporary name, to be deleted afterwards (see `tidy`). A plain os.replace does the same job in one call,
+but on ext4 replacing an existing file forces the new file's data to be written out first (the auto_da_alloc
+safeguard), which made each write about four times slower here; the swap does not trigger it. Where the
+swap is not supported, os.replace is used.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ class _AlarmRang(Exception):
 def _flock_until(fd: int, timeout: float) -> bool:
     """Wait in a blocking flock, interrupted by a one-shot SIGALRM after `timeout` seconds.
 
-    The kernel queues flock waiters and wakes one when the lock is freed, so a thousand waiters cost no CPU.
+    Waiters sleep in the kernel until the lock is freed, so a thousand of them cost no CPU while they wait.
     The alarm's handler raises at most once and only while armed, so it can interrupt the wait but never
     escapes this function; if it rings just after the lock was granted, the final non-blocking attempt on
     the same descriptor sees that this process already holds the lock and reports it won.
