@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from live_server import GONE_TIMEOUT_S, Server, own_children, wait_for
@@ -48,9 +50,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def no_leftover_children() -> Iterator[None]:
-    """For in-process tests: no child process of the test process may remain afterwards."""
+    """For in-process tests: no child process of the test process may remain afterwards.
+
+    The first process spawned from the test process also starts multiprocessing's resource tracker, which would
+    otherwise stay for the whole session; it is stopped (and reaped) here and starts again when next needed.
+    """
     yield
-    wait_for(lambda: own_children() == [], GONE_TIMEOUT_S, "the test's child processes to be gone")
+    resource_tracker._resource_tracker._stop()
+    wait_for(lambda: psutil.Process().children(recursive=True) == [], GONE_TIMEOUT_S, "the test's children to be gone")
 
 
 @pytest.fixture
