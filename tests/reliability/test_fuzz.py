@@ -11,17 +11,20 @@ outside the data directory, and no answer may have been a 5xx.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from typing import Any
 
+import psutil
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
-from live_server import own_children, wait_for
+from live_server import wait_for
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -119,6 +122,7 @@ class Fuzzing:
 
 @pytest.fixture(scope="module")
 def fuzzing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzing]:
+    threads_before = threading.active_count()
     root = tmp_path_factory.mktemp("fuzz")
     data_dir = root / "data"
     APP.app = create_app(Settings(data_dir=data_dir, **LIMITS))
@@ -129,9 +133,13 @@ def fuzzing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzing]:
         busy = client.post("/simulations", json={"buyers": 1, "think_ms": 60_000, "hold_ms": 0}).json()["id"]
         state = Fuzzing(client, [done, busy])
         yield state
-    asgi.shutdown_lifespans()  # the app's shutdown: cancels what is still queued or running
+    # The app's shutdown (it cancels what is still queued or running), then schemathesis's event loop thread,
+    # which it would otherwise keep until exit: later engine tests fork buyers only from a one-thread process.
+    asgi._shutdown()
     APP.app = None
-    wait_for(lambda: own_children() == [], 15, "every run process to be gone")
+    wait_for(lambda: threading.active_count() == threads_before, 15, "schemathesis's event loop thread to end")
+    resource_tracker._resource_tracker._stop()  # as no_leftover_children does: started by the first spawn
+    wait_for(lambda: psutil.Process().children(recursive=True) == [], 15, "every run process to be gone")
     outside = [p for p in root.rglob("*") if not p.is_relative_to(data_dir) and p != data_dir]
     assert outside == [], outside
     requests = APP.statuses.total()
