@@ -13,16 +13,32 @@ import time
 from collections.abc import Callable
 
 import httpx
+import psutil
 import pytest
-from live_server import Server, processes_marked, wait_for
+from live_server import Server, is_resource_tracker, processes_marked, wait_for
 
 pytestmark = pytest.mark.slow
 
-EXIT_WITHIN_S = 8.0  # uvicorn gives open event streams 3 s, then runs are cancelled (SIGTERM, reap, kill)
+# uvicorn gives open event streams 3 s, then the runs are cancelled (SIGTERM, their buyers reaped): 4-5 s on an
+# idle 2-core machine, up to 8 s with a benchmark running beside it.
+EXIT_WITHIN_S = 10.0
 BIG = {"buyers": 1000, "tickets": 1000, "think_ms": [20_000, 30_000], "hold_ms": 0}
 POOL = {"buyers": 100_000, "tickets": 100_000, "lock": "file", "executor": "pool", "workers": 2, "think_ms": 0,
         "hold_ms": 1}  # fmt: skip
 SMALL = {"buyers": 3, "tickets": 1, "think_ms": 0, "hold_ms": 0}
+
+
+def run_processes_or_buyers(server: Server) -> list[psutil.Process]:
+    """Live processes started with the server's data directory in their environment, but not the resource
+    tracker (multiprocessing's, which notices its parent is gone and exits on its own)."""
+    found = []
+    for process in processes_marked(server.data_dir):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and not is_resource_tracker(process):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 def follow_events(server: Server, sim_id: str, ended: threading.Event) -> None:
@@ -68,7 +84,8 @@ def test_shutdown_with_runs_in_flight_exits_fast_and_cancels_them(
     assert elapsed < EXIT_WITHIN_S, elapsed
     assert "Application shutdown complete" in server.log()
     assert stream_ended.wait(5)
-    assert processes_marked(server.data_dir) == []  # no run process, no buyer, anywhere in the process table
+    assert run_processes_or_buyers(server) == []  # anywhere in the process table, not only under the server
+    server.assert_nothing_left()  # and the resource tracker, which sees its parent gone and exits, a moment later
 
     after = start_server(data_dir=server.data_dir)
     for sim in (big, pool, *queued):
