@@ -1,6 +1,6 @@
 """What crosses between processes: small plain records, cheap to pickle.
 
-Buyers send lists of BuyerRecord over the run's result queue; timestamps are time.monotonic_ns() values,
+Buyers send lists of BuyerRecord over the run's result channel; timestamps are time.monotonic_ns() values,
 which on Linux come from one system-wide clock and so compare across processes.
 """
 

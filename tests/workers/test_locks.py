@@ -3,6 +3,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
@@ -92,3 +94,30 @@ def test_make_lock_keeps_the_file_lock_beside_the_db(tmp_path: Path) -> None:
     assert isinstance(file_lock, FileLock) and file_lock.path == tmp_path / "db.json.lock"
     assert isinstance(make_lock("process", fork, db_path), ProcessLock)
     assert isinstance(make_lock("none", fork, db_path), NoLock)
+
+
+FILELOCK_PROBE = """
+import sys, filelock
+lock = filelock.FileLock(sys.argv[1])
+try:
+    lock.acquire(timeout=0.2)
+except filelock.Timeout:
+    sys.exit(3)
+lock.release()
+"""
+
+
+def _filelock_can_take(path: Path) -> bool:
+    """Whether filelock.FileLock, in a process of its own, gets the lock on `path` within 0.2 s."""
+    probe = subprocess.run([sys.executable, "-c", FILELOCK_PROBE, str(path)], timeout=30, check=False)
+    assert probe.returncode in (0, 3), probe
+    return probe.returncode == 0
+
+
+def test_file_lock_is_the_lock_filelock_takes(tmp_path: Path) -> None:
+    lock = FileLock(tmp_path / "db.json.lock")
+    assert lock.acquire(1)
+    assert not _filelock_can_take(lock.path)  # tools that use filelock respect a buyer's lock
+    lock.release()
+    assert _filelock_can_take(lock.path)
+    lock.close()
