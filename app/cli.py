@@ -134,7 +134,7 @@ def _cell(value: Any) -> str:
     return f"{value:,}"
 
 
-def _execute(config: SimulationConfig, args: argparse.Namespace, out: TextIO) -> RunReport:
+def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
     progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
     with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
         return run_simulation(config, Path(run_dir), on_progress=progress, time_limit_s=args.time_limit_s)
@@ -145,7 +145,7 @@ def _report_json(report: RunReport) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    report = _execute(_config(args, args.lock), args, out)
+    report = _execute(_config(args, args.lock), args)
     if args.json:
         json.dump(_report_json(report), out, indent=2)
         out.write("\n")
@@ -160,9 +160,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     base = _config(args, "none").resolved()
-    reports: dict[str, RunReport] = {
-        lock: _execute(base.model_copy(update={"lock": lock}), args, out) for lock in LOCKS
-    }
+    reports: dict[str, RunReport] = {lock: _execute(base.model_copy(update={"lock": lock}), args) for lock in LOCKS}
     if args.json:
         json.dump({lock: _report_json(r) for lock, r in reports.items()}, out, indent=2)
         out.write("\n")

@@ -33,6 +33,7 @@ from app.runner import execute
 from app.settings import Settings
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
 from workers import SimulationConfig
+from workers.hygiene import exit_cause
 
 logger = logging.getLogger("ticketrush")
 
@@ -69,10 +70,6 @@ class _Run:
     terminated_at: float | None = None
     timed_out: bool = False
     done: threading.Event = field(default_factory=threading.Event)
-
-
-def _exit_cause(code: int | None) -> str:
-    return f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
 
 
 class Dispatcher:
@@ -273,7 +270,7 @@ class Dispatcher:
         elif run.cancel_requested:
             self._settle(run.sim_id, Status.CANCELLED)
         else:
-            cause = _exit_cause(run.process.exitcode)
+            cause = exit_cause(run.process.exitcode)
             self._settle(run.sim_id, Status.FAILED, error=f"the run process {cause} before finishing")
 
     def _police(self) -> None:

@@ -33,6 +33,7 @@ from workers.channel import RecordChannel
 from workers.config import SimulationConfig, delay_bounds
 from workers.db import TicketDb
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
+from workers.hygiene import exit_cause
 from workers.locks import make_lock
 from workers.messages import BuyerRecord
 
@@ -182,8 +183,7 @@ class _Run:
             self._record_missing(worker)
 
     def _record_missing(self, worker: _Worker) -> None:
-        code = worker.process.exitcode
-        cause = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        cause = exit_cause(worker.process.exitcode)
         for buyer in worker.buyers:
             if buyer not in self.records:
                 error = f"buyer process {worker.process.pid} {cause} before reporting"
