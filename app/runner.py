@@ -2,7 +2,7 @@
 
     execute(sim_id, config_json, data_dir, time_limit_s, server_pid)
       |-- die with the server      PR_SET_PDEATHSIG: killed even when the server is killed with SIGKILL
-      |-- nice 5                   runs (and their buyers) yield the CPU to the API when both want it
+      |-- yield the CPU            a session of its own, whose scheduling group is niced (see `_yield_cpu`)
       |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
       |-- queued -> running
       |-- run_simulation           progress -> store (the engine calls it at most 10 times a second)
@@ -10,8 +10,7 @@
 
 The outcome is written here, by the run process, so a finished result is stored even if the server dies a
 moment later. Buyers are forked from this single-threaded process; they get the default SIGTERM back (so the
-engine can terminate them) and ignore Ctrl-C, which the terminal sends to the whole process group: stopping
-is this process's job.
+engine can terminate them) and ignore SIGINT: stopping is this process's job.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from workers import Result, RunCancelled, SimulationConfig, TicketrushError, run
 from workers.hygiene import die_with_parent
 
 RUN_NICENESS = 5
+GROUP_NICENESS = 19
 
 
 class StopRequest:
@@ -42,6 +42,24 @@ class StopRequest:
 
     def should_stop(self) -> bool:
         return self.requested
+
+
+def _yield_cpu() -> None:
+    """Let the API answer promptly however many buyers are running.
+
+    Niceness is per process: a thousand runnable buyers at nice 5 still outweigh the server hundreds to one.
+    Linux's scheduler autogroups share the CPU between sessions instead, so the run process starts a session
+    (its buyers inherit it) and nices the whole group: the API gets the CPU when it wants it and the run the
+    rest. Where there are no autogroups (turned off, or inside a container's cgroup) the per-process nice is
+    what remains.
+    """
+    os.nice(RUN_NICENESS)
+    try:
+        os.setsid()
+    except OSError:
+        return  # it leads its process group already, so the group it would nice is not its own
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+        group.write(str(GROUP_NICENESS))
 
 
 def _buyer_signals() -> None:
@@ -59,7 +77,7 @@ def _settle(
 def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, server_pid: int) -> None:
     """Process target: run simulation `sim_id` and store its outcome."""
     die_with_parent(server_pid)
-    os.nice(RUN_NICENESS)
+    _yield_cpu()
     stop = StopRequest()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

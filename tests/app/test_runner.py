@@ -1,5 +1,5 @@
 """The run process on its own: SIGTERM cancels and reaps every buyer; a run cancelled before it starts does
-not run.
+not run; a run and its buyers give way to the API.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import psutil
 from live_server import wait_for
 
 from app.lifecycle import Status
-from app.runner import execute
+from app.runner import GROUP_NICENESS, RUN_NICENESS, execute
 from app.store import Store
 from workers import SimulationConfig
 
@@ -56,3 +56,24 @@ def test_runner_cancelled_before_it_starts_does_not_run(tmp_path: Path, no_lefto
     row = store.get(sim_id)
     assert row is not None and row.status == Status.CANCELLED and row.started_at is None
     assert not store.run_dir(sim_id).exists()
+
+
+def test_run_and_its_buyers_yield_the_cpu_as_one_group(tmp_path: Path, no_leftover_children: None) -> None:
+    store = Store(tmp_path / "data")
+    store.init()
+    _, process = start(store, SimulationConfig(buyers=5, think_ms=60_000, hold_ms=0))
+    process.start()
+    try:
+        runner = psutil.Process(process.pid)
+        buyers = wait_for(lambda: len(runner.children()) == 5 and runner.children(), 60, "5 buyer processes")
+        for p in [runner, *buyers]:
+            assert p.nice() == RUN_NICENESS
+            assert os.getsid(p.pid) == process.pid != os.getsid(0)  # one session, not the server's
+        autogroup = Path(f"/proc/{process.pid}/autogroup")
+        if autogroup.exists():  # Linux with scheduler autogroups: the group the buyers share is niced
+            assert autogroup.read_text().split()[-1] == str(GROUP_NICENESS)
+            assert Path(f"/proc/{buyers[0].pid}/autogroup").read_text() == autogroup.read_text()
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.join(30)
+    assert process.exitcode == 0
