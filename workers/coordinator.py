@@ -10,8 +10,9 @@
       |-- reap      join every process; terminate, then kill, any that linger: no zombie, no orphan
       `-- analyse   remaining count from the db + the records -> Result
 
-Buyers are forked: cheap, and safe because the coordinator runs no other thread. Called from a process
-that does run threads (a web server), it starts buyers through a fork server instead.
+Buyers are forked, as lean processes (workers.process): cheap, and safe because the coordinator runs no
+other thread. Called from a process that does run threads (a web server), it starts buyers through a fork
+server instead.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
 from workers.hygiene import exit_cause
 from workers.locks import make_lock
 from workers.messages import BuyerRecord
+from workers.process import LeanProcess, start_untracked
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -68,21 +70,6 @@ def buyer_context() -> BaseContext:
     return multiprocessing.get_context(method)
 
 
-def start_untracked(process: BaseProcess) -> None:
-    """Start `process` without leaving it on multiprocessing's list of live children.
-
-    Process.start() first polls every process on that list (multiprocessing.process._cleanup), so starting N
-    buyers that all stay alive until the start signal costs N * N / 2 waitpid calls: seconds for a thousand
-    buyers. A run joins every process it starts itself (collect, then reap), so it does not need
-    multiprocessing to track them. The list is a private module attribute, hence the guard: if it is ever
-    gone, starting simply costs what it used to.
-    """
-    process.start()
-    children = getattr(multiprocessing.process, "_children", None)
-    if isinstance(children, set):
-        children.discard(process)
-
-
 def share_out(config: SimulationConfig) -> list[range]:
     """Buyer numbers (1..N) per process: one each, or interleaved across a pool of `workers`."""
     if config.executor == "process":
@@ -96,6 +83,10 @@ class _Run:
         self.config = config
         self.db = TicketDb(run_dir / "db.json")
         self.context = buyer_context()
+        forking = self.context.get_start_method() == "fork"
+        self.process_class: type[BaseProcess] = LeanProcess
+        if not forking:
+            self.process_class = self.context.Process  # type: ignore[attr-defined]
         self.lock = make_lock(config.lock, self.context, self.db.path)
         self.results = RecordChannel(self.context)
         self.start = self.context.Event() if config.together else None
@@ -111,7 +102,7 @@ class _Run:
             seed=config.seed or 0,
             lock_timeout_s=config.lock_timeout_s,
             start_timeout_s=time_limit_s,
-            parent_pid=os.getpid() if self.context.get_start_method() == "fork" else None,
+            parent_pid=os.getpid() if forking else None,
         )
 
     def check(self, should_stop: StopCheck | None) -> None:
@@ -124,7 +115,7 @@ class _Run:
         if self.start is None:
             self.started_ns = time.monotonic_ns()
         for n, buyers in enumerate(share_out(self.config)):
-            process = self.context.Process(  # type: ignore[attr-defined]
+            process = self.process_class(
                 target=work,
                 args=(buyers, self.plan, self.lock, self.start, self.results),
                 name=f"ticketrush-buyer-{buyers.start}" if len(buyers) == 1 else f"ticketrush-pool-{n + 1}",

@@ -1,0 +1,74 @@
+"""Buyer processes: `multiprocessing.Process` objects whose start is trimmed for a thousand short lives.
+
+To the coordinator a buyer process is an ordinary Process: start, sentinel, join, exitcode, terminate, kill,
+close. What differs is what happens in the forked child. An ordinary forked Process first runs
+`Process._bootstrap`, the bookkeeping that makes the child a full multiprocessing citizen: it closes stdin,
+clears the finalizers and runs the after-fork hooks inherited from the parent, and at exit joins children
+of its own and runs finalizers. A buyer starts no processes and needs none of it, and each of those steps
+touches objects all over the inherited heap: every page touched is a copy-on-write fault, about 200 of them
+per child (a millisecond of CPU for each buyer here). A `LeanProcess` child runs its target and exits.
+
+    process = LeanProcess(target=work, args=(...), daemon=True)
+    start_untracked(process)      # see below
+    process.join(timeout)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import traceback
+from multiprocessing import popen_fork
+from multiprocessing.context import ForkProcess
+from multiprocessing.process import BaseProcess
+
+
+class _LeanPopen(popen_fork.Popen):
+    """Fork, run the target, exit; the parent keeps one pipe, whose end the child holds: the sentinel."""
+
+    def _launch(self, process_obj: BaseProcess) -> None:
+        sentinel, child_end = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                os.close(sentinel)
+                process_obj.run()
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(child_end)
+        self.sentinel = sentinel
+
+    def close(self) -> None:
+        os.close(self.sentinel)
+
+
+class LeanProcess(ForkProcess):
+    """A forked Process whose child skips multiprocessing's bookkeeping (see the module's docstring)."""
+
+    @staticmethod
+    def _Popen(process_obj: BaseProcess) -> popen_fork.Popen:
+        return _LeanPopen(process_obj)
+
+
+def start_untracked(process: BaseProcess) -> None:
+    """Start `process` without leaving it on multiprocessing's list of live children.
+
+    Process.start() first polls every process on that list (multiprocessing.process._cleanup), so starting N
+    buyers that all stay alive until the start signal costs N * N / 2 waitpid calls: seconds for a thousand
+    buyers. A run joins every process it starts itself (collect, then reap), so it does not need
+    multiprocessing to track them. The list is a private module attribute, hence the guard: if it is ever
+    gone, starting simply costs what it used to.
+    """
+    process.start()
+    children = getattr(multiprocessing.process, "_children", None)
+    if isinstance(children, set):
+        children.discard(process)
