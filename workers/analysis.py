@@ -5,9 +5,12 @@ Every figure shown anywhere (API, CLI, web page) is computed here, once.
 
 from __future__ import annotations
 
-import heapq
-from collections import defaultdict
+from bisect import bisect_left
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from itertools import count as from_one
+from itertools import repeat
+from operator import sub
 
 from pydantic import BaseModel, Field
 
@@ -58,18 +61,16 @@ def _percentile(ordered: Sequence[float], fraction: float) -> float:
 
 
 def max_in_critical(records: Sequence[BuyerRecord]) -> int:
-    """The largest number of buyers whose read-to-write windows overlap at one instant."""
-    windows = sorted(
-        (r.t_read, r.t_write if r.t_write is not None else r.t_read) for r in records if r.t_read is not None
-    )
-    open_ends: list[int] = []
-    most = 0
-    for start, end in windows:
-        while open_ends and open_ends[0] < start:
-            heapq.heappop(open_ends)
-        heapq.heappush(open_ends, end)
-        most = max(most, len(open_ends))
-    return most
+    """The largest number of buyers whose read-to-write windows overlap at one instant.
+
+    When the i-th window (by start) opens, the windows open are the i opened so far less those that ended
+    before it began (found by bisecting the sorted ends). Only integers are built, no tuple per record: for a
+    hundred thousand records that keeps the garbage collector out of it.
+    """
+    starts = sorted(r.t_read for r in records if r.t_read is not None)
+    ends = sorted(r.t_read if r.t_write is None else r.t_write for r in records if r.t_read is not None)
+    ended_before = map(bisect_left, repeat(ends), starts)
+    return max(map(sub, from_one(1), ended_before), default=0)
 
 
 def find_conflicts(records: Sequence[BuyerRecord]) -> list[Conflict]:
@@ -152,8 +153,8 @@ def analyse(
     duration_ns: int,
     lock_label: str | None,
 ) -> Result:
-    succeeded = sum(1 for r in records if r.outcome == "success")
-    sold_out = sum(1 for r in records if r.outcome == "sold_out")
+    outcomes = Counter(r.outcome for r in records)
+    succeeded, sold_out = outcomes["success"], outcomes["sold_out"]
     sold = tickets_initial - tickets_remaining
     waits = sorted(
         (r.t_lock_acquired - r.t_lock_requested) / 1e6

@@ -139,7 +139,8 @@ class FileLock(BuyerLock):
         return _poll_flock(fd, left)
 
     def release(self) -> None:
-        fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
+        assert self._fd is not None, "release() without acquire()"
+        fcntl.flock(self._fd, fcntl.LOCK_UN)  # the descriptor `acquire` just used in this process
 
     def close(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
