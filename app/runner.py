@@ -9,8 +9,8 @@
       `-- buyer records -> their file, then running -> completed (with the result) | failed | cancelled
 
 The outcome is written here, by the run process, so a finished result is stored even if the server dies a
-moment later. Buyers are forked from this single-threaded process; they get the default SIGTERM back (so the
-engine can terminate them) and ignore SIGINT: stopping is this process's job.
+moment later. The engine starts the buyers from a launcher process of its own (workers.launcher); the
+launcher and the buyers ignore SIGINT: stopping is this process's job.
 """
 
 from __future__ import annotations
@@ -62,11 +62,6 @@ def _yield_cpu() -> None:
         group.write(str(GROUP_NICENESS))
 
 
-def _buyer_signals() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _settle(
     store: Store, sim_id: str, status: Status, *, error: str | None = None, result: Result | None = None
 ) -> None:
@@ -81,7 +76,6 @@ def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, s
     stop = StopRequest()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    os.register_at_fork(after_in_child=_buyer_signals)
     store = Store(Path(data_dir))
     if stop.requested:
         _settle(store, sim_id, Status.CANCELLED)

@@ -3,13 +3,37 @@
 from workers import SimulationConfig, run_simulation
 report = run_simulation(SimulationConfig(buyers=10, tickets=1, lock="none"), Path("runs/demo"))
 print(report.result.oversold, report.result.explanation)
+
+The names below are imported when first used, so that a process which needs only the buyer's side of the
+engine (the launcher, see workers.launcher) does not load the coordinator's (pydantic among it).
 """
 
-from workers.analysis import Conflict, Result
-from workers.config import SimulationConfig
-from workers.coordinator import RunReport, run_simulation
-from workers.errors import DbError, LockTimeout, RunCancelled, RunFailed, RunTimedOut, TicketrushError
-from workers.messages import BuyerRecord
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workers.analysis import Conflict, Result
+    from workers.config import SimulationConfig
+    from workers.coordinator import RunReport, run_simulation
+    from workers.errors import DbError, LockTimeout, RunCancelled, RunFailed, RunTimedOut, TicketrushError
+    from workers.messages import BuyerRecord
+
+_HOMES = {
+    "BuyerRecord": "workers.messages",
+    "Conflict": "workers.analysis",
+    "DbError": "workers.errors",
+    "LockTimeout": "workers.errors",
+    "Result": "workers.analysis",
+    "RunCancelled": "workers.errors",
+    "RunFailed": "workers.errors",
+    "RunReport": "workers.coordinator",
+    "RunTimedOut": "workers.errors",
+    "SimulationConfig": "workers.config",
+    "TicketrushError": "workers.errors",
+    "run_simulation": "workers.coordinator",
+}
 
 __all__ = [
     "BuyerRecord",
@@ -25,3 +49,9 @@ __all__ = [
     "TicketrushError",
     "run_simulation",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'workers' has no attribute {name!r}")
+    return getattr(import_module(_HOMES[name]), name)

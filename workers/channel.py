@@ -9,7 +9,7 @@ Compared with a multiprocessing.Queue, a buyer needs no feeder thread (one less 
 each of a thousand short-lived processes) and takes no shared write lock, which a buyer killed in the middle
 of a write would leave held, stalling every other buyer's report.
 
-    channel = RecordChannel(context)        # in the coordinator, before the buyers start
+    channel = RecordChannel.open()          # in the coordinator; channel.writer goes to the launcher
     channel.send(records)                   # in a buyer process
     if channel.ready(timeout):              # in the coordinator
         records = channel.receive()
@@ -24,7 +24,7 @@ import pickle
 import select
 import struct
 from collections.abc import Sequence
-from multiprocessing.context import BaseContext
+from multiprocessing.connection import Connection
 
 from workers.messages import BuyerRecord
 
@@ -36,10 +36,24 @@ RECORDS_PER_MESSAGE = 40  # 3-3.5 KB pickled: a message fits at the first try un
 
 
 class RecordChannel:
-    def __init__(self, context: BaseContext) -> None:
-        self.reader, self.writer = context.Pipe(duplex=False)
+    """The read end (a Connection, in the coordinator) and the write end (a descriptor, in the buyers)."""
+
+    def __init__(self, reader: Connection | None, writer: int | None) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    def open(cls) -> RecordChannel:
+        """A new channel, both ends in this process; the write end is meant to be handed to the buyers."""
+        reader, writer = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # a smaller pipe only makes writers wait sooner
-            fcntl.fcntl(self.writer.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        return cls(Connection(reader, writable=False), writer)
+
+    @classmethod
+    def for_writing(cls, writer: int) -> RecordChannel:
+        """The channel's write end, as inherited from the process that opened it."""
+        return cls(None, writer)
 
     def send(self, records: Sequence[BuyerRecord]) -> None:
         """Report `records`, in as many atomic messages as they need."""
@@ -49,7 +63,7 @@ class RecordChannel:
     def _send(self, rows: list[tuple[object, ...]]) -> None:
         data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) <= MAX_MESSAGE:
-            os.write(self.writer.fileno(), _HEADER.pack(len(data)) + data)
+            os.write(self._writer(), _HEADER.pack(len(data)) + data)
         elif len(rows) > 1:  # long error messages: split until each part fits
             half = len(rows) // 2
             self._send(rows[:half])
@@ -60,12 +74,29 @@ class RecordChannel:
             self._send([tuple(record._replace(error=error))])
 
     def ready(self, timeout: float) -> bool:
-        return self.reader.poll(timeout)
+        return self._reader().poll(timeout)
 
     def receive(self) -> list[BuyerRecord]:
-        """One message's records (blocks until a message is there)."""
-        return [BuyerRecord._make(fields) for fields in pickle.loads(self.reader.recv_bytes())]
+        """One message's records (blocks until a message is there; EOFError once every writer has closed)."""
+        return [BuyerRecord._make(fields) for fields in pickle.loads(self._reader().recv_bytes())]
+
+    def close_writer(self) -> None:
+        if self.writer is not None:
+            os.close(self.writer)
+            self.writer = None
 
     def close(self) -> None:
-        self.reader.close()
-        self.writer.close()
+        self.close_writer()
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+    def _reader(self) -> Connection:
+        if self.reader is None:
+            raise ValueError("this end of the channel cannot read")
+        return self.reader
+
+    def _writer(self) -> int:
+        if self.writer is None:
+            raise ValueError("this end of the channel cannot write")
+        return self.writer

@@ -1,43 +1,38 @@
-"""The coordinator: one per run, single-threaded, in the process that calls `run_simulation`.
+"""The coordinator: one per run, in the process that calls `run_simulation`.
 
-    run_simulation(config, run_dir)
-      |-- prepare   db.json = {"count": T}, the lock, a start Event, a result channel (a pipe)
-      |-- launch    W buyer processes (one per buyer, or a pool), each given its buyer numbers;
-      |             they wait at the start line (the Event)
-      |-- release   start.set(): every buyer begins at once
-      |-- collect   record batches from the channel, while watching the process sentinels (a dead
-      |             process's unreported buyers become errors), cancellation and the time limit
-      |-- reap      join every process; terminate, then kill, any that linger: no zombie, no orphan
-      `-- analyse   remaining count from the db + the records -> Result
-
-Buyers are forked, as lean processes (workers.process): cheap, and safe because the coordinator runs no
-other thread. Called from a process that does run threads (a web server), it starts buyers through a fork
-server instead.
+run_simulation(config, run_dir)
+  |-- prepare   db.json = {"count": T}, a result channel (a pipe)
+  |-- launch    a launcher process (workers.launcher), given the buyers' shares and the plan; it forks
+  |             W buyer processes (one per buyer, or a pool) that wait at the start line, then
+  |             releases them all at once
+  |-- collect   record batches from the channel; the launcher's news (the start time, buyer processes
+  |             that died: their unreported buyers become errors); cancellation and the time limit
+  |-- reap      the launcher joins every buyer and exits; asked to stop, it terminates, then kills
+  |             them; it is joined (or killed, which kills the buyers with it): no zombie, no orphan
+  `-- analyse   remaining count from the db + the records -> Result
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
+import contextlib
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import wait
-from multiprocessing.context import BaseContext
-from multiprocessing.process import BaseProcess
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from workers.analysis import Result, analyse
-from workers.buyer import Plan, work
+from workers.buyer import Plan
 from workers.channel import RecordChannel
 from workers.config import SimulationConfig, delay_bounds
 from workers.db import TicketDb
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
 from workers.hygiene import exit_cause
-from workers.locks import make_lock
+from workers.launcher import STOP_GRACE_S, start_launcher
+from workers.locks import label
 from workers.messages import BuyerRecord
-from workers.process import LeanProcess, start_untracked
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -57,19 +52,6 @@ class RunReport:
     records: list[BuyerRecord]
 
 
-@dataclass
-class _Worker:
-    process: BaseProcess
-    buyers: range
-    reaped: bool = False
-
-
-def buyer_context() -> BaseContext:
-    """Fork when this process has one thread; otherwise forking is unsafe, so use a fork server."""
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    return multiprocessing.get_context(method)
-
-
 def share_out(config: SimulationConfig) -> list[range]:
     """Buyer numbers (1..N) per process: one each, or interleaved across a pool of `workers`."""
     if config.executor == "process":
@@ -82,17 +64,12 @@ class _Run:
     def __init__(self, config: SimulationConfig, run_dir: Path, time_limit_s: float) -> None:
         self.config = config
         self.db = TicketDb(run_dir / "db.json")
-        self.context = buyer_context()
-        forking = self.context.get_start_method() == "fork"
-        self.process_class: type[BaseProcess] = LeanProcess
-        if not forking:
-            self.process_class = self.context.Process  # type: ignore[attr-defined]
-        self.lock = make_lock(config.lock, self.context, self.db.path)
-        self.results = RecordChannel(self.context)
-        self.start = self.context.Event() if config.together else None
+        self.shares = share_out(config)
+        self.results = RecordChannel.open()
+        self.link: Connection | None = None
+        self.launcher: subprocess.Popen[bytes] | None = None
         self.deadline = time.monotonic() + time_limit_s
         self.time_limit_s = time_limit_s
-        self.workers: list[_Worker] = []
         self.records: dict[int, BuyerRecord] = {}
         self.started_ns = 0
         self.plan = Plan(
@@ -102,7 +79,7 @@ class _Run:
             seed=config.seed or 0,
             lock_timeout_s=config.lock_timeout_s,
             start_timeout_s=time_limit_s,
-            parent_pid=os.getpid() if forking else None,
+            parent_pid=None,  # the launcher's, filled in by the launcher
         )
 
     def check(self, should_stop: StopCheck | None) -> None:
@@ -111,41 +88,30 @@ class _Run:
         if time.monotonic() > self.deadline:
             raise RunTimedOut(f"the run went past its time limit of {self.time_limit_s:g} s")
 
-    def launch(self, should_stop: StopCheck | None) -> None:
-        if self.start is None:
-            self.started_ns = time.monotonic_ns()
-        for n, buyers in enumerate(share_out(self.config)):
-            process = self.process_class(
-                target=work,
-                args=(buyers, self.plan, self.lock, self.start, self.results),
-                name=f"ticketrush-buyer-{buyers.start}" if len(buyers) == 1 else f"ticketrush-pool-{n + 1}",
-                daemon=True,
-            )
-            try:
-                start_untracked(process)
-            except OSError as e:
-                raise RunFailed(f"could not start buyer process {n + 1}: {e}") from e
-            self.workers.append(_Worker(process, buyers))
-            if n % 50 == 49:
-                self._drain()  # buyers that are not held at the start line are reporting already
-                self.check(should_stop)
-
-    def release(self) -> None:
-        if self.start is not None:
-            self.started_ns = time.monotonic_ns()
-            self.start.set()
+    def launch(self) -> None:
+        self.link, launcher_end = Pipe()
+        assert self.results.writer is not None
+        try:
+            self.launcher = start_launcher(launcher_end, self.results.writer)
+        except OSError as e:
+            raise RunFailed(f"could not start the buyers' launcher: {e}") from e
+        finally:
+            launcher_end.close()
+            self.results.close_writer()  # only the launcher and its buyers write
+        self.link.send((self.shares, self.plan, self.config.lock, self.config.together))
 
     def collect(self, on_progress: ProgressCallback | None, should_stop: StopCheck | None) -> None:
+        assert self.link is not None and self.results.reader is not None
         total = self.config.buyers
+        sources: list[Connection] = [self.results.reader, self.link]
         next_progress = 0.0
-        next_reap = 0.0
         while len(self.records) < total:
-            if self.results.ready(POLL_S):
-                self._take(self.results.receive())
+            for source in wait(sources, POLL_S):
+                if source is self.link:
+                    self._news()
+                elif not self._drain():
+                    sources.remove(self.results.reader)  # every writer has closed; the launcher's news says why
             now = time.monotonic()
-            if now >= next_reap or len(self.records) >= total:
-                self._reap_exited()
-                next_reap = now + POLL_S
             if on_progress is not None and now >= next_progress:
                 on_progress(len(self.records), total)
                 next_progress = now + PROGRESS_INTERVAL_S
@@ -153,47 +119,67 @@ class _Run:
         if on_progress is not None:
             on_progress(len(self.records), total)
 
-    def _take(self, batch: list[BuyerRecord]) -> None:
-        for record in batch:
-            self.records[record.buyer] = record
-
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Take every batch waiting in the channel; False once the channel is closed and empty."""
         while self.results.ready(0):
-            self._take(self.results.receive())
+            try:
+                batch = self.results.receive()
+            except EOFError:
+                return False
+            for record in batch:
+                self.records[record.buyer] = record
+        return True
 
-    def _reap_exited(self) -> None:
-        live = {w.process.sentinel: w for w in self.workers if not w.reaped}
-        exited = wait(list(live), timeout=0) if live else []
-        if not exited:
-            return
-        self._drain()
-        for sentinel in exited:
-            worker = live[sentinel]  # type: ignore[index]
-            worker.process.join(timeout=1)
-            worker.reaped = True
-            self._record_missing(worker)
+    def _news(self) -> None:
+        """One message from the launcher (see workers.launcher)."""
+        assert self.link is not None and self.launcher is not None
+        try:
+            news = self.link.recv()
+        except EOFError:
+            self.launcher.wait(STOP_GRACE_S)
+            raise RunFailed(f"the buyers' launcher {exit_cause(self.launcher.poll())} mid-run") from None
+        kind = news[0]
+        if kind == "started":
+            self.started_ns = news[1]
+        elif kind == "failed":
+            raise RunFailed(news[1])
+        elif kind == "died":
+            _, share, pid, exitcode = news
+            self._drain()  # whatever it reported before it died is in the channel already
+            error = f"buyer process {pid} {exit_cause(exitcode)} before reporting"
+            self._record_missing(self.shares[share], pid, error)
+        elif kind == "done":
+            while self._drain() and self.results.ready(POLL_S):
+                pass
+            self._record_missing(range(1, self.config.buyers + 1), 0, "the buyer was never reported")
 
-    def _record_missing(self, worker: _Worker) -> None:
-        cause = exit_cause(worker.process.exitcode)
-        for buyer in worker.buyers:
+    def _record_missing(self, buyers: range, pid: int, error: str) -> None:
+        for buyer in buyers:
             if buyer not in self.records:
-                error = f"buyer process {worker.process.pid} {cause} before reporting"
-                self.records[buyer] = BuyerRecord(buyer, worker.process.pid or 0, "error", error=error)
+                self.records[buyer] = BuyerRecord(buyer, pid, "error", error=error)
 
-    def reap(self, grace_s: float) -> None:
-        """Join every process; terminate, then kill, those still alive after `grace_s`."""
-        deadline = time.monotonic() + grace_s
-        for worker in self.workers:
-            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
-        for signal_them in ("terminate", "kill"):
-            lingering = [w.process for w in self.workers if w.process.is_alive()]
-            for process in lingering:
-                getattr(process, signal_them)()
-            for process in lingering:
-                process.join(timeout=1)
-        for worker in self.workers:
-            worker.process.close() if not worker.process.is_alive() else None
+    def reap(self, cleanly: bool) -> None:
+        """Join the launcher, which joins every buyer; stop it first if the run did not finish cleanly."""
+        if self.launcher is not None:
+            if not cleanly:
+                self._ask_to_stop()
+            try:
+                self.launcher.wait(REAP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self._ask_to_stop()
+                try:
+                    self.launcher.wait(3 * STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    self.launcher.kill()  # its buyers die with it (PR_SET_PDEATHSIG)
+                    self.launcher.wait(REAP_GRACE_S)
+        if self.link is not None:
+            self.link.close()
         self.results.close()
+
+    def _ask_to_stop(self) -> None:
+        assert self.link is not None
+        with contextlib.suppress(OSError):
+            self.link.send(("stop",))
 
 
 def run_simulation(
@@ -217,13 +203,12 @@ def run_simulation(
         raise RunFailed(str(e)) from e
     cleanly = False
     try:
-        run.launch(should_stop)
-        run.release()
+        run.launch()
         run.collect(on_progress, should_stop)
         finished_ns = time.monotonic_ns()
         cleanly = True
     finally:
-        run.reap(REAP_GRACE_S if cleanly else 0.0)
+        run.reap(cleanly)
         run.db.remove_leftovers()
     try:
         remaining = run.db.read()
@@ -235,6 +220,6 @@ def run_simulation(
         tickets_initial=config.tickets,
         tickets_remaining=remaining,
         duration_ns=finished_ns - run.started_ns,
-        lock_label=run.lock.label if config.lock != "none" else None,
+        lock_label=label(config.lock) if config.lock != "none" else None,
     )
     return RunReport(config=config, result=result, records=records)

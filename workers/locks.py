@@ -213,6 +213,11 @@ def _poll_flock(fd: int, timeout: float) -> bool:
     return True
 
 
+def label(kind: LockKind) -> str:
+    """What the explanation calls the lock of `kind`."""
+    return {NoLock.kind: NoLock.label, ProcessLock.kind: ProcessLock.label, FileLock.kind: FileLock.label}[kind]
+
+
 def make_lock(kind: LockKind, context: BaseContext, db_path: Path) -> BuyerLock:
     """Build the strategy for `kind`; the file lock lives in `<db>.lock`, never in the db itself."""
     if kind == "process":

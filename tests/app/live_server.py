@@ -74,6 +74,17 @@ def processes_marked(data_dir: Path) -> list[psutil.Process]:
     return marked
 
 
+def buyers_of(run: psutil.Process) -> list[psutil.Process]:
+    """A run process's buyers: the children of its launcher (workers.launcher), the run's one child."""
+    buyers = []
+    try:
+        for launcher in run.children():
+            buyers += launcher.children()
+    except psutil.NoSuchProcess:
+        pass
+    return buyers
+
+
 def own_children() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if not is_resource_tracker(p)]
 

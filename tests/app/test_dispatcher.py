@@ -11,16 +11,16 @@ from typing import Any
 
 import psutil
 from fastapi.testclient import TestClient
-from live_server import Server, wait_for, when
+from live_server import Server, buyers_of, wait_for, when
 
 QUICK = {"think_ms": 0, "hold_ms": [0, 50]}
 LONG = {"buyers": 5, "tickets": 1, "think_ms": 60_000, "hold_ms": 0}
 
 
 def run_process(server: Server) -> psutil.Process:
-    """The one run process: the server's child that has children of its own (the buyers)."""
+    """The one run process: the server's child that has buyers."""
     return wait_for(
-        lambda: next((p for p in psutil.Process(server.process.pid).children() if p.children()), None),
+        lambda: next((p for p in psutil.Process(server.process.pid).children() if buyers_of(p)), None),
         60,
         "a run process with buyers",
     )
@@ -75,7 +75,7 @@ def test_dispatcher_killed_run_process_fails_the_run(start_server: Callable[...,
     created = server.post(LONG)
     server.wait_until(created["id"], lambda s: s["status"] == "running", 60, "running")
     runner = run_process(server)
-    buyers = runner.children()
+    buyers = runner.children(recursive=True)  # its launcher and the buyers
 
     runner.send_signal(signal.SIGKILL)
 

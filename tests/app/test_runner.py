@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 import psutil
-from live_server import wait_for
+from live_server import buyers_of, wait_for
 
 from app.lifecycle import Status
 from app.runner import GROUP_NICENESS, RUN_NICENESS, execute
@@ -32,7 +32,7 @@ def test_runner_sigterm_cancels_and_reaps_every_buyer(tmp_path: Path, no_leftove
     sim_id, process = start(store, SimulationConfig(buyers=20, think_ms=60_000, hold_ms=0))
     process.start()
     runner = psutil.Process(process.pid)
-    buyers = wait_for(lambda: len(runner.children()) == 20 and runner.children(), 60, "20 buyer processes")
+    buyers = wait_for(lambda: len(buyers_of(runner)) == 20 and buyers_of(runner), 60, "20 buyer processes")
 
     os.kill(process.pid, signal.SIGTERM)
     process.join(30)
@@ -65,7 +65,7 @@ def test_run_and_its_buyers_yield_the_cpu_as_one_group(tmp_path: Path, no_leftov
     process.start()
     try:
         runner = psutil.Process(process.pid)
-        buyers = wait_for(lambda: len(runner.children()) == 5 and runner.children(), 60, "5 buyer processes")
+        buyers = wait_for(lambda: len(buyers_of(runner)) == 5 and buyers_of(runner), 60, "5 buyer processes")
         for p in [runner, *buyers]:
             assert p.nice() == RUN_NICENESS
             assert os.getsid(p.pid) == process.pid != os.getsid(0)  # one session, not the server's

@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
-from live_server import FINISHED, Server, is_resource_tracker, wait_for
+from live_server import FINISHED, Server, buyers_of, is_resource_tracker, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,14 +33,8 @@ def run_processes(server: Server) -> list[psutil.Process]:
 
 
 def buyer_processes(server: Server) -> list[psutil.Process]:
-    """The buyers: children of the run processes."""
-    buyers = []
-    for run in run_processes(server):
-        try:
-            buyers += run.children()
-        except psutil.NoSuchProcess:
-            continue
-    return buyers
+    """The buyers of every run process."""
+    return [buyer for run in run_processes(server) for buyer in buyers_of(run)]
 
 
 def _wchan(process: psutil.Process) -> str:
@@ -149,7 +143,7 @@ def test_faults_run_process_killed_mid_critical_section(start_server: Callable[.
     run_dir = server.data_dir / "runs" / victim["id"]
     wait_for(lambda: in_critical_window(server, run_dir, "file"), 60, "a buyer inside its critical window")
     (runner,) = run_processes(server)
-    buyers = runner.children()
+    buyers = runner.children(recursive=True)  # its launcher and the buyers
 
     runner.send_signal(signal.SIGKILL)
 

@@ -1,0 +1,80 @@
+"""The launcher: buyers are forked by a small process of their own, whatever the caller is."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+
+import workers
+from workers import RunFailed, SimulationConfig, run_simulation
+
+PACKAGE_ROOT = Path(workers.__file__).resolve().parent.parent
+
+
+def test_the_launcher_imports_only_the_buyers_side_of_the_engine() -> None:
+    probe = "import sys, workers.launcher; print(sorted(m for m in ('pydantic', 'workers.config') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"  # what a buyer fork copies stays small
+
+
+def test_buyers_are_the_launchers_children_not_the_callers(run_dir: Path) -> None:
+    seen: list[tuple[list[int], list[int]]] = []
+
+    def look() -> bool:
+        launchers = psutil.Process().children()
+        buyers = [b.pid for p in launchers for b in p.children()]
+        if not seen and len(buyers) == 6:
+            seen.append(([p.pid for p in launchers], buyers))
+        return False
+
+    config = SimulationConfig(buyers=6, tickets=1, lock="none", think_ms=1000, hold_ms=0)
+    report = run_simulation(config, run_dir, should_stop=look)
+    assert seen, "never saw the six buyers"
+    (launchers, buyers) = seen[0]
+    assert len(launchers) == 1
+    assert sorted(buyers) == sorted(r.pid for r in report.records)  # one process per buyer, under the launcher
+
+
+def test_a_caller_with_threads_still_races_its_buyers(run_dir: Path) -> None:
+    done = threading.Event()
+    other = threading.Thread(target=done.wait, args=(60,))
+    other.start()
+    try:
+        result = run_simulation(SimulationConfig(buyers=10, tickets=1, lock="none", seed=3), run_dir).result
+    finally:
+        done.set()
+        other.join(10)
+    assert result.oversold >= 1 and result.buyers_errored == 0
+
+
+def test_a_killed_launcher_fails_the_run_and_takes_its_buyers_with_it(run_dir: Path) -> None:
+    buyers: list[psutil.Process] = []
+
+    def kill_the_launcher() -> bool:
+        if not buyers:
+            (launcher,) = psutil.Process().children()
+            found = launcher.children()
+            if len(found) == 5:
+                buyers.extend(found)
+                os.kill(launcher.pid, signal.SIGKILL)
+        return False
+
+    config = SimulationConfig(buyers=5, tickets=5, lock="file", think_ms=60_000, hold_ms=0)
+    with pytest.raises(RunFailed, match="launcher was killed by signal 9"):
+        run_simulation(config, run_dir, should_stop=kill_the_launcher, time_limit_s=60)
+    _, alive = psutil.wait_procs(buyers, timeout=10)
+    assert alive == []  # they died with the launcher (PR_SET_PDEATHSIG)

@@ -1,0 +1,168 @@
+"""The launcher: the buyers' parent, a small process started afresh for every run.
+
+Forking costs in proportion to the size of the process that forks: the child gets a copy of its page tables,
+and from then on parent and child each pay a copy-on-write fault for every page they write. A server's run
+process, or any program that has imported pydantic, is two to three times the size of a bare interpreter,
+and a run forks a thousand buyers. So the coordinator does not fork them itself: it starts this module as
+`python -S -m workers.launcher`, which imports only the buyer's side of the engine, and the launcher forks,
+releases and reaps the buyers. It has one thread, so forking is safe whatever the caller runs.
+
+    coordinator                           launcher                        buyers
+      | job: shares, plan, lock -------->  | the lock, the start Event
+      |                                    | one process per share ---------> wait at the start line
+      | <------------ ("started", ns)      | start.set() ---------------------> buy
+      | <========== records, over the result channel, straight from the buyers ===========|
+      | <---- ("died", share, pid, code)   | a buyer process that exited with a non-zero code
+      | <-------------------- ("done",)    | every buyer process joined; the launcher exits
+      | anything, or its end closed ----->  | stop: terminate, then kill, and join every buyer
+
+The link is a duplex multiprocessing Pipe; the launcher dies with the coordinator and the buyers die with the
+launcher (PR_SET_PDEATHSIG), so no buyer outlives the run whatever is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from workers.buyer import Plan, work
+from workers.channel import RecordChannel
+from workers.hygiene import die_with_parent
+from workers.locks import LockKind, make_lock
+from workers.process import LeanProcess, start_untracked
+
+Job = tuple[list[range], Plan, LockKind, bool]  # each process's buyers, the plan, the lock, start together?
+
+JOB_TIMEOUT_S = 30.0
+STOP_GRACE_S = 1.0
+WATCH_TIMEOUT_S = 1.0
+CHECK_EVERY = 50  # buyer processes started between two looks for a stop request
+
+
+def start_launcher(link: Connection, results_writer: int) -> subprocess.Popen[bytes]:
+    """Start a launcher that talks over `link` (its end of a Pipe) and gives its buyers `results_writer`."""
+    package_root = str(Path(__file__).resolve().parent.parent)  # found without site-packages, hence -S
+    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    command = [
+        sys.executable,
+        "-S",
+        "-m",
+        "workers.launcher",
+        str(os.getpid()),
+        str(link.fileno()),
+        str(results_writer),
+    ]
+    return subprocess.Popen(
+        command,
+        pass_fds=(link.fileno(), results_writer),
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+
+
+class Stop(Exception):
+    """The coordinator asked for a stop, or is gone."""
+
+
+class _Launcher:
+    def __init__(self, link: Connection, results: RecordChannel, job: Job) -> None:
+        shares, plan, lock, together = job
+        context = get_context("fork")
+        self.link = link
+        self.results = results
+        self.shares = shares
+        self.plan = replace(plan, parent_pid=os.getpid())
+        self.lock = make_lock(lock, context, plan.db_path)
+        self.start = context.Event() if together else None
+        self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process)
+        self.watching = selectors.DefaultSelector()  # registered once each: no rescan of every sentinel per wait
+        self.watching.register(link, selectors.EVENT_READ)
+
+    def launch(self) -> None:
+        if self.start is None:
+            self.link.send(("started", time.monotonic_ns()))
+        for n, buyers in enumerate(self.shares):
+            process = LeanProcess(
+                target=work,
+                args=(buyers, self.plan, self.lock, self.start, self.results),
+                name=f"ticketrush-buyer-{buyers.start}" if len(buyers) == 1 else f"ticketrush-pool-{n + 1}",
+                daemon=True,
+            )
+            try:
+                start_untracked(process)
+            except OSError as e:
+                self.link.send(("failed", f"could not start buyer process {n + 1}: {e}"))
+                raise Stop from e
+            self.live[process.sentinel] = (n, process)
+            self.watching.register(process.sentinel, selectors.EVENT_READ)
+            if n % CHECK_EVERY == CHECK_EVERY - 1 and self.link.poll(0):
+                raise Stop
+        self.results.close_writer()  # the buyers hold it now: the coordinator sees EOF once they are all gone
+        if self.start is not None:
+            self.link.send(("started", time.monotonic_ns()))
+            self.start.set()
+
+    def watch(self) -> None:
+        """Join buyer processes as they exit; report those that failed; stop when asked."""
+        while self.live:
+            for key, _ in self.watching.select(WATCH_TIMEOUT_S):
+                if key.fileobj is self.link:
+                    raise Stop
+                self._join(key.fd)
+        self.link.send(("done",))
+
+    def _join(self, sentinel: int) -> None:
+        self.watching.unregister(sentinel)
+        n, process = self.live.pop(sentinel)
+        process.join(STOP_GRACE_S)
+        if process.exitcode != 0:
+            self.link.send(("died", n, process.pid, process.exitcode))
+        if process.exitcode is not None:
+            process.close()
+
+    def stop(self) -> None:
+        """Terminate, then kill, every buyer process still running, and join them all."""
+        processes = [process for _, process in self.live.values()]
+        for signal_them in ("terminate", "kill"):
+            lingering = [p for p in processes if p.is_alive()]
+            for process in lingering:
+                getattr(process, signal_them)()
+            deadline = time.monotonic() + STOP_GRACE_S
+            for process in lingering:
+                process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if not process.is_alive():
+                process.close()
+
+
+def main(argv: list[str]) -> int:
+    parent_pid, link_fd, results_writer = map(int, argv)
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the buyers inherit it: stopping is the coordinator's job
+    link = Connection(link_fd)
+    launcher = None
+    try:
+        if not link.poll(JOB_TIMEOUT_S):
+            return 1
+        launcher = _Launcher(link, RecordChannel.for_writing(results_writer), link.recv())
+        launcher.launch()
+        launcher.watch()
+    except (Stop, EOFError, BrokenPipeError):
+        pass  # asked to stop, or the coordinator is gone
+    finally:
+        if launcher is not None:
+            launcher.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
