@@ -37,7 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await anyio.to_thread.run_sync(dispatcher.close)
-            store.close()
 
     app = FastAPI(
         title="ticketrush",
