@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await anyio.to_thread.run_sync(dispatcher.close)
+            store.close()
 
     app = FastAPI(
         title="ticketrush",

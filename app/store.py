@@ -5,7 +5,7 @@
     data_dir/runs/<id>/buyers.sqlite3   table `buyers`: one row per buyer, written once the run has finished
 
 The shared database is in WAL mode, so readers go on while a run process writes, and every write to it is
-one short IMMEDIATE transaction on a connection of its own (threads and processes never share one). A
+one short IMMEDIATE transaction. Each thread keeps one connection (threads and processes never share one). A
 run's buyer rows (up to a million) go to a file of their own: written under a temporary name and renamed
 into place, so the file is there whole or not at all, and writing or deleting it never holds the shared
 database's write lock. A run process saves the buyers first, then the result and the final status.
@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -153,6 +154,7 @@ class Store:
         self.data_dir = data_dir
         self.path = data_dir / DB_NAME
         self.runs_dir = data_dir / "runs"
+        self._local = threading.local()
 
     def run_dir(self, sim_id: str) -> Path:
         if not is_valid_id(sim_id):
@@ -161,16 +163,39 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, opened at its first use and kept: opening one costs more than a query.
+
+        A connection that raised is closed and dropped, so the next use opens a fresh one (after a full disk,
+        a read-only remount or a replaced file, say).
+        """
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._open()
+        try:
+            yield db
+        except sqlite3.Error as e:
+            self._local.db = None
+            db.close()
+            raise StoreError(f"{self.path}: {e}") from e
+
+    def _open(self) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open {self.path}: {e}") from e
         try:
             db.execute("PRAGMA synchronous = NORMAL")
-            yield db
         except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: {e}") from e
-        finally:
+            db.close()
+            raise StoreError(f"cannot open {self.path}: {e}") from e
+        self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads' close when those threads end)."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
             db.close()
 
     @contextmanager
