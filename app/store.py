@@ -302,12 +302,13 @@ class Store:
             if Status(found[0]) not in FINISHED:
                 raise SimulationBusy(f"simulation {sim_id} is {found[0]}; cancel it before deleting it")
             db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,))
-            try:
-                shutil.rmtree(self.run_dir(sim_id))
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                raise StoreError(f"cannot remove the run folder of {sim_id}: {e}") from e
+        # Only once the row is gone for good: a commit that fails (a full disk) must leave the files in place.
+        try:
+            shutil.rmtree(self.run_dir(sim_id))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise StoreError(f"{sim_id} was deleted, but not its run folder: {e}") from e
 
     def buyers_path(self, sim_id: str) -> Path:
         return self.run_dir(sim_id) / BUYERS_DB_NAME
