@@ -29,7 +29,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 
 from app.lifecycle import FINISHED, InvalidTransition, Status
-from app.runner import execute
+from app.runner import RUN_NICENESS, execute
 from app.settings import Settings
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
 from workers import SimulationConfig
@@ -238,6 +238,9 @@ class Dispatcher:
         except OSError as e:
             self._settle(sim_id, Status.FAILED, error=f"could not start the run process: {e}")
             return
+        if process.pid is not None:  # niced at once, so that its start-up (imports) yields to the API too
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, process.pid, RUN_NICENESS)
         deadline = time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S
         with self._lock:
             self._runs[sim_id] = _Run(sim_id, process, deadline, cancel_requested=self._closing)

@@ -27,7 +27,7 @@ from app.store import Store, StoreError
 from workers import Result, RunCancelled, SimulationConfig, TicketrushError, run_simulation
 from workers.hygiene import die_with_parent
 
-RUN_NICENESS = 5
+RUN_NICENESS = 19
 GROUP_NICENESS = 19
 
 
@@ -47,13 +47,13 @@ class StopRequest:
 def _yield_cpu() -> None:
     """Let the API answer promptly however many buyers are running.
 
-    Niceness is per process: a thousand runnable buyers at nice 5 still outweigh the server hundreds to one.
+    Niceness is per process: even at nice 19, a thousand runnable buyers outweigh the server fifteen to one.
     Linux's scheduler autogroups share the CPU between sessions instead, so the run process starts a session
     (its buyers inherit it) and nices the whole group: the API gets the CPU when it wants it and the run the
     rest. Where there are no autogroups (turned off, or inside a container's cgroup) the per-process nice is
     what remains.
     """
-    os.nice(RUN_NICENESS)
+    os.setpriority(os.PRIO_PROCESS, 0, RUN_NICENESS)  # the dispatcher may have set it already
     try:
         os.setsid()
     except OSError:
