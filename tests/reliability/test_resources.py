@@ -125,8 +125,8 @@ def test_resources_burst_of_posts_is_admitted_or_refused_within_the_bound(
     start_server: Callable[..., Server],
 ) -> None:
     server = start_server(TICKETRUSH_MAX_RUNNING=str(MAX_RUNNING), TICKETRUSH_MAX_QUEUED=str(MAX_QUEUED))
-    # each running simulation is one run process and one process per buyer; queued ones have none
-    bound = MAX_RUNNING * (1 + BURST_CONFIG["buyers"])  # type: ignore[operator]
+    # each running simulation is one run process, its launcher and one process per buyer; queued ones have none
+    bound = MAX_RUNNING * (2 + BURST_CONFIG["buyers"])  # type: ignore[operator]
 
     with ProcessSampler(server) as sampler:
         responses = asyncio.run(post_burst(server.url))
