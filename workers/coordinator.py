@@ -136,7 +136,8 @@ class _Run:
         try:
             news = self.link.recv()
         except EOFError:
-            self.launcher.wait(STOP_GRACE_S)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.launcher.wait(STOP_GRACE_S)
             raise RunFailed(f"the buyers' launcher {exit_cause(self.launcher.poll())} mid-run") from None
         kind = news[0]
         if kind == "started":
