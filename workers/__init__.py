@@ -13,12 +13,19 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from workers.analysis import Conflict, Result
-    from workers.config import SimulationConfig
-    from workers.coordinator import RunReport, run_simulation
-    from workers.errors import DbError, LockTimeout, RunCancelled, RunFailed, RunTimedOut, TicketrushError
-    from workers.messages import BuyerRecord
+if TYPE_CHECKING:  # the same names, for type checkers (`X as X`: re-exported)
+    from workers.analysis import Conflict as Conflict
+    from workers.analysis import Result as Result
+    from workers.config import SimulationConfig as SimulationConfig
+    from workers.coordinator import RunReport as RunReport
+    from workers.coordinator import run_simulation as run_simulation
+    from workers.errors import DbError as DbError
+    from workers.errors import LockTimeout as LockTimeout
+    from workers.errors import RunCancelled as RunCancelled
+    from workers.errors import RunFailed as RunFailed
+    from workers.errors import RunTimedOut as RunTimedOut
+    from workers.errors import TicketrushError as TicketrushError
+    from workers.messages import BuyerRecord as BuyerRecord
 
 _HOMES = {
     "BuyerRecord": "workers.messages",
@@ -34,21 +41,6 @@ _HOMES = {
     "TicketrushError": "workers.errors",
     "run_simulation": "workers.coordinator",
 }
-
-__all__ = [
-    "BuyerRecord",
-    "Conflict",
-    "DbError",
-    "LockTimeout",
-    "Result",
-    "RunCancelled",
-    "RunFailed",
-    "RunReport",
-    "RunTimedOut",
-    "SimulationConfig",
-    "TicketrushError",
-    "run_simulation",
-]
 
 
 def __getattr__(name: str) -> object:

@@ -150,8 +150,7 @@ class _Run:
             error = f"buyer process {pid} {exit_cause(exitcode)} before reporting"
             self._record_missing(self.shares[share], pid, error)
         elif kind == "done":
-            while self._drain() and self.results.ready(POLL_S):
-                pass
+            self._drain()  # every writer is gone, so the channel holds all they sent, then its end
             self._record_missing(range(1, self.config.buyers + 1), 0, "the buyer was never reported")
 
     def _record_missing(self, buyers: range, pid: int, error: str) -> None:

@@ -1,6 +1,6 @@
 """What guards a purchase: one small interface, one class per strategy.
 
-Every strategy is built in the coordinator and handed to buyer processes when they start, so it must
+Every strategy is built in the launcher and handed to buyer processes when they start, so it must
 survive that trip: a multiprocessing.Lock travels by inheritance, a file lock travels as a path and opens
 its own descriptor inside each process (an inherited descriptor would share one lock among all forks).
 
@@ -213,9 +213,12 @@ def _poll_flock(fd: int, timeout: float) -> bool:
     return True
 
 
+_STRATEGIES: dict[LockKind, type[BuyerLock]] = {cls.kind: cls for cls in (NoLock, ProcessLock, FileLock)}
+
+
 def label(kind: LockKind) -> str:
     """What the explanation calls the lock of `kind`."""
-    return {NoLock.kind: NoLock.label, ProcessLock.kind: ProcessLock.label, FileLock.kind: FileLock.label}[kind]
+    return _STRATEGIES[kind].label
 
 
 def make_lock(kind: LockKind, context: BaseContext, db_path: Path) -> BuyerLock:

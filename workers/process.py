@@ -1,12 +1,12 @@
 """Buyer processes: `multiprocessing.Process` objects whose start is trimmed for a thousand short lives.
 
-To the coordinator a buyer process is an ordinary Process: start, sentinel, join, exitcode, terminate, kill,
+To the launcher a buyer process is an ordinary Process: start, sentinel, join, exitcode, terminate, kill,
 close. What differs is what happens in the forked child. An ordinary forked Process first runs
 `Process._bootstrap`, the bookkeeping that makes the child a full multiprocessing citizen: it closes stdin,
 clears the finalizers and runs the after-fork hooks inherited from the parent, and at exit joins children
 of its own and runs finalizers. A buyer starts no processes and needs none of it, and each of those steps
-touches objects all over the inherited heap: every page touched is a copy-on-write fault, about 200 of them
-per child (a millisecond of CPU for each buyer here). A `LeanProcess` child runs its target and exits.
+touches objects all over the inherited heap: every page touched is a copy-on-write fault, about 180 of them
+per child (over a millisecond of CPU for each buyer here). A `LeanProcess` child runs its target and exits.
 
     process = LeanProcess(target=work, args=(...), daemon=True)
     start_untracked(process)      # see below
@@ -64,8 +64,8 @@ def start_untracked(process: BaseProcess) -> None:
 
     Process.start() first polls every process on that list (multiprocessing.process._cleanup), so starting N
     buyers that all stay alive until the start signal costs N * N / 2 waitpid calls: seconds for a thousand
-    buyers. A run joins every process it starts itself (collect, then reap), so it does not need
-    multiprocessing to track them. The list is a private module attribute, hence the guard: if it is ever
+    buyers. The launcher joins every process it starts itself (as they exit, or when it stops), so it does not
+    need multiprocessing to track them. The list is a private module attribute, hence the guard: if it is ever
     gone, starting simply costs what it used to.
     """
     process.start()
