@@ -34,10 +34,12 @@ HOSTILE_IDS = [
     "%C3%A9" * 16,
     "%ff%fe",
     "a" * 10_000,
-    "0" * 100_000,
     "runs",
     "ticketrush.sqlite3",
 ]
+# Request lines past the HTTP parser's 16 KiB limit: whether the server sees the id (404) or refuses the line (400
+# and a closed connection, which the client may see as a reset) depends on how the bytes arrive, not on the id.
+OVERSIZED_IDS = ["0" * 100_000, "0" * 1_000_000]
 ENDPOINTS = [
     ("GET", "/simulations/{}"),
     ("GET", "/simulations/{}/buyers"),
@@ -102,11 +104,13 @@ def test_hostile_ids_and_paths_are_404_and_touch_nothing(guarded: Server) -> Non
         assert status == 404, (path, status)
         assert b"pydantic" not in body and b"[project]" not in body
 
-    try:  # a 1 MB request line: the HTTP parser refuses it, one way or the other
-        status, _ = raw_request(guarded, "GET", "/simulations/" + "0" * 1_000_000)
-        assert 400 <= status < 500
-    except ConnectionError:
-        pass
+    for sim_id in OVERSIZED_IDS:
+        for method, template in ENDPOINTS:
+            try:
+                status, _ = raw_request(guarded, method, template.format(sim_id))
+            except ConnectionError:
+                continue
+            assert status in (400, 404), (method, len(sim_id), status)
 
     assert guarded.client.get("/simulations").json()["count"] == 1
     assert guarded.get(done["id"]) == done
