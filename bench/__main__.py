@@ -16,6 +16,7 @@ from bench.report import Goal, Table, load_average, machine
 RESULTS = ROOT / "bench" / "results.json"
 LESSON = "lesson (Process + Lock)"
 PROCESS = "engine, process executor"
+STAGGERED = "engine, process executor, no start line"
 POOL = "engine, pool executor"
 
 
@@ -38,8 +39,12 @@ def tickets(buyers: int) -> int:
     return max(1, buyers // 10)
 
 
-def engine(buyers: int, lock: str, executor: str, folder: str | None) -> tuple[str, list[str]]:
+def engine(
+    buyers: int, lock: str, executor: str, folder: str | None, *, staggered: bool = False
+) -> tuple[str, list[str]]:
     args = ["--buyers", str(buyers), "--tickets", str(tickets(buyers)), "--lock", lock, "--executor", executor]
+    if staggered:
+        args.append("--staggered")
     return "bench.engine", [*args, "--dir", folder] if folder else args
 
 
@@ -81,6 +86,7 @@ def lesson_vs_engine(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], 
         {
             LESSON: lesson(n, folder),
             PROCESS: engine(n, "process", "process", folder),
+            STAGGERED: engine(n, "process", "process", folder, staggered=True),
             POOL: engine(n, "process", "pool", folder),
         },
         sizes.runs,
@@ -104,6 +110,7 @@ def lesson_vs_engine(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], 
         )
     table.note("errored: buyers that crashed (the lesson's: JSONDecodeError on a half-written db) or failed")
     table.note("CPU s: CPU time of the run's whole process tree; correct: every buyer accounted for, none oversold")
+    table.note("no start line: together=false, each buyer starts as soon as it is forked, as the lesson's buyers do")
     return {"buyers": n, "tickets": tickets(n), "rows": rows}, table
 
 
