@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ POOL = "engine, pool executor"
 class Sizes:
     """How big each section's runs are: the issue's sizes, or a reduced set for --quick."""
 
-    buyers: int  # sections 1, 3a, 4 and 5
+    buyers: int  # sections 1, 3a, 3c, 4 and 5
     flash_buyers: int  # section 2
     process_growth: tuple[int, ...]
     pool_growth: tuple[int, ...]
@@ -231,6 +232,33 @@ def memory_use(sizes: Sizes, folder: str | None, server: dict[str, Any]) -> tupl
     return {"buyers": n, "rows": rows}, table
 
 
+def buyer_process_cost(sizes: Sizes, lesson_wall_s: float) -> tuple[dict[str, Any], Table]:
+    n = sizes.buyers
+    costs = run_module("bench.forkcost", ["--forks", str(n)])
+    table = Table(
+        f"3c. Where a buyer process's time goes: {n:,} processes per row, started and joined one at a time",
+        ["process", "parent CPU ms", "child CPU ms", "child page faults", "total ms"],
+    )
+    for label, row in costs.items():
+        if isinstance(row, dict):
+            row["total_ms"] = round(row["parent_ms"] + row["child_ms"], 3)
+            table.add(
+                label,
+                f"{row['parent_ms']:.2f}",
+                f"{row['child_ms']:.2f}",
+                str(row["child_faults"]),
+                f"{row['total_ms']:.2f}",
+            )
+    cpus = os.cpu_count() or 1
+    floor_s = costs["os.fork + os._exit"]["total_ms"] * n / 1000 / cpus
+    table.note("each row adds a step: see bench/forkcost.py; the parent's share includes the join")
+    table.note(
+        f"forking and exiting {n:,} Python processes alone takes at least {floor_s:.2f} s on {cpus} CPUs; "
+        f"0.5x the lesson is {lesson_wall_s / 2:.2f} s"
+    )
+    return {"processes": n, "cpus": cpus, "fork_exit_floor_s": round(floor_s, 3), **costs}, table
+
+
 def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
     first = results["lesson_vs_engine"]["rows"]
     process = first[PROCESS]
@@ -290,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     results["lock_costs"], table = lock_costs(sizes, args.dir)
     tables.append(table)
     results["growth"], table = growth(sizes, args.dir, flash_file_runs)
+    tables.append(table)
+    results["buyer_process_cost"], table = buyer_process_cost(
+        sizes, results["lesson_vs_engine"]["rows"][LESSON]["wall_s"]
+    )
     tables.append(table)
     if not args.no_api:
         results["api"], table, server_memory = api_under_load(sizes, args.quick)

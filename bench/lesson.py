@@ -68,7 +68,7 @@ def rush(buyers: int, tickets: int, locked: bool, think_ms: float, hold_ms: tupl
         json.dump({"count": tickets}, f)
     think_s, hold_s = think_ms / 1000, (hold_ms[0] / 1000, hold_ms[1] / 1000)
     out_path = folder / "out.txt"
-    with _output_to(out_path):
+    with output_to(out_path):
         started = time.perf_counter()
         mutex = Lock() if locked else None
         for i in range(1, buyers + 1):
@@ -102,7 +102,7 @@ def rush(buyers: int, tickets: int, locked: bool, think_ms: float, hold_ms: tupl
 
 
 @contextlib.contextmanager
-def _output_to(path: Path) -> Iterator[None]:
+def output_to(path: Path) -> Iterator[None]:
     """Send this process's (and so every buyer's) stdout and stderr to `path` for the duration."""
     sys.stdout.flush()
     sys.stderr.flush()

@@ -62,3 +62,16 @@ def test_memory_sampler_sums_pss_over_a_process_tree() -> None:
     result = json.loads(done.stdout)
     assert result["child"] > 0
     assert result["peak"] > result["child"] and result["processes"] == 2
+
+
+def test_fork_cost_adds_one_step_per_row_and_each_costs_more_than_forking_alone() -> None:
+    result = run_json("bench.forkcost", "--forks", "20")
+    assert result["forks"] == 20
+    rows = [result[label] for label in ("kernel fork + exit", "os.fork + os._exit", "buyer process, no work")]
+    engine, lesson = result["engine buyer"], result["lesson buyer"]
+    for row in [*rows, engine, lesson]:
+        assert row["parent_ms"] > 0 and row["child_ms"] > 0 and row["child_faults"] > 0
+    # Python's child runs the after-fork hooks: more pages written than the kernel's bare fork and exit
+    assert rows[1]["child_faults"] > rows[0]["child_faults"]
+    # a buyer that reads, locks, writes and reports touches more pages than one that does nothing
+    assert engine["child_faults"] > rows[2]["child_faults"]
