@@ -26,6 +26,8 @@ import json
 import multiprocessing
 import os
 import resource
+import select
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -63,7 +65,14 @@ def measure(start_one: Callable[[int], None], forks: int) -> dict[str, float]:
 
 
 def _reap(pid: int) -> None:
-    _, status = os.waitpid(pid, 0)
+    """Wait for child `pid` to exit (killing it past JOIN_TIMEOUT_S) and collect it."""
+    exited = os.pidfd_open(pid)
+    try:
+        if not select.select([exited], [], [], JOIN_TIMEOUT_S)[0]:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(exited)
+    _, status = os.waitpid(pid, 0)  # it has exited, or been killed: this returns at once
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"process {pid} ended with status {status}")
 
