@@ -55,7 +55,7 @@ def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
     now = time.monotonic_ns
     rng = random.Random(plan.seed * 1_000_003 + buyer) if plan.random_delays else None
     t_start = now()
-    seen = read = wrote = t_searched = t_lock_acquired = t_read = t_write = None
+    seen = read = wrote = t_searched = t_lock_requested = t_lock_acquired = t_read = t_write = None
     outcome: Outcome = "error"
     error = None
     try:
@@ -64,6 +64,7 @@ def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
         t_searched = now()
         if seen > 0:
             db.stage()  # the file a sale will fill, made before the lock is taken rather than inside it
+        t_lock_requested = now()
         with lock.held(plan.lock_timeout_s):
             t_lock_acquired = now()
             read = db.read()
@@ -83,7 +84,7 @@ def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
         error = f"{type(e).__name__}: {e}"
     return BuyerRecord(
         buyer, os.getpid(), outcome, seen, read, wrote, error,
-        t_start, t_searched, t_searched, t_lock_acquired, t_read, t_write, now(),
+        t_start, t_searched, t_lock_requested, t_lock_acquired, t_read, t_write, now(),
     )  # fmt: skip
 
 
