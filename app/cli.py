@@ -84,15 +84,22 @@ def _config(args: argparse.Namespace, lock: LockKind) -> SimulationConfig:
 
 
 class ProgressBar:
+    """Redrawn in place on a terminal; elsewhere (a log, a pipe) written once, when every buyer is in."""
+
     def __init__(self, out: TextIO, width: int = 40) -> None:
         self.out = out
         self.width = width
+        self.live = out.isatty()
+        self.shown = -1
 
     def __call__(self, finished: int, total: int) -> None:
+        done = finished >= total
+        if finished == self.shown or not (self.live or done):
+            return
+        self.shown = finished
         filled = self.width * finished // max(total, 1)
-        self.out.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {finished:,}/{total:,} buyers")
-        if finished >= total:
-            self.out.write("\n")
+        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {finished:,}/{total:,} buyers"
+        self.out.write(("\r" if self.live else "") + bar + ("\n" if done else ""))
         self.out.flush()
 
 

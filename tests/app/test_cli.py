@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from app.cli import main
+from app.cli import ProgressBar, main
 
 WINNER = re.compile(r"buyer \d+ got a ticket \(read")
 
@@ -91,6 +91,18 @@ def test_cli_large_run_shows_a_progress_bar_instead_of_the_story() -> None:
         timeout=60,
         check=True,
     )
-    assert "400/400 buyers" in result.stderr
     assert "sees" not in result.stdout
     assert "tickets remaining" in result.stdout
+    # not a terminal: no redrawing, one line once every buyer is in
+    assert result.stderr.splitlines() == ["[" + "#" * 40 + "] 400/400 buyers"]
+
+
+def test_cli_progress_bar_is_redrawn_in_place_on_a_terminal_and_ends_its_line() -> None:
+    terminal = io.StringIO()
+    terminal.isatty = lambda: True  # type: ignore[method-assign]
+    bar = ProgressBar(terminal, width=4)
+    for finished in (0, 1, 1, 2):
+        bar(finished, 2)
+    bar(2, 2)  # the last figure reported again draws nothing more
+
+    assert terminal.getvalue() == "\r[....] 0/2 buyers\r[##..] 1/2 buyers\r[####] 2/2 buyers\n"
