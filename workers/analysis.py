@@ -156,11 +156,13 @@ def analyse(
     outcomes = Counter(r.outcome for r in records)
     succeeded, sold_out = outcomes["success"], outcomes["sold_out"]
     sold = tickets_initial - tickets_remaining
-    waits = sorted(
-        (r.t_lock_acquired - r.t_lock_requested) / 1e6
-        for r in records
-        if r.t_lock_acquired is not None and r.t_lock_requested is not None
-    )
+    waits: list[float] = []
+    if lock_label is not None:  # without a lock nobody waits for one: the gap there is only scheduling
+        waits = sorted(
+            (r.t_lock_acquired - r.t_lock_requested) / 1e6
+            for r in records
+            if r.t_lock_acquired is not None and r.t_lock_requested is not None
+        )
     duration_ms = duration_ns / 1e6
     oversold = max(0, succeeded - tickets_initial)
     lost = max(0, succeeded - sold)

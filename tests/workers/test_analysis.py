@@ -63,6 +63,15 @@ def test_analyse_under_a_lock_shows_a_staircase() -> None:
     assert result.sales_per_second == round(2 / 0.022, 1)
 
 
+def test_analyse_without_a_lock_reports_no_lock_wait() -> None:
+    records = [sale(1, 2, 0, 10, waited_ms=3), sale(2, 1, 11, 20, waited_ms=5)]
+    locked = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=20 * MS, lock_label="process lock")
+    unlocked = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=20 * MS, lock_label=None)
+    assert locked.lock_wait_p50_ms > 0 and locked.lock_wait_max_ms == 5.0
+    assert (unlocked.lock_wait_p50_ms, unlocked.lock_wait_p95_ms, unlocked.lock_wait_max_ms) == (0.0, 0.0, 0.0)
+    assert "Waiting for" not in unlocked.explanation
+
+
 def test_analyse_reports_errored_buyers() -> None:
     dead = BuyerRecord(5, 99, "error", error="buyer process 99 was killed by signal 9 before reporting")
     result = analyse([sale(1, 1, 0, 5), dead], tickets_initial=1, tickets_remaining=0, duration_ns=MS, lock_label=None)
