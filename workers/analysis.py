@@ -114,7 +114,8 @@ def explain(result: Result, lock_label: str | None) -> str:
     if r.conflicts:
         c = r.conflicts[0]
         head = (
-            f"Buyers {_names(c.buyers, c.size)} all read count={c.read} before buyer {c.first_writer} "
+            f"Buyers {_names(c.buyers, c.size)} {'both' if c.size == 2 else 'all'} read count={c.read} "
+            f"before buyer {c.first_writer} "
             f"wrote {c.read - 1}; each wrote {c.read - 1}, "
         )
         if c.read == 1:

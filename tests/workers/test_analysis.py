@@ -50,6 +50,7 @@ def test_analyse_counts_lost_updates_without_oversell() -> None:
     records = [sale(1, 5, 10, 20), sale(2, 5, 11, 21), sale(3, 4, 30, 40)]
     result = analyse(records, tickets_initial=5, tickets_remaining=3, duration_ns=40 * MS, lock_label=None)
     assert (result.oversold, result.lost_updates, result.tickets_sold) == (0, 1, 2)
+    assert result.explanation.startswith("Buyers 1 and 2 both read count=5 before buyer 1 wrote 4; each wrote 4, ")
     assert "2 sales took only 1 ticket off the count (1 lost updates)" in result.explanation
 
 
