@@ -25,11 +25,12 @@ RUN groupadd --gid 10001 ticketrush \
 
 WORKDIR /app
 
-# Dependencies only, read from pyproject.toml: this layer is reused until the dependency list changes.
-COPY pyproject.toml ./
+# Dependencies only, read from pyproject.toml at the versions in constraints.txt: this layer is reused until
+# either changes.
+COPY pyproject.toml constraints.txt ./
 RUN python -m venv /opt/venv \
     && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-    | /opt/venv/bin/pip install --no-cache-dir --requirement /dev/stdin
+    | /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt --requirement /dev/stdin
 
 # Then the project itself, without touching the dependencies (and without the build's leftovers).
 COPY app/ ./app/

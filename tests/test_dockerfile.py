@@ -248,12 +248,13 @@ def test_dockerfile_serves_on_all_interfaces_and_checks_health() -> None:
 
 def test_dockerfile_installs_dependencies_before_copying_code() -> None:
     """Editing the code must not reinstall the dependencies: they have their own layer, built from
-    pyproject.toml alone."""
+    pyproject.toml and the pinned versions in constraints.txt alone."""
     installs = [n for n, i in enumerate(DOCKERFILE) if i.keyword == "RUN" and "pip install" in i.args]
     assert len(installs) == 2, "expected one install of the dependencies, then one of the project"
     deps, project = (DOCKERFILE[n].args for n in installs)
     copied_first = [copy_sources(i.args) for i in DOCKERFILE[: installs[0]] if i.keyword == "COPY"]
-    assert copied_first == [["pyproject.toml"]], f"copied before the dependency layer: {copied_first}"
+    assert copied_first == [["pyproject.toml", "constraints.txt"]], f"copied before the dependencies: {copied_first}"
+    assert "--constraint constraints.txt" in deps
     assert "--no-deps" not in deps and "--no-deps" in project
     copied_between = [copy_sources(i.args) for i in DOCKERFILE[installs[0] : installs[1]] if i.keyword == "COPY"]
     assert sorted(src for c in copied_between for src in c) == ["app/", "workers/"]
