@@ -112,12 +112,11 @@ def lean_process(_: int) -> None:
     _join(process)
 
 
-def engine_buyers(folder: Path, forks: int) -> Callable[[int], None]:
+def engine_buyers(folder: Path, tickets: int, channel: RecordChannel) -> Callable[[int], None]:
     db = TicketDb(folder / "db.json")
-    db.create(max(1, forks // 10))
+    db.create(tickets)
     plan = Plan(db.path, (0.0, 0.0), (0.0, 0.0), 0, JOIN_TIMEOUT_S, JOIN_TIMEOUT_S, os.getpid())
     lock = make_lock("process", multiprocessing.get_context("fork"), db.path)
-    channel = RecordChannel.open()
 
     def engine_buyer(i: int) -> None:
         process = LeanProcess(target=work, args=(range(i + 1, i + 2), plan, lock, None, channel))
@@ -129,9 +128,9 @@ def engine_buyers(folder: Path, forks: int) -> Callable[[int], None]:
     return engine_buyer
 
 
-def lesson_buyers(folder: Path, forks: int) -> Callable[[int], None]:
+def lesson_buyers(folder: Path, tickets: int) -> Callable[[int], None]:
     db = folder / "lesson.json"
-    db.write_text(json.dumps({"count": max(1, forks // 10)}))
+    db.write_text(json.dumps({"count": tickets}))
     mutex = multiprocessing.Lock()
 
     def lesson_buyer(i: int) -> None:
@@ -147,18 +146,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forks", type=int, default=1000, help="processes per variant")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"forks": args.forks}
-    with tempfile.TemporaryDirectory(prefix="ticketrush-forkcost-") as name:
-        folder = Path(name)
-        variants: dict[str, Callable[[int], None]] = {
-            "kernel fork + exit": kernel_fork,
-            "os.fork + os._exit": python_fork,
-            "buyer process, no work": lean_process,
-            "engine buyer": engine_buyers(folder, args.forks),
-        }
-        for label, start_one in variants.items():
-            results[label] = measure(start_one, args.forks)
-        with output_to(folder / "lesson-out.txt"):  # the lesson's buyers print what they saw
-            results["lesson buyer"] = measure(lesson_buyers(folder, args.forks), args.forks)
+    tickets = max(1, args.forks // 10)  # a tenth of the buyers find a ticket, as in the benchmark's runs
+    channel = RecordChannel.open()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ticketrush-forkcost-") as name:
+            folder = Path(name)
+            variants: dict[str, Callable[[int], None]] = {
+                "kernel fork + exit": kernel_fork,
+                "os.fork + os._exit": python_fork,
+                "buyer process, no work": lean_process,
+                "engine buyer": engine_buyers(folder, tickets, channel),
+            }
+            for label, start_one in variants.items():
+                results[label] = measure(start_one, args.forks)
+            with output_to(folder / "lesson-out.txt"):  # the lesson's buyers print what they saw
+                results["lesson buyer"] = measure(lesson_buyers(folder, tickets), args.forks)
+    finally:
+        channel.close()
     print(json.dumps(results))
     return 0
 
