@@ -15,9 +15,10 @@ run_simulation(config, run_dir)
 from __future__ import annotations
 
 import contextlib
+import gc
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
@@ -58,6 +59,22 @@ def share_out(config: SimulationConfig) -> list[range]:
         return [range(b, b + 1) for b in range(1, config.buyers + 1)]
     size = config.workers or 1
     return [range(k + 1, config.buyers + 1, size) for k in range(size)]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, then restore it as it was.
+
+    The collector never untracks named tuples, so while a run's records pile up it keeps going through them
+    (about a tenth of a second for 100,000); they hold no reference cycles, so pausing it frees nothing late.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Run:
@@ -201,25 +218,26 @@ def run_simulation(
         run.db.create(config.tickets)
     except TicketrushError as e:
         raise RunFailed(str(e)) from e
-    cleanly = False
-    try:
-        run.launch()
-        run.collect(on_progress, should_stop)
-        finished_ns = time.monotonic_ns()
-        cleanly = True
-    finally:
-        run.reap(cleanly)
-        run.db.remove_leftovers()
-    try:
-        remaining = run.db.read()
-    except TicketrushError as e:
-        raise RunFailed(str(e)) from e
-    records = [run.records[b] for b in sorted(run.records)]
-    result = analyse(
-        records,
-        tickets_initial=config.tickets,
-        tickets_remaining=remaining,
-        duration_ns=finished_ns - run.started_ns,
-        lock_label=label(config.lock) if config.lock != "none" else None,
-    )
+    with collector_paused():  # records pile up from here to the analysis
+        cleanly = False
+        try:
+            run.launch()
+            run.collect(on_progress, should_stop)
+            finished_ns = time.monotonic_ns()
+            cleanly = True
+        finally:
+            run.reap(cleanly)
+            run.db.remove_leftovers()
+        try:
+            remaining = run.db.read()
+        except TicketrushError as e:
+            raise RunFailed(str(e)) from e
+        records = [run.records[b] for b in sorted(run.records)]
+        result = analyse(
+            records,
+            tickets_initial=config.tickets,
+            tickets_remaining=remaining,
+            duration_ns=finished_ns - run.started_ns,
+            lock_label=label(config.lock) if config.lock != "none" else None,
+        )
     return RunReport(config=config, result=result, records=records)

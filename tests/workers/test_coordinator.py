@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -216,6 +217,19 @@ def test_progress_is_reported_while_the_run_goes(run_dir: Path) -> None:
     assert seen[-1] == (8, 8)
     assert finished == sorted(finished)
     assert any(0 < f < 8 for f in finished)  # observed mid-run, not only at the end
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_run_pauses_the_garbage_collector_and_restores_it(run_dir: Path, enabled: bool) -> None:
+    during: list[bool] = []
+    (gc.enable if enabled else gc.disable)()
+    try:
+        config = SimulationConfig(buyers=4, tickets=2, lock="file", **FAST)
+        run_simulation(config, run_dir, on_progress=lambda finished, total: during.append(gc.isenabled()))
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert during and not any(during)
 
 
 def test_pool_runs_many_buyers_per_process(run_dir: Path) -> None:

@@ -17,8 +17,10 @@ def test_db_round_trip_is_the_lesson_format(tmp_path: Path) -> None:
     db = TicketDb(tmp_path / "run" / "db.json")
     db.create(7)
     assert json.loads(db.path.read_text()) == {"count": 7}
-    db.write(6)
-    assert db.read() == 6
+    for count in (6, 0, 10**12, -1):
+        db.write(count)
+        assert db.path.read_text() == json.dumps({"count": count})
+        assert db.read() == count
 
 
 @pytest.mark.parametrize("content", ["", '{"count": ', "[1]", '{"count": "1"}', '{"count": true}', "{}"])
