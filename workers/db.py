@@ -127,7 +127,7 @@ class TicketDb:
                 raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
 
     def write(self, count: int) -> None:
-        data = b'{"count": %d}' % count  # json.dumps({"count": count}), in a tenth of the time
+        data = b'{"count": %d}' % count  # what json.dumps({"count": count}) gives, without its cost inside the lock
         try:
             fd = self._staged if self._staged is not None else self._create_fresh()
             self._staged = None
