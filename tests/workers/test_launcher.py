@@ -78,3 +78,47 @@ def test_a_killed_launcher_fails_the_run_and_takes_its_buyers_with_it(run_dir: P
         run_simulation(config, run_dir, should_stop=kill_the_launcher, time_limit_s=60)
     _, alive = psutil.wait_procs(buyers, timeout=10)
     assert alive == []  # they died with the launcher (PR_SET_PDEATHSIG)
+
+
+REHEARSAL_PROBE = """
+import dis, sys
+from pathlib import Path
+from workers.buyer import Plan, buy
+from workers.db import TicketDb
+from workers.launcher import rehearse
+
+def specialised():
+    return sum(i.opname not in dis.opmap and not i.opname.endswith("_ADAPTIVE")
+               for i in dis.get_instructions(buy, adaptive=True))
+
+db = TicketDb(Path(sys.argv[1]) / "db.json")
+db.create(7)
+before = specialised()
+rehearse(Plan(db.path, (5.0, 5.0), (5.0, 5.0), 0, 5.0, 5.0, None), sys.argv[2])
+print(before, specialised(), db.read(), *sorted(p.name for p in db.path.parent.iterdir()))
+"""
+
+
+@pytest.mark.parametrize("lock", ["none", "process", "file"])
+def test_the_rehearsal_leaves_the_buyers_code_specialised_and_the_run_folder_as_it_was(
+    tmp_path: Path, lock: str
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", REHEARSAL_PROBE, str(tmp_path), lock],
+        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    before, after, count, *files = out.stdout.split()
+    assert before == "0" and int(after) > 10  # buyers forked from here inherit specialised code
+    assert count == "7" and files == ["db.json"]  # the real db untouched, no scratch file left
+
+
+@pytest.mark.parametrize("lock", ["none", "file"])
+def test_a_run_leaves_only_its_db_and_lock_file(run_dir: Path, lock: str) -> None:
+    config = SimulationConfig(buyers=8, tickets=3, lock=lock, think_ms=0, hold_ms=0)
+    run_simulation(config, run_dir)
+    expected = ["db.json", "db.json.lock"] if lock == "file" else ["db.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == expected
