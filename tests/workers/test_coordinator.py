@@ -242,3 +242,11 @@ def test_pool_runs_many_buyers_per_process(run_dir: Path) -> None:
 def test_staggered_start_still_counts_every_buyer(run_dir: Path) -> None:
     result = run(run_dir, buyers=5, tickets=3, lock="file", together=False, **FAST).result
     assert result.buyers_succeeded == 3 and result.buyers_sold_out == 2
+
+
+@pytest.mark.parametrize("lock", ["none", "file"])
+def test_a_run_leaves_only_its_db_and_lock_file(run_dir: Path, lock: str) -> None:
+    config = SimulationConfig(buyers=8, tickets=3, lock=lock, think_ms=0, hold_ms=0)
+    run_simulation(config, run_dir)
+    expected = ["db.json", "db.json.lock"] if lock == "file" else ["db.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == expected
