@@ -4,8 +4,9 @@ Forking costs in proportion to the size of the process that forks: the child get
 and from then on parent and child each pay a copy-on-write fault for every page they write. A server's run
 process, or any program that has imported pydantic, is two to three times the size of a bare interpreter,
 and a run forks a thousand buyers. So the coordinator does not fork them itself: it starts this module as
-`python -S -m workers.launcher`, which imports only the buyer's side of the engine, and the launcher forks,
-releases and reaps the buyers. It has one thread, so forking is safe whatever the caller runs.
+`python -S -P -m workers.launcher`, which imports only the buyer's side of the engine (from the engine's own
+folder: -P keeps out a `workers` package in the caller's current folder), and the launcher forks, releases
+and reaps the buyers. It has one thread, so forking is safe whatever the caller runs.
 
     coordinator                           launcher                        buyers
       | job: shares, plan, lock -------->  | the lock, the start Event
@@ -55,6 +56,7 @@ def start_launcher(link: Connection, results_writer: int) -> subprocess.Popen[by
     command = [
         sys.executable,
         "-S",
+        "-P",
         "-m",
         "workers.launcher",
         str(os.getpid()),

@@ -78,3 +78,14 @@ def test_a_killed_launcher_fails_the_run_and_takes_its_buyers_with_it(run_dir: P
         run_simulation(config, run_dir, should_stop=kill_the_launcher, time_limit_s=60)
     _, alive = psutil.wait_procs(buyers, timeout=10)
     assert alive == []  # they died with the launcher (PR_SET_PDEATHSIG)
+
+
+def test_a_workers_package_in_the_callers_folder_does_not_replace_the_engine(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoy = tmp_path / "elsewhere" / "workers"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('not the engine')\n")
+    monkeypatch.chdir(decoy.parent)
+    result = run_simulation(SimulationConfig(buyers=5, tickets=2, lock="file", think_ms=0, hold_ms=0), run_dir).result
+    assert result.buyers_errored == 0 and result.tickets_sold == 2
