@@ -12,7 +12,8 @@ CPU time and page faults (everything it does, exit included). The variants add o
                             and random install (every program that imports multiprocessing has them)
     buyer process, no work  a LeanProcess, as the launcher starts it, with an empty target
     engine buyer            a LeanProcess running workers.buyer.work for one buyer: process lock, no start
-                            line, a tenth of the buyers find a ticket, the record sent over the channel
+                            line, a tenth of the buyers find a ticket, the record sent over the channel;
+                            forked, as the launcher forks them, after a rehearsal (workers.launcher.rehearse)
     lesson buyer            a multiprocessing.Process running the lesson's task (bench/lesson.py)
 
 Prints one JSON line: per variant, parent_ms, child_ms and child_faults per process.
@@ -34,11 +35,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import workers.launcher  # noqa: F401  (the modules the launcher holds when it forks)
 from bench.lesson import output_to, task
 from workers.buyer import Plan, work
 from workers.channel import RecordChannel
 from workers.db import TicketDb
+from workers.launcher import rehearse  # and with it the modules the launcher holds when it forks
 from workers.locks import make_lock
 from workers.process import LeanProcess, start_untracked
 
@@ -117,6 +118,7 @@ def engine_buyers(folder: Path, tickets: int, channel: RecordChannel) -> Callabl
     db.create(tickets)
     plan = Plan(db.path, (0.0, 0.0), (0.0, 0.0), 0, JOIN_TIMEOUT_S, JOIN_TIMEOUT_S, os.getpid())
     lock = make_lock("process", multiprocessing.get_context("fork"), db.path)
+    rehearse(plan, "process")
 
     def engine_buyer(i: int) -> None:
         process = LeanProcess(target=work, args=(range(i + 1, i + 2), plan, lock, None, channel))

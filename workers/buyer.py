@@ -95,6 +95,11 @@ def work(buyers: range, plan: Plan, lock: BuyerLock, start: Event | None, result
         error = f"was not released from the start line within {plan.start_timeout_s:g} s"
         results.send([BuyerRecord(b, os.getpid(), "error", error=error) for b in buyers])
         return
+    serve(buyers, plan, lock, results)
+
+
+def serve(buyers: range, plan: Plan, lock: BuyerLock, results: RecordChannel) -> None:
+    """Run `buyers` one after another, reporting them in batches; close the db and the lock when done."""
     db = TicketDb(plan.db_path)
     batch: list[BuyerRecord] = []
     flushed = time.monotonic()

@@ -89,3 +89,39 @@ def test_a_workers_package_in_the_callers_folder_does_not_replace_the_engine(
     monkeypatch.chdir(decoy.parent)
     result = run_simulation(SimulationConfig(buyers=5, tickets=2, lock="file", think_ms=0, hold_ms=0), run_dir).result
     assert result.buyers_errored == 0 and result.tickets_sold == 2
+
+
+REHEARSAL_PROBE = """
+import dis, sys
+from pathlib import Path
+from workers.buyer import Plan, buy
+from workers.db import TicketDb
+from workers.launcher import rehearse
+
+def specialised():
+    return sum(i.opname not in dis.opmap and not i.opname.endswith("_ADAPTIVE")
+               for i in dis.get_instructions(buy, adaptive=True))
+
+db = TicketDb(Path(sys.argv[1]) / "db.json")
+db.create(7)
+before = specialised()
+rehearse(Plan(db.path, (5.0, 5.0), (5.0, 5.0), 0, 5.0, 5.0, None), sys.argv[2])
+print(before, specialised(), db.read(), *sorted(p.name for p in db.path.parent.iterdir()))
+"""
+
+
+@pytest.mark.parametrize("lock", ["none", "process", "file"])
+def test_the_rehearsal_leaves_the_buyers_code_specialised_and_the_run_folder_as_it_was(
+    tmp_path: Path, lock: str
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-S", "-P", "-c", REHEARSAL_PROBE, str(tmp_path), lock],
+        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    before, after, count, *files = out.stdout.split()
+    assert before == "0" and int(after) > 10  # buyers forked from here inherit specialised code
+    assert count == "7" and files == ["db.json"]  # the real db untouched, no scratch file left
