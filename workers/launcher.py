@@ -127,25 +127,39 @@ class _Launcher:
         self.watching.register(link, selectors.EVENT_READ)
 
     def launch(self) -> None:
+        """Rehearse, fork a buyer process per share, then release them all (or let each go as it is forked).
+
+        Every page the launcher writes between two forks is a copy-on-write fault, copied while the buyers
+        forked so far are alive. So the fork loop does nothing else: the Process objects are made before it,
+        and the sentinels are registered for watching after it (a buyer that exits sooner is seen then).
+        """
         rehearse(self.plan, self.lock.kind)
-        if self.start is None:
-            self.link.send(("started", time.monotonic_ns()))
-        for n, buyers in enumerate(self.shares):
-            process = LeanProcess(
+        processes = [
+            LeanProcess(
                 target=work,
                 args=(buyers, self.plan, self.lock, self.start, self.results),
                 name=f"ticketrush-buyer-{buyers.start}" if len(buyers) == 1 else f"ticketrush-pool-{n + 1}",
                 daemon=True,
             )
-            try:
-                start_untracked(process)
-            except OSError as e:
-                self.link.send(("failed", f"could not start buyer process {n + 1}: {e}"))
-                raise Stop from e
-            self.live[process.sentinel] = (n, process)
-            self.watching.register(process.sentinel, selectors.EVENT_READ)
-            if n % CHECK_EVERY == CHECK_EVERY - 1 and self.link.poll(0):
-                raise Stop
+            for n, buyers in enumerate(self.shares)
+        ]
+        if self.start is None:
+            self.link.send(("started", time.monotonic_ns()))
+        started = 0
+        try:
+            for process in processes:
+                try:
+                    start_untracked(process)
+                except OSError as e:
+                    self.link.send(("failed", f"could not start buyer process {started + 1}: {e}"))
+                    raise Stop from e
+                started += 1
+                if started % CHECK_EVERY == 0 and self.link.poll(0):
+                    raise Stop
+        finally:
+            for n, process in enumerate(processes[:started]):  # watched, and so joined, whatever happened
+                self.live[process.sentinel] = (n, process)
+                self.watching.register(process.sentinel, selectors.EVENT_READ)
         self.results.close_writer()  # the buyers hold it now: the coordinator sees EOF once they are all gone
         if self.start is not None:
             self.link.send(("started", time.monotonic_ns()))

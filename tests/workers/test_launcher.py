@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
 import sys
 import threading
+from multiprocessing import Pipe
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import psutil
 import pytest
 
 import workers
-from workers import RunFailed, SimulationConfig, run_simulation
+from workers import RunFailed, SimulationConfig, launcher, run_simulation
+from workers.buyer import Plan
+from workers.channel import RecordChannel
+from workers.db import TicketDb
+from workers.process import start_untracked
 
 PACKAGE_ROOT = Path(workers.__file__).resolve().parent.parent
 
@@ -125,3 +132,37 @@ def test_the_rehearsal_leaves_the_buyers_code_specialised_and_the_run_folder_as_
     before, after, count, *files = out.stdout.split()
     assert before == "0" and int(after) > 10  # buyers forked from here inherit specialised code
     assert count == "7" and files == ["db.json"]  # the real db untouched, no scratch file left
+
+
+def test_a_fork_that_fails_mid_launch_is_reported_and_the_buyers_started_are_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = Plan(tmp_path / "db.json", (0.0, 0.0), (0.0, 0.0), 0, 30.0, 30.0, None)
+    TicketDb(plan.db_path).create(1)
+    starts: list[object] = []
+
+    def third_fork_fails(process: BaseProcess) -> None:
+        starts.append(process)
+        if len(starts) == 3:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        start_untracked(process)
+
+    monkeypatch.setattr(launcher, "start_untracked", third_fork_fails)
+    coordinator_end, launcher_end = Pipe()
+    results = RecordChannel.open()
+    job = ([range(b, b + 1) for b in range(1, 6)], plan, "none", True)
+    buyers_launcher = launcher._Launcher(launcher_end, RecordChannel.for_writing(results.writer), job)
+    try:
+        with pytest.raises(launcher.Stop):
+            buyers_launcher.launch()
+        assert coordinator_end.recv() == (
+            "failed",
+            "could not start buyer process 3: [Errno 11] Resource temporarily unavailable",
+        )
+        waiting = [process for _, process in buyers_launcher.live.values()]
+        assert len(waiting) == 2 and all(p.is_alive() for p in waiting)  # at the start line, never released
+        pids = [p.pid for p in waiting]
+    finally:
+        buyers_launcher.stop()
+        results.close()
+    assert not any(psutil.pid_exists(pid) for pid in pids)  # stopped and joined, not left at the start line
