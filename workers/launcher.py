@@ -32,7 +32,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -87,7 +86,7 @@ def rehearse(plan: Plan, kind: LockKind) -> None:
     """
     context = get_context("fork")
     scratch = plan.db_path.with_name(plan.db_path.name + ".rehearsal")
-    plan = replace(plan, db_path=scratch, think_ms=(0.0, 0.0), hold_ms=(0.0, 0.0), parent_pid=None)
+    plan = plan._replace(db_path=scratch, think_ms=(0.0, 0.0), hold_ms=(0.0, 0.0), parent_pid=None)
     lock = make_lock(kind, context, scratch)
     start = context.Event()
     channel = RecordChannel.open()
@@ -119,7 +118,7 @@ class _Launcher:
         self.link = link
         self.results = results
         self.shares = shares
-        self.plan = replace(plan, parent_pid=os.getpid())
+        self.plan = plan._replace(parent_pid=os.getpid())
         self.lock = make_lock(lock, context, plan.db_path)
         self.start = context.Event() if together else None
         self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process)

@@ -26,9 +26,10 @@ PACKAGE_ROOT = Path(workers.__file__).resolve().parent.parent
 
 
 def test_the_launcher_imports_only_the_buyers_side_of_the_engine() -> None:
-    probe = "import sys, workers.launcher; print(sorted(m for m in ('pydantic', 'workers.config') if m in sys.modules))"
+    heavy = ("pydantic", "workers.config", "dataclasses")
+    probe = f"import sys, workers.launcher; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run(
-        [sys.executable, "-S", "-c", probe],
+        [sys.executable, "-S", "-P", "-c", probe],
         env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
         capture_output=True,
         text=True,
