@@ -71,6 +71,7 @@ def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "wall_s": median(walls),
         "walls": walls,
         "cpu_s": median([r["cpu_s"] for r in runs]),
+        "page_faults": median([r["page_faults"] for r in runs]),
         "errored": median([r["errored"] for r in runs]),
         "errored_max": max(r["errored"] for r in runs),
         "sales_per_s": median([r["sold"] / r["wall_s"] for r in runs]),
@@ -96,7 +97,7 @@ def lesson_vs_engine(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], 
     baseline = rows[LESSON]["wall_s"]
     table = Table(
         f"1. The lesson's way vs the engine: {n:,} buyers, {tickets(n):,} tickets, process lock, zero delays",
-        ["", "wall s", "min-max", "CPU s", "errored (max)", "x lesson", "correct"],
+        ["", "wall s", "min-max", "CPU s", "faults k", "errored (max)", "x lesson", "correct"],
     )
     for name, row in rows.items():
         row["ratio"] = row["wall_s"] / baseline
@@ -105,12 +106,14 @@ def lesson_vs_engine(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], 
             f"{row['wall_s']:.2f}",
             f"{min(row['walls']):.2f}-{max(row['walls']):.2f}",
             f"{row['cpu_s']:.2f}",
+            f"{row['page_faults'] / 1000:,.0f}",
             f"{row['errored']:g} ({row['errored_max']})",
             f"{row['ratio']:.2f}",
             f"{row['correct_runs']}/{row['runs']}",
         )
     table.note("errored: buyers that crashed (the lesson's: JSONDecodeError on a half-written db) or failed")
-    table.note("CPU s: CPU time of the run's whole process tree; correct: every buyer accounted for, none oversold")
+    table.note("CPU s, faults k: CPU time and thousands of page faults of the run's whole process tree")
+    table.note("correct: every buyer accounted for, none oversold")
     table.note("no start line: together=false, each buyer starts as soon as it is forked, as the lesson's buyers do")
     return {"buyers": n, "tickets": tickets(n), "rows": rows}, table
 

@@ -23,19 +23,21 @@ class RunError(Exception):
     """A measured run failed, timed out or printed no result."""
 
 
-def _children_cpu_s() -> float:
+def _children_usage() -> tuple[float, int]:
+    """CPU seconds and page faults of every child process waited for so far (and of their own children)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime, usage.ru_minflt
 
 
 def run_module(module: str, args: Sequence[str], timeout_s: float = 600.0, *, memory: bool = False) -> dict[str, Any]:
     """Run `python -m module *args` from the repository root; return the JSON object it prints last.
 
     The run gets a session of its own, so on a timeout the whole process group (buyers too) is killed. The
-    result gains `cpu_s`: the CPU time the run and every process it started used; with `memory`, also the
-    peak PSS of the run's process tree (sampling costs CPU, so such runs are not timed ones).
+    result gains `cpu_s` and `page_faults`: the CPU time the run and every process it started used, and the
+    page faults they took (copy-on-write ones among them); with `memory`, also the peak PSS of the run's
+    process tree (sampling costs CPU, so such runs are not timed ones).
     """
-    before = _children_cpu_s()
+    cpu_before, faults_before = _children_usage()
     process = subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
@@ -58,7 +60,9 @@ def run_module(module: str, args: Sequence[str], timeout_s: float = 600.0, *, me
         raise RunError(f"{module} {' '.join(args)} printed no result (exit {process.returncode}): {err[-500:]}") from e
     if "failed" in result:
         raise RunError(f"{module} {' '.join(args)}: {result['failed']}")
-    result["cpu_s"] = round(_children_cpu_s() - before, 3)
+    cpu_after, faults_after = _children_usage()
+    result["cpu_s"] = round(cpu_after - cpu_before, 3)
+    result["page_faults"] = faults_after - faults_before
     if isinstance(peak, PeakPss):
         result["peak_pss_mib"] = round(peak.kib / 1024, 1)
         result["processes_at_peak"] = peak.processes

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.procs import run_module
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -75,3 +77,14 @@ def test_fork_cost_adds_one_step_per_row_and_each_costs_more_than_forking_alone(
     assert rows[1]["child_faults"] > rows[0]["child_faults"]
     # a buyer that reads, locks, writes and reports touches more pages than one that does nothing
     assert engine["child_faults"] > rows[2]["child_faults"]
+
+
+def test_a_measured_run_counts_the_cpu_and_page_faults_of_every_process_it_started() -> None:
+    def engine(buyers: int) -> dict[str, Any]:
+        return run_module("bench.engine", ["--buyers", str(buyers), "--tickets", "1", "--executor", "process"])
+
+    few, many = engine(2), engine(60)
+    assert many["correct"] and few["correct"]
+    # each buyer process's own faults reach the count, not only the measured process's
+    assert many["page_faults"] > few["page_faults"] + 58 * 100 > 0
+    assert many["cpu_s"] > 0 and few["cpu_s"] > 0
