@@ -81,7 +81,7 @@ def rehearse(plan: Plan, kind: LockKind) -> None:
 
     CPython rewrites a function's bytecode in place while it warms up and specialises it. A buyer process
     runs code that its parent never ran, so every buyer rewrote the same code objects, and each page it
-    wrote was a copy-on-write fault: about 60 of them, half a millisecond of CPU per buyer here. Buyers
+    wrote was a copy-on-write fault: about 50 of them, half a millisecond of CPU per buyer here. Buyers
     forked after a rehearsal inherit their code already specialised. The scratch files are deleted after.
     """
     context = get_context("fork")
