@@ -18,7 +18,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import traceback
 from multiprocessing import popen_fork
 from multiprocessing.context import ForkProcess
 from multiprocessing.process import BaseProcess
@@ -39,6 +38,8 @@ class _LeanPopen(popen_fork.Popen):
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 1
             except BaseException:
+                import traceback  # only here: the launcher forks every buyer, and this module's size is in each fork
+
                 traceback.print_exc()
             finally:
                 sys.stdout.flush()

@@ -26,7 +26,7 @@ PACKAGE_ROOT = Path(workers.__file__).resolve().parent.parent
 
 
 def test_the_launcher_imports_only_the_buyers_side_of_the_engine() -> None:
-    heavy = ("pydantic", "workers.config", "dataclasses")
+    heavy = ("pydantic", "workers.config", "dataclasses", "traceback")
     probe = f"import sys, workers.launcher; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run(
         [sys.executable, "-S", "-P", "-c", probe],
