@@ -96,6 +96,10 @@ class Dispatcher:
         interrupted = []
         for row in self.store.unfinished():
             self._settle(row.id, Status.INTERRUPTED, error=f"the server stopped while this simulation was {row.status}")
+            try:
+                self.store.clear_leftovers(row.id)
+            except OSError as e:
+                logger.warning("could not clear the leftovers of interrupted simulation %s: %s", row.id, e)
             interrupted.append(row.id)
         atexit.register(self._kill_all)
         self._thread.start()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from app.lifecycle import FINISHED, UNFINISHED, Status, check_transition
-from workers import BuyerRecord, Result, SimulationConfig
+from workers import BuyerRecord, Result, SimulationConfig, remove_leftovers
 
 DB_NAME = "ticketrush.sqlite3"
 BUYERS_DB_NAME = "buyers.sqlite3"
@@ -313,10 +313,19 @@ class Store:
     def buyers_path(self, sim_id: str) -> Path:
         return self.run_dir(sim_id) / BUYERS_DB_NAME
 
+    def _partial_buyers_path(self, sim_id: str) -> Path:
+        path = self.buyers_path(sim_id)
+        return path.with_name(f"{path.name}.partial")
+
+    def clear_leftovers(self, sim_id: str) -> None:
+        """Delete the half-written files of a run that was killed with the server (never a finished file)."""
+        remove_leftovers(self.run_dir(sim_id))
+        self._partial_buyers_path(sim_id).unlink(missing_ok=True)
+
     def save_buyers(self, sim_id: str, records: Iterable[BuyerRecord]) -> None:
         """Write a finished run's buyer records to their own file, which appears whole or not at all."""
         path = self.buyers_path(sim_id)
-        partial = path.with_name(f"{path.name}.partial")
+        partial = self._partial_buyers_path(sim_id)
         partial.unlink(missing_ok=True)
         try:
             db = sqlite3.connect(partial, isolation_level=None)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (`X as X`: re-exported)
     from workers.analysis import Result as Result
     from workers.config import SimulationConfig as SimulationConfig
     from workers.coordinator import RunReport as RunReport
+    from workers.coordinator import remove_leftovers as remove_leftovers
     from workers.coordinator import run_simulation as run_simulation
     from workers.errors import DbError as DbError
     from workers.errors import LockTimeout as LockTimeout
@@ -39,6 +40,7 @@ _HOMES = {
     "RunTimedOut": "workers.errors",
     "SimulationConfig": "workers.config",
     "TicketrushError": "workers.errors",
+    "remove_leftovers": "workers.coordinator",
     "run_simulation": "workers.coordinator",
 }
 

@@ -42,6 +42,7 @@ POLL_S = 0.05
 PROGRESS_INTERVAL_S = 0.1
 REAP_GRACE_S = 5.0
 DEFAULT_TIME_LIMIT_S = 300.0
+DB_NAME = "db.json"
 
 
 @dataclass
@@ -59,6 +60,14 @@ def share_out(config: SimulationConfig) -> list[range]:
         return [range(b, b + 1) for b in range(1, config.buyers + 1)]
     size = config.workers or 1
     return [range(k + 1, config.buyers + 1, size) for k in range(size)]
+
+
+def remove_leftovers(run_dir: Path) -> int:
+    """Delete the half-written files a run left in `run_dir` when it was killed; return how many.
+
+    A run clears them itself when it ends; this is for one killed with the process that ran it.
+    """
+    return TicketDb(run_dir / DB_NAME).remove_leftovers()
 
 
 @contextlib.contextmanager
@@ -80,7 +89,7 @@ def collector_paused() -> Iterator[None]:
 class _Run:
     def __init__(self, config: SimulationConfig, run_dir: Path, time_limit_s: float) -> None:
         self.config = config
-        self.db = TicketDb(run_dir / "db.json")
+        self.db = TicketDb(run_dir / DB_NAME)
         self.shares = share_out(config)
         self.results = RecordChannel.open()
         self.link: Connection | None = None

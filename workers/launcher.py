@@ -82,12 +82,14 @@ def rehearse(plan: Plan, kind: LockKind) -> None:
     CPython rewrites a function's bytecode in place while it warms up and specialises it. A buyer process
     runs code that its parent never ran, so every buyer rewrote the same code objects, and each page it
     wrote was a copy-on-write fault: about 50 of them, half a millisecond of CPU per buyer here. Buyers
-    forked after a rehearsal inherit their code already specialised. The scratch files are deleted after.
+    forked after a rehearsal inherit their code already specialised. The scratch files are deleted after, and
+    are named like a writer's temporary files, so that a run's clean-up deletes them if the launcher was killed
+    first; the lock is the run's own, which nobody else holds before the buyers exist.
     """
     context = get_context("fork")
-    scratch = plan.db_path.with_name(plan.db_path.name + ".rehearsal")
+    scratch = plan.db_path.with_name(plan.db_path.name + ".rehearsal.tmp")
+    lock = make_lock(kind, context, plan.db_path)
     plan = plan._replace(db_path=scratch, think_ms=(0.0, 0.0), hold_ms=(0.0, 0.0), parent_pid=None)
-    lock = make_lock(kind, context, scratch)
     start = context.Event()
     channel = RecordChannel.open()
     try:

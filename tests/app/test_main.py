@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -22,6 +23,10 @@ def test_main_restart_after_kill9_keeps_results_and_interrupts_the_run(start_ser
     first.kill()
 
     first.assert_nothing_left()  # the run process and its buyers die with the server
+    run_dir = first.data_dir / "runs" / killed["id"]
+    half_written = ["db.json.4242.tmp", "db.json.rehearsal.tmp", "buyers.sqlite3.partial"]
+    for name in half_written:  # as writers killed mid-write leave them
+        (run_dir / name).write_bytes(b'{"cou')
     second = start_server(data_dir=first.data_dir)
     assert second.get(done["id"]) == done
     assert second.client.get(f"/simulations/{done['id']}/buyers").json()["count"] == 5
@@ -29,6 +34,8 @@ def test_main_restart_after_kill9_keeps_results_and_interrupts_the_run(start_ser
     assert interrupted["status"] == "interrupted"
     assert interrupted["error"] == "the server stopped while this simulation was running"
     assert interrupted["finished_at"] is not None
+    assert not [name for name in half_written if (run_dir / name).exists()]
+    assert json.loads((run_dir / "db.json").read_text()) == {"count": 1}  # the db itself stays, whole
     assert second.wait_finished(second.post({"buyers": 2, **QUICK})["id"])["status"] == "completed"
 
 
