@@ -133,7 +133,9 @@ class FileLock(BuyerLock):
             if _try_flock(fd):
                 return True
             os.sched_yield()
-        left = max(0.0, deadline - time.monotonic())
+        left = deadline - time.monotonic()
+        if left <= 0:  # no time left to wait (an alarm of 0 s would never ring)
+            return _try_flock(fd)
         if _alarm_is_free():
             return _flock_until(fd, left)
         return _poll_flock(fd, left)

@@ -49,6 +49,16 @@ def test_lock_shuts_out_other_processes_until_released(tmp_path: Path) -> None:
         lock.close()
 
 
+def test_a_held_lock_asked_with_no_time_left_gives_up_at_once(tmp_path: Path) -> None:
+    for lock in _locks(tmp_path):
+        assert lock.acquire(1)
+        try:
+            assert _exit_code_of_try(lock, 0.0) == 3, lock.label
+        finally:
+            lock.release()
+            lock.close()
+
+
 def test_lock_held_raises_lock_timeout_naming_the_lock(tmp_path: Path) -> None:
     lock = FileLock(tmp_path / "db.json.lock")
     holder = fork.Event()
