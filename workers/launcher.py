@@ -52,6 +52,7 @@ STOP_GRACE_S = 1.0
 WATCH_TIMEOUT_S = 1.0
 CHECK_EVERY = 50  # buyer processes started between two looks for a stop request
 REHEARSALS = 20  # buyers run before forking: enough for CPython to specialise their code (200 did no better)
+REHEARSAL_LOCK_WAIT_S = 0.01  # a rehearsed buyer's lock timeout: only another tool can hold the run's lock then
 
 
 def start_launcher(link: Connection, results_writer: int) -> subprocess.Popen[bytes]:
@@ -84,12 +85,19 @@ def rehearse(plan: Plan, kind: LockKind) -> None:
     wrote was a copy-on-write fault: about 50 of them, half a millisecond of CPU per buyer here. Buyers
     forked after a rehearsal inherit their code already specialised. The scratch files are deleted after, and
     are named like a writer's temporary files, so that a run's clean-up deletes them if the launcher was killed
-    first; the lock is the run's own, which nobody else holds before the buyers exist.
+    first. The lock is the run's own, which no buyer holds yet; the rehearsal stops at the first buyer that
+    fails (another tool holding the lock, a db that cannot be written), which the real buyers will report.
     """
     context = get_context("fork")
     scratch = plan.db_path.with_name(plan.db_path.name + ".rehearsal.tmp")
     lock = make_lock(kind, context, plan.db_path)
-    plan = plan._replace(db_path=scratch, think_ms=(0.0, 0.0), hold_ms=(0.0, 0.0), parent_pid=None)
+    plan = plan._replace(
+        db_path=scratch,
+        think_ms=(0.0, 0.0),
+        hold_ms=(0.0, 0.0),
+        lock_timeout_s=REHEARSAL_LOCK_WAIT_S,
+        parent_pid=None,
+    )
     start = context.Event()
     channel = RecordChannel.open()
     try:
@@ -98,7 +106,8 @@ def rehearse(plan: Plan, kind: LockKind) -> None:
             start.wait(0)
             serve(range(buyer, buyer + 1), plan, lock, channel)
             while channel.ready(0):
-                channel.receive()
+                if any(record.outcome == "error" for record in channel.receive()):
+                    return
     except (TicketrushError, OSError):
         pass  # a rehearsal only saves time; the real buyers report any failure themselves
     finally:

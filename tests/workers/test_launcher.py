@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing import Pipe
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -118,19 +120,37 @@ print(before, specialised(), db.read(), *sorted(p.name for p in db.path.parent.i
 """
 
 
-@pytest.mark.parametrize("lock", ["none", "process", "file"])
-def test_the_rehearsal_leaves_the_buyers_code_specialised_and_the_run_folder_as_it_was(
-    tmp_path: Path, lock: str
-) -> None:
-    out = subprocess.run(
-        [sys.executable, "-S", "-P", "-c", REHEARSAL_PROBE, str(tmp_path), lock],
+def test_a_rehearsal_stops_at_once_when_another_tool_holds_the_runs_file_lock(tmp_path: Path) -> None:
+    (tmp_path / "db.json.lock").touch()
+    holder = os.open(tmp_path / "db.json.lock", os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # as filelock.FileLock would, in some other program
+    try:
+        started = time.monotonic()
+        out = _rehearse_in_a_fresh_launcher(tmp_path, "file")
+        took = time.monotonic() - started
+    finally:
+        os.close(holder)
+    assert out.split()[2:] == ["7", "db.json", "db.json.lock"]  # nothing sold, nothing left
+    assert took < 5  # not 20 buyers each waiting out the run's 5 s lock timeout
+
+
+def _rehearse_in_a_fresh_launcher(folder: Path, lock: str) -> str:
+    """Run REHEARSAL_PROBE in a process like the launcher; return what it prints."""
+    return subprocess.run(
+        [sys.executable, "-S", "-P", "-c", REHEARSAL_PROBE, str(folder), lock],
         env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
-    )
-    before, after, count, *files = out.stdout.split()
+    ).stdout
+
+
+@pytest.mark.parametrize("lock", ["none", "process", "file"])
+def test_the_rehearsal_leaves_the_buyers_code_specialised_and_the_run_folder_as_it_was(
+    tmp_path: Path, lock: str
+) -> None:
+    before, after, count, *files = _rehearse_in_a_fresh_launcher(tmp_path, lock).split()
     assert before == "0" and int(after) > 10  # buyers forked from here inherit specialised code
     # the real db untouched, no scratch file left; the file lock rehearsed is the run's own
     assert count == "7" and files == (["db.json", "db.json.lock"] if lock == "file" else ["db.json"])
