@@ -25,7 +25,6 @@ launcher (PR_SET_PDEATHSIG), so no buyer outlives the run whatever is killed.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import selectors
 import signal
@@ -80,15 +79,16 @@ def start_launcher(link: Connection, results_writer: int) -> subprocess.Popen[by
 def rehearse(plan: Plan, kind: LockKind) -> None:
     """Run a few buyers here, on a scratch db beside the real one, before forking the real ones.
 
-    CPython rewrites a function's bytecode in place while it warms up and specialises it. A buyer process
-    runs code that its parent never ran, so every buyer rewrote the same code objects, and each page it
-    wrote was a copy-on-write fault: about 50 of them, half a millisecond of CPU per buyer here. Buyers
-    forked after a rehearsal inherit their code already specialised. The scratch files are deleted after, and
-    are named like a writer's temporary files, so that a run's clean-up deletes them if the launcher was killed
-    first. The lock is the run's own, which no buyer holds yet; the rehearsal stops at the first buyer that
+    CPython rewrites a function's bytecode in place while it warms up and specialises it. A buyer process runs code
+    that its parent never ran, so every buyer rewrote the same code objects, and each page it wrote was a
+    copy-on-write fault: about 50 of them, half a millisecond of CPU per buyer here. Buyers forked after a rehearsal
+    inherit their code already specialised. The scratch files are named like a writer's temporary files, so the db's
+    `remove_leftovers` deletes them: here when the rehearsal ends, and in the run's own clean-up if the launcher was
+    killed first. The lock is the run's own, which no buyer holds yet; the rehearsal stops at the first buyer that
     fails (another tool holding the lock, a db that cannot be written), which the real buyers will report.
     """
     context = get_context("fork")
+    run_db = TicketDb(plan.db_path)
     scratch = plan.db_path.with_name(plan.db_path.name + ".rehearsal.tmp")
     lock = make_lock(kind, context, plan.db_path)
     plan = plan._replace(
@@ -113,9 +113,8 @@ def rehearse(plan: Plan, kind: LockKind) -> None:
     finally:
         channel.close()
         lock.close()
-        for leftover in scratch.parent.glob(glob.escape(scratch.name) + "*"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        with contextlib.suppress(OSError):
+            run_db.remove_leftovers()  # the scratch db and its writers' files; no real buyer has written yet
 
 
 class Stop(Exception):
