@@ -57,7 +57,7 @@ class SimulationConfig(BaseModel):
         None,
         ge=1,
         le=MAX_PERMITS,
-        description=f"How many buyers the semaphore lets in at once (lock 'semaphore' only; default {DEFAULT_PERMITS}).",
+        description=f"Buyers the semaphore lets in at once (lock 'semaphore' only; default {DEFAULT_PERMITS}).",
     )
     max_retries: int = Field(
         DEFAULT_MAX_RETRIES,

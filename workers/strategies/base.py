@@ -21,16 +21,16 @@ class Plan(NamedTuple):
     inspect with it), which every fork would copy and every exit tear down.
     """
 
-    strategy: str
-    lock: str
-    permits: int | None
-    max_retries: int
-    think_ms: tuple[float, float]
-    hold_ms: tuple[float, float]
-    seed: int
-    lock_timeout_s: float
-    start_timeout_s: float
-    parent_pid: int | None
+    strategy: str = "read-write"
+    lock: str = "none"
+    permits: int | None = None
+    max_retries: int = 100
+    think_ms: tuple[float, float] = (0.0, 0.0)
+    hold_ms: tuple[float, float] = (0.0, 0.0)
+    seed: int = 0
+    lock_timeout_s: float = 30.0
+    start_timeout_s: float = 300.0
+    parent_pid: int | None = None
 
     @property
     def random_delays(self) -> bool:
