@@ -128,7 +128,7 @@ class _Race:
         self.link, launcher_end = Pipe()
         assert self.results.writer is not None
         try:
-            self.launcher = start_launcher(launcher_end, self.results.writer)
+            self.launcher = start_launcher(launcher_end, self.results.writer, site_packages=self.store.site_packages)
         except OSError as e:
             raise RunFailed(f"could not start the buyers' launcher: {e}") from e
         finally:

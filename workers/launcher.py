@@ -57,10 +57,15 @@ REHEARSALS = 20  # buyers run before forking: enough for CPython to specialise t
 REHEARSAL_LOCK_WAIT_S = 0.01  # a rehearsed buyer's lock timeout: only another tool can hold the run's lock then
 
 
-def start_launcher(link: Connection, results_writer: int) -> subprocess.Popen[bytes]:
-    """Start a launcher that talks over `link` (its end of a Pipe) and gives its buyers `results_writer`."""
+def start_launcher(link: Connection, results_writer: int, *, site_packages: bool = False) -> subprocess.Popen[bytes]:
+    """Start a launcher that talks over `link` (its end of a Pipe) and gives its buyers `results_writer`.
+
+    `site_packages`: the buyers need installed packages (a database client), so the caller's site-packages
+    folders are put on the launcher's path too (after the engine's own folder).
+    """
     package_root = str(Path(__file__).resolve().parent.parent)  # found without site-packages, hence -S
-    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    extra = [p for p in sys.path if p.endswith("-packages")] if site_packages else []
+    path = os.pathsep.join(filter(None, [package_root, *extra, os.environ.get("PYTHONPATH")]))
     command = [
         sys.executable,
         "-S",

@@ -25,6 +25,7 @@ from typing import ClassVar
 class TicketStore:
     kind: ClassVar[str]
     label: ClassVar[str]  # what the explanation calls it
+    site_packages: ClassVar[bool] = False  # its buyers import installed packages (a database client)
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
