@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from workers.channel import RecordChannel
 from workers.db import TicketDb
-from workers.errors import TicketrushError
+from workers.errors import LockTimeout, TicketrushError
 from workers.hygiene import die_with_parent
 from workers.locks import BuyerLock
 from workers.messages import BuyerRecord, Outcome
@@ -54,7 +54,8 @@ def _pause(rng: random.Random | None, bounds: tuple[float, float]) -> None:
 
 
 def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
-    """Run one buyer's search and get; never raises: a failure becomes an `error` record."""
+    """Run one buyer's search and get; never raises: a failure becomes an `error` record, a lock wait that ran
+    out a `gave_up` one."""
     now = time.monotonic_ns
     rng = random.Random(plan.seed * 1_000_003 + buyer) if plan.random_delays else None
     t_start = now()
@@ -81,6 +82,9 @@ def buy(buyer: int, plan: Plan, db: TicketDb, lock: BuyerLock) -> BuyerRecord:
             else:
                 outcome = "sold_out"
         db.tidy()  # the replaced db file is deleted after the lock is given back
+    except LockTimeout as e:  # the wait ran out: the buyer gave up, nothing failed
+        outcome = "gave_up"
+        error = str(e)
     except TicketrushError as e:
         error = str(e)
     except Exception as e:  # a buyer reports any failure instead of dying with it

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-Outcome = Literal["success", "sold_out", "error"]
+Outcome = Literal["success", "sold_out", "gave_up", "error"]
+"""`gave_up`: the buyer's wait for the lock ran out (no fault: it has t_lock_requested, no t_lock_acquired, and
+t_end when it gave up, and `error` says what it gave up on); `error`: something failed."""
 
 
 class BuyerRecord(NamedTuple):
