@@ -5,6 +5,9 @@ the records show:
 
 - a *lost update* is a sale the count does not show: handed out minus what left the db. Each one is a write
   that a buyer who had read the count before it wrote then overwrote;
+- a *conflict* names such buyers: sales that read the same count before the first of them wrote it back
+  (their read-to-write windows all span that first write), so each wrote the same count and between them
+  they took one ticket off;
 - a *lock wait* runs from asking for the lock to getting it, or to giving up on it. Without a lock nobody
   waits: the waits are 0 and their histogram is empty.
 """
@@ -31,12 +34,12 @@ VerdictKind = Literal["safe", "incomplete", "unsafe"]
 
 
 class Conflict(BaseModel):
-    """Buyers who all read the same count and all sold from it: every one after the first was a lost update."""
+    """Sales from one reading: every buyer read the same count before the first of them wrote it back."""
 
     read: int = Field(description="The count they all read.")
-    size: int = Field(description="How many buyers sold from that one reading.")
+    size: int = Field(description="How many buyers sold from that reading: all but one of them were lost updates.")
     buyers: list[int] = Field(description="Who they were, in the order they read (at most 20 named).")
-    first_writer: int = Field(description="The first of them to write the count back.")
+    first_writer: int = Field(description="The first of them to write the count back; all read before it wrote.")
 
 
 class WaitBucket(BaseModel):
@@ -156,25 +159,43 @@ def wait_histogram(got: Sequence[float], gave_up: Sequence[float]) -> list[WaitB
 
 
 def find_conflicts(records: Sequence[BuyerRecord]) -> list[Conflict]:
+    """The largest groups of sales from one reading, `MAX_CONFLICTS` at most, largest first.
+
+    Sales that read the same count are taken in the order they wrote: the first writer and every other sale
+    that read that count before it wrote form one group; the sales left over, which read the count only after
+    that write (a stale write had put the count back), are grouped the same way among themselves. Every buyer
+    in a group read the count before its first writer wrote, so each wrote the same count back and only one
+    of their sales can show in the count.
+    """
     by_count: defaultdict[int, list[BuyerRecord]] = defaultdict(list)
     for r in records:
-        if r.outcome == "success" and r.read is not None:
+        if r.outcome == "success" and r.read is not None and r.t_read is not None and r.t_write is not None:
             by_count[r.read].append(r)
     conflicts = []
-    for count, group in by_count.items():
-        if len(group) < 2:
+    for count, sales in by_count.items():
+        if len(sales) < 2:
             continue
-        group.sort(key=lambda r: r.t_read or 0)
-        first = min(group, key=lambda r: r.t_write or 0)
-        conflicts.append(
-            Conflict(
-                read=count,
-                size=len(group),
-                buyers=[r.buyer for r in group[:MAX_NAMED]],
-                first_writer=first.buyer,
-            )
-        )
-    conflicts.sort(key=lambda c: (-c.size, -c.read))
+        by_read = sorted(sales, key=lambda r: (r.t_read, r.buyer))
+        grouped: set[int] = set()
+        next_reader = 0
+        for first in sorted(sales, key=lambda r: (r.t_write, r.buyer)):
+            if first.buyer in grouped:
+                continue
+            group = []
+            while next_reader < len(by_read) and (by_read[next_reader].t_read or 0) < (first.t_write or 0):
+                group.append(by_read[next_reader])
+                next_reader += 1
+            grouped.update(r.buyer for r in group)
+            if len(group) > 1:
+                conflicts.append(
+                    Conflict(
+                        read=count,
+                        size=len(group),
+                        buyers=[r.buyer for r in group[:MAX_NAMED]],
+                        first_writer=first.buyer,
+                    )
+                )
+    conflicts.sort(key=lambda c: (-c.size, -c.read, c.first_writer))
     return conflicts[:MAX_CONFLICTS]
 
 
