@@ -540,7 +540,7 @@ class SimulationCard {
       viewBox: `0 0 ${width} ${height}`,
       class: "timeline-svg",
       role: "group",
-      "aria-label": `Timeline of ${ordered.length} buyers over ${spanMs.toFixed(1)} ms`,
+      "aria-label": `Timeline of ${plural(ordered.length, "buyer")} over ${spanMs.toFixed(1)} ms`,
     });
     svg.append(patterns(`tr-${this.id}`));
 
