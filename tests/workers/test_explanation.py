@@ -101,6 +101,7 @@ def check_claims(result: Result, records: list[BuyerRecord], tickets: int, true_
         assert all(read_before(b, c.read, c.first_writer) for b in c.buyers), c
         assert len(c.buyers) == min(c.size, 20) and read_before_writer(c.read, c.first_writer) >= c.size
         assert seen.isdisjoint(c.buyers), "a buyer sold from one reading only"
+        assert c.size <= most_in_read_to_write(records)  # every window in a group spans its first write
         seen.update(c.buyers)
     assert sum(c.size - 1 for c in result.conflicts) <= lost  # at most one sale from each reading shows
 
