@@ -61,7 +61,7 @@ class Result(BaseModel):
     buyers_total: int
     buyers_succeeded: int
     buyers_sold_out: int
-    buyers_gave_up: int = Field(description="Buyers whose wait for the lock ran out (lock_timeout_s).")
+    buyers_gave_up: int = Field(description="Buyers who stopped waiting (for the lock: lock_timeout_s) or retrying.")
     buyers_errored: int = Field(description="Buyers that failed (a dead process, an unreadable db).")
     oversold: int = Field(description="Tickets handed out beyond the seats that existed.")
     lost_updates: int = Field(description="Sales the count does not show (handed out - sold): overwritten writes.")
@@ -98,7 +98,7 @@ class Result(BaseModel):
                 buyers_total=data["buyers_total"],
                 gave_up=data["buyers_gave_up"],
                 errored=data["buyers_errored"],
-                lock_label=None,
+                waited_for=None,
             )
         return data
 
@@ -220,12 +220,15 @@ def verdict(
     buyers_total: int,
     gave_up: int,
     errored: int,
-    lock_label: str | None,
+    waited_for: str | None,
 ) -> tuple[str, VerdictKind]:
-    """The headline and its kind: whether a seat was sold twice, and which buyers got no answer."""
+    """The headline and its kind: whether a seat was sold twice, and which buyers got no answer.
+
+    `waited_for`: what every buyer who gave up had been waiting for (the lock's label), if they all waited for it.
+    """
     unanswered = []
     if gave_up:
-        unanswered.append(f"gave up waiting for the {lock_label or 'lock'}")
+        unanswered.append(f"gave up waiting for the {waited_for}" if waited_for else "gave up")
     if errored:
         unanswered.append(f"{errored:,} failed with an error" if gave_up else "failed with an error")
     who = f"{gave_up or errored:,} of {_plural(buyers_total, 'buyer')} " + " and ".join(unanswered)
@@ -243,8 +246,17 @@ def verdict(
     return (f"{head}; {who}" if unanswered else head), "unsafe"
 
 
-def explain(result: Result, lock_label: str | None, gave_up_waits: Sequence[float] = ()) -> str:
-    """A plain-language paragraph that says what happened and names witnesses (`lock_label` None: no lock)."""
+def explain(
+    result: Result,
+    lock_label: str | None,
+    gave_up_waits: Sequence[float] = (),
+    gave_up_reasons: Counter[str] | None = None,
+) -> str:
+    """A plain-language paragraph that says what happened and names witnesses (`lock_label` None: no lock).
+
+    `gave_up_waits`: how long the buyers who gave up on the lock had waited; `gave_up_reasons`: what every buyer
+    who gave up said, and how many said it.
+    """
     r = result
     parts = []
     if r.conflicts:
@@ -278,13 +290,18 @@ def explain(result: Result, lock_label: str | None, gave_up_waits: Sequence[floa
         parts.append(f"{_plural(r.buyers_sold_out, 'buyer')} found it sold out.")
     if r.max_in_critical > 1:
         parts.append(f"Up to {r.max_in_critical:,} buyers were between read and write at the same moment.")
-    if r.buyers_gave_up:
-        shortest = f"{min(gave_up_waits, default=0.0):,.1f} ms"
+    if r.buyers_gave_up and lock_label is not None and len(gave_up_waits) == r.buyers_gave_up:
+        shortest = f"{min(gave_up_waits):,.1f} ms"
         parts.append(
-            f"{r.buyers_gave_up:,} of {_plural(r.buyers_total, 'buyer')} gave up waiting for the "
-            f"{lock_label or 'lock'}, "
+            f"{r.buyers_gave_up:,} of {_plural(r.buyers_total, 'buyer')} gave up waiting for the {lock_label}, "
             + (f"after {shortest}." if r.buyers_gave_up == 1 else f"each after {shortest} or more.")
         )
+    elif r.buyers_gave_up:
+        reasons = (gave_up_reasons or Counter()).most_common()
+        for reason, n in reasons[:3]:
+            parts.append(f"{n:,} of {_plural(r.buyers_total, 'buyer')} {reason}.")
+        if len(reasons) > 3:
+            parts.append(f"{sum(n for _, n in reasons[3:]):,} more gave up for other reasons (see their records).")
     if r.lock_wait_max_ms > 0 and lock_label is not None:
         parts.append(
             f"Waiting for the {lock_label} took {r.lock_wait_p50_ms:,.1f} ms at the median and "
@@ -309,6 +326,7 @@ def analyse(
     errored = len(records) - succeeded - sold_out - gave_up
     sold = tickets_initial - tickets_remaining
     got, gave_up_waits = lock_waits(records) if lock_label is not None else ([], [])  # no lock: nobody waits
+    gave_up_reasons = Counter(r.error or "gave up" for r in records if r.outcome == "gave_up")
     waits = sorted(got + gave_up_waits)
     duration_ms = duration_ns / 1e6
     oversold = max(0, succeeded - tickets_initial)
@@ -322,7 +340,7 @@ def analyse(
         buyers_total=len(records),
         gave_up=gave_up,
         errored=errored,
-        lock_label=lock_label,
+        waited_for=lock_label if lock_label is not None and len(gave_up_waits) == gave_up else None,
     )
     result = Result(
         tickets_initial=tickets_initial,
@@ -349,5 +367,5 @@ def analyse(
         conflicts=find_conflicts(records),
         explanation="",
     )
-    result.explanation = explain(result, lock_label, gave_up_waits)
+    result.explanation = explain(result, lock_label, gave_up_waits, gave_up_reasons)
     return result

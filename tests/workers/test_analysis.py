@@ -153,3 +153,15 @@ def test_a_result_stored_by_an_earlier_version_still_loads() -> None:
     loaded = Result.model_validate(stored)
     assert (loaded.verdict, loaded.verdict_kind) == ("Oversold: 2 tickets handed out for 1 seat", "unsafe")
     assert loaded.buyers_gave_up == 0
+
+
+def test_buyers_who_gave_up_retrying_are_told_in_their_own_words() -> None:
+    reason = "gave up after 0 retries: another buyer wrote first every time"
+    quit_retrying = [
+        BuyerRecord(b, 4000 + b, "gave_up", 2, 2, None, reason, 0, 1, None, None, 2, None, 3, 0) for b in (2, 3)
+    ]
+    records = [sale(1, 2, 0, 10)] + quit_retrying
+    result = analyse(records, tickets_initial=2, tickets_remaining=1, duration_ns=10 * MS, lock_label=None)
+    assert result.buyers_gave_up == 2 and result.lock_wait_histogram == [] and result.lock_wait_max_ms == 0
+    assert result.verdict == "No seat sold twice, but 2 of 3 buyers gave up"
+    assert f"2 of 3 buyers {reason}." in result.explanation

@@ -234,3 +234,13 @@ def test_buyers_who_give_up_on_the_lock_are_counted_not_failed(tmp_path: Path) -
     assert result.verdict == "No seat sold twice, but 9 of 10 buyers gave up waiting for the process lock"
     assert sum(b.buyers for b in result.lock_wait_histogram) == 10
     assert sum(b.gave_up for b in result.lock_wait_histogram) == 9
+
+
+def test_buyers_who_give_up_retrying_are_not_said_to_have_waited_for_a_lock(tmp_path: Path) -> None:
+    """Ten optimistic buyers all read version 0 and hold 150 ms: one write goes through, nine are refused."""
+    config = SimulationConfig(buyers=10, tickets=10, think_ms=0, hold_ms=150, strategy="optimistic", max_retries=0)
+    result = run_simulation(config, tmp_path / "run").result
+    assert result.buyers_gave_up == 9 and result.lock_wait_histogram == []
+    assert (result.verdict, result.verdict_kind) == ("No seat sold twice, but 9 of 10 buyers gave up", "incomplete")
+    assert "9 of 10 buyers gave up after 0 retries: another buyer wrote first every time." in result.explanation
+    assert "lock" not in result.explanation
