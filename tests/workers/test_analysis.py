@@ -160,7 +160,7 @@ def test_buyers_who_gave_up_retrying_are_told_in_their_own_words() -> None:
     quit_retrying = [
         BuyerRecord(b, 4000 + b, "gave_up", 2, 2, None, reason, 0, 1, None, None, 2, None, 3, 0) for b in (2, 3)
     ]
-    records = [sale(1, 2, 0, 10)] + quit_retrying
+    records = [sale(1, 2, 0, 10), *quit_retrying]
     result = analyse(records, tickets_initial=2, tickets_remaining=1, duration_ns=10 * MS, lock_label=None)
     assert result.buyers_gave_up == 2 and result.lock_wait_histogram == [] and result.lock_wait_max_ms == 0
     assert result.verdict == "No seat sold twice, but 2 of 3 buyers gave up"
