@@ -33,6 +33,7 @@ TABLE_ROWS = (
     ("safe", "safe"),
     ("buyers_succeeded", "buyers who got a ticket"),
     ("buyers_sold_out", "buyers who found it sold out"),
+    ("buyers_gave_up", "buyers who gave up"),
     ("buyers_errored", "buyers who failed"),
     ("max_in_critical", "most buyers in read-to-write at once"),
     ("lock_wait_p50_ms", "lock wait p50 (ms)"),
@@ -109,11 +110,14 @@ def story(records: Sequence[BuyerRecord]) -> list[str]:
     lines: list[tuple[int, str]] = []
     for r in records:
         if r.t_searched is not None:
-            lines.append((r.t_searched, f"buyer {r.buyer} sees {r.seen} ticket(s) left"))
+            left = "1 ticket" if r.seen == 1 else f"{r.seen} tickets"
+            lines.append((r.t_searched, f"buyer {r.buyer} sees {left} left"))
         if r.outcome == "success" and r.t_write is not None:
             lines.append((r.t_write, f"buyer {r.buyer} got a ticket (read {r.read}, wrote {r.wrote})"))
         elif r.outcome == "sold_out" and r.t_read is not None:
             lines.append((r.t_read, f"buyer {r.buyer} found it sold out"))
+        elif r.outcome == "gave_up":
+            lines.append((r.t_end or origin, f"buyer {r.buyer} {r.error}"))
         elif r.outcome == "error":
             lines.append((r.t_end or origin, f"buyer {r.buyer} failed: {r.error}"))
     lines.sort()

@@ -24,7 +24,7 @@ def run_cli(*argv: str) -> tuple[int, str]:
 def test_cli_run_tells_the_race_like_the_lesson() -> None:
     code, text = run_cli("run", "--buyers", "10", "--tickets", "1", "--lock", "none", "--seed", "3")
     assert code == 0
-    assert text.count("sees 1 ticket(s) left") == 10
+    assert text.count("sees 1 ticket left") == 10
     assert len(WINNER.findall(text)) >= 2  # without a lock, several buyers get the one ticket
     oversold_row = next(line for line in text.splitlines() if line.startswith("oversold"))
     assert int(oversold_row.split()[-1]) >= 1
@@ -36,6 +36,18 @@ def test_cli_run_with_a_lock_has_one_winner() -> None:
     assert code == 0
     assert len(WINNER.findall(text)) == 1
     assert len(re.findall(r"buyer \d+ found it sold out", text)) == 9
+
+
+def test_cli_run_counts_the_buyers_who_gave_up_waiting_for_the_lock() -> None:
+    code, text = run_cli(
+        "run", "--buyers", "10", "--lock", "process", "--lock-timeout-s", "0.05", "--think-ms", "0", "--hold-ms", "1000"
+    )
+    assert code == 0
+    assert text.count("gave up after waiting 0.05 s for the process lock") == 9
+    rows = {line.rsplit(None, 1)[0].strip(): line.split()[-1] for line in text.splitlines() if "  " in line}
+    assert (rows["buyers who gave up"], rows["buyers who failed"]) == ("9", "0")
+    assert float(rows["lock wait p50 (ms)"]) >= 50
+    assert "9 of 10 buyers gave up waiting for the process lock, each after" in text
 
 
 def test_cli_run_json_is_the_engine_result() -> None:

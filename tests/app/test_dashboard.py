@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from live_server import Server
@@ -25,6 +26,7 @@ CHROMIUM_ARGS = [
 RUN_TIMEOUT_MS = 90_000  # a run waits for a free slot first (max_running 2); spawning is slow on a loaded machine
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
+VERDICT_MARK = {"safe": "\u2713", "incomplete": "\u26a0", "unsafe": "\u2715"}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 
@@ -148,6 +150,71 @@ def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Br
         page.screenshot(path=tmp_path / "shared-link-375.png", full_page=True)
     finally:
         context.close()
+
+
+def open_finished(server: Server, page: Page, config: dict[str, object]) -> tuple[Locator, dict[str, Any]]:
+    """Start `config` through the API, open its link, and return its card once done and the API's simulation."""
+    simulation_id = server.post(config)["id"]
+    page.goto(f"{server.url}/?id={simulation_id}")
+    card = page.locator(f'article.card[data-id="{simulation_id}"]')
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    return card, server.get(simulation_id)
+
+
+def test_dashboard_draws_the_lock_wait_histogram_the_api_returns(server: Server, page: Page, tmp_path: Path) -> None:
+    card, simulation = open_finished(
+        server,
+        page,
+        {"buyers": 2000, "tickets": 200, "lock": "process", "executor": "pool", "think_ms": 0, "hold_ms": 0.5},
+    )
+    result = simulation["result"]
+    buckets = result["lock_wait_histogram"]
+    assert len(buckets) == 20 and sum(b["buyers"] for b in buckets) == 2000
+    bars = card.locator(".hist-bucket")
+    expect(bars).to_have_count(20)
+    drawn = bars.evaluate_all(
+        "bars => bars.map(b => [b.dataset.fromMs, b.dataset.toMs, b.dataset.buyers, b.dataset.gaveUp].map(Number))"
+    )
+    assert drawn == [[b["from_ms"], b["to_ms"], b["buyers"], b["gave_up"]] for b in buckets]
+    waits = [float(w) for w in shown(card, "lock_wait").removesuffix(" ms").split(" / ")]
+    assert waits == [result["lock_wait_p50_ms"], result["lock_wait_p95_ms"], result["lock_wait_max_ms"]]
+    assert buckets[-1]["to_ms"] == result["lock_wait_max_ms"] > 0
+    expect(card.locator(".timeline-note")).to_contain_text("this shows how long 2,000 buyers waited for the lock")
+    expect(card.locator(".verdict")).to_have_text(f"\u2713 {result['verdict']}")
+    page.screenshot(path=tmp_path / "histogram.png", full_page=True)
+
+
+def test_dashboard_without_a_lock_shows_no_waits_anywhere(server: Server, page: Page, tmp_path: Path) -> None:
+    card, simulation = open_finished(
+        server,
+        page,
+        {"buyers": 1000, "tickets": 100, "lock": "none", "executor": "pool", "think_ms": 0, "hold_ms": 0.2},
+    )
+    result = simulation["result"]
+    assert result["lock_wait_histogram"] == [] and result["lock_wait_max_ms"] == 0
+    assert shown(card, "lock_wait") == "0 / 0 / 0 ms"
+    expect(card.locator(".timeline-note")).to_contain_text("Without a lock nobody waits for one")
+    expect(card.locator(".timeline-chart rect")).to_have_count(0)
+    expect(card.locator(".verdict")).to_have_text(f"{VERDICT_MARK[result['verdict_kind']]} {result['verdict']}")
+    expect(card.locator(".verdict")).to_have_attribute("data-verdict", result["verdict_kind"])
+    page.screenshot(path=tmp_path / "no-lock-histogram.png", full_page=True)
+
+
+def test_dashboard_verdict_says_buyers_gave_up_waiting(server: Server, page: Page, tmp_path: Path) -> None:
+    card, simulation = open_finished(
+        server,
+        page,
+        {"buyers": 10, "tickets": 1, "lock": "process", "lock_timeout_s": 0.05, "think_ms": 0, "hold_ms": 1000},
+    )
+    result = simulation["result"]
+    assert result["verdict"] == "No seat sold twice, but 9 of 10 buyers gave up waiting for the process lock"
+    verdict = card.locator(".verdict")
+    expect(verdict).to_have_text(f"\u26a0 {result['verdict']}")
+    expect(verdict).to_have_attribute("data-verdict", "incomplete")
+    assert shown(card, "buyers") == "10: 1 got one, 0 sold out, 9 gave up, 0 failed"
+    expect(card.locator("svg .row.outcome-gave_up")).to_have_count(9)
+    expect(card.locator("svg .row.outcome-gave_up .bar.gaveup")).to_have_count(9)
+    page.screenshot(path=tmp_path / "gave-up.png", full_page=True)
 
 
 def test_dashboard_bad_input_names_the_field(server: Server, page: Page, tmp_path: Path) -> None:
