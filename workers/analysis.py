@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from workers.messages import BuyerRecord
+from workers.witnesses import CureFigures, cure_story, figures
 
 MAX_CONFLICTS = 10
 MAX_NAMED = 20
@@ -80,6 +81,16 @@ class Result(BaseModel):
     )
     duration_ms: float
     sales_per_second: float = Field(description="Tickets that left the db per second of the run.")
+    purchase_p50_ms: float = Field(
+        0.0, description="From a buyer's decision to buy (after its search) to its answer, at the median."
+    )
+    purchase_p95_ms: float = 0.0
+    store: str = Field("file", description="Where the tickets lived.")
+    strategy: str = Field("read-write", description="How the buyers bought.")
+    retries: int = Field(0, description="Optimistic writes refused and retried, over every buyer.")
+    queue_wait_p50_ms: float = Field(0.0, description="Seller: from sending a request to the seller taking it.")
+    queue_wait_p95_ms: float = 0.0
+    seller_rounds: int = Field(0, description="Seller: rounds of one read and one write, each deciding requests.")
     conflicts: list[Conflict] = Field(description="The largest groups of buyers who sold from one reading.")
     explanation: str
 
@@ -251,6 +262,7 @@ def explain(
     lock_label: str | None,
     gave_up_waits: Sequence[float] = (),
     gave_up_reasons: Counter[str] | None = None,
+    story: tuple[str | None, str | None] = (None, None),
 ) -> str:
     """A plain-language paragraph that says what happened and names witnesses (`lock_label` None: no lock).
 
@@ -258,7 +270,8 @@ def explain(
     who gave up said, and how many said it.
     """
     r = result
-    parts = []
+    opening, closing = story
+    parts = [opening] if opening else []
     if r.conflicts:
         c = r.conflicts[0]
         head = (
@@ -288,7 +301,7 @@ def explain(
     )
     if r.buyers_sold_out:
         parts.append(f"{_plural(r.buyers_sold_out, 'buyer')} found it sold out.")
-    if r.max_in_critical > 1:
+    if r.max_in_critical > 1 and r.strategy != "seller":  # the seller decides a round's requests from one read
         parts.append(f"Up to {r.max_in_critical:,} buyers were between read and write at the same moment.")
     if r.buyers_gave_up and lock_label is not None and len(gave_up_waits) == r.buyers_gave_up:
         shortest = f"{min(gave_up_waits):,.1f} ms"
@@ -308,8 +321,15 @@ def explain(
             f"{r.lock_wait_max_ms:,.1f} ms at most"
             + (", counting the buyers who gave up." if r.buyers_gave_up else ".")
         )
+    if r.queue_wait_p95_ms > 0:
+        parts.append(
+            f"Requests waited {r.queue_wait_p50_ms:,.1f} ms at the median ({r.queue_wait_p95_ms:,.1f} ms at p95) "
+            "for the seller to take them."
+        )
     if r.buyers_errored:
         parts.append(f"{_plural(r.buyers_errored, 'buyer')} failed with an error (see their records).")
+    if closing:
+        parts.append(closing)
     return " ".join(parts)
 
 
@@ -320,7 +340,12 @@ def analyse(
     tickets_remaining: int,
     duration_ns: int,
     lock_label: str | None,
+    store: str = "file",
+    strategy: str = "read-write",
+    lock: str = "none",
+    permits: int | None = None,
 ) -> Result:
+    """The result of a run from its records; `lock_label` None: no lock (the store and strategy name the rest)."""
     outcomes = Counter(r.outcome for r in records)
     succeeded, sold_out, gave_up = outcomes["success"], outcomes["sold_out"], outcomes["gave_up"]
     errored = len(records) - succeeded - sold_out - gave_up
@@ -328,6 +353,13 @@ def analyse(
     got, gave_up_waits = lock_waits(records) if lock_label is not None else ([], [])  # no lock: nobody waits
     gave_up_reasons = Counter(r.error or "gave up" for r in records if r.outcome == "gave_up")
     waits = sorted(got + gave_up_waits)
+    extra: CureFigures = figures(strategy, records)
+    queue_waits = sorted(extra.queue_waits_ms)
+    purchases = sorted(
+        (r.t_end - r.t_searched) / 1e6
+        for r in records
+        if r.outcome in ("success", "sold_out") and r.t_end is not None and r.t_searched is not None
+    )
     duration_ms = duration_ns / 1e6
     oversold = max(0, succeeded - tickets_initial)
     lost = max(0, succeeded - sold)
@@ -364,8 +396,17 @@ def analyse(
         lock_wait_histogram=wait_histogram(got, gave_up_waits),
         duration_ms=round(duration_ms, 3),
         sales_per_second=round(sold / (duration_ms / 1000), 1) if duration_ms > 0 else 0.0,
+        purchase_p50_ms=round(_percentile(purchases, 0.50), 3),
+        purchase_p95_ms=round(_percentile(purchases, 0.95), 3),
+        store=store,
+        strategy=strategy,
+        retries=extra.retries,
+        queue_wait_p50_ms=round(_percentile(queue_waits, 0.50), 3),
+        queue_wait_p95_ms=round(_percentile(queue_waits, 0.95), 3),
+        seller_rounds=extra.seller_rounds,
         conflicts=find_conflicts(records),
         explanation="",
     )
-    result.explanation = explain(result, lock_label, gave_up_waits, gave_up_reasons)
+    story = cure_story(strategy, lock, permits, records, extra, oversold)
+    result.explanation = explain(result, lock_label, gave_up_waits, gave_up_reasons, story)
     return result
