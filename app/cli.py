@@ -180,10 +180,37 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """Settings and the data dir are checked before the server starts, so that a refusal is one line."""
     import uvicorn
 
-    # Open event streams would otherwise hold the shutdown (and the cancelling of runs) back indefinitely.
-    uvicorn.run("app.main:app", host=args.host, port=args.port, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    from app.main import create_app
+    from app.ownership import DataDirClaim, DataDirInUse
+    from app.settings import Settings, settings_problems
+
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        for line in settings_problems(e):
+            sys.stderr.write(f"ticketrush: {line}\n")
+        return 2
+    try:
+        claim = DataDirClaim.take(settings.data_dir)
+    except DataDirInUse as e:
+        sys.stderr.write(f"ticketrush: {e}\n")
+        return 1
+    except OSError as e:
+        sys.stderr.write(f"ticketrush: cannot use the data dir {settings.data_dir}: {e.strerror or e}\n")
+        return 1
+    try:
+        uvicorn.run(
+            create_app(settings, claim),
+            host=args.host,
+            port=args.port,
+            # open event streams would otherwise hold the shutdown (and the cancelling of runs) back indefinitely
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
+    finally:
+        claim.release()
     return 0
 
 

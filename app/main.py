@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app.api.errors import add_exception_handlers
 from app.api.routes import ops, simulations
 from app.dispatcher import Dispatcher
+from app.ownership import DataDirClaim
 from app.settings import Settings, get_settings
 from app.store import Store
 
@@ -23,21 +24,29 @@ STATIC_DIR = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 16 * 1024
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application; `settings` default to the TICKETRUSH_* environment, read when the app starts."""
+def create_app(settings: Settings | None = None, claim: DataDirClaim | None = None) -> FastAPI:
+    """The application; `settings` default to the TICKETRUSH_* environment, read when the app starts.
+
+    The app claims its data dir before touching it (DataDirInUse if another server has it), unless given the
+    `claim` already taken (`ticketrush serve` takes it first, to refuse in one line); it releases it on exit.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = current = settings or get_settings()
-        app.state.store = store = Store(current.data_dir)
-        store.init()
-        app.state.dispatcher = dispatcher = Dispatcher(store, current)
-        dispatcher.start()
+        owned = claim or DataDirClaim.take(current.data_dir)
         try:
-            yield
+            app.state.store = store = Store(current.data_dir)
+            store.init()
+            app.state.dispatcher = dispatcher = Dispatcher(store, current)
+            dispatcher.start()
+            try:
+                yield
+            finally:
+                await anyio.to_thread.run_sync(dispatcher.close)
+                store.close()
         finally:
-            await anyio.to_thread.run_sync(dispatcher.close)
-            store.close()
+            owned.release()
 
     app = FastAPI(
         title="ticketrush",

@@ -1,5 +1,6 @@
 """Where simulations live: SQLite files under the data directory, shared by the server and its run processes.
 
+    data_dir/server.lock                held by the server that owns the data dir (app.ownership)
     data_dir/ticketrush.sqlite3         table `simulations`: one row each (status, config, times, result)
     data_dir/runs/<id>/db.json          the run's ticket db (and db.json.lock for the file lock)
     data_dir/runs/<id>/buyers.sqlite3   table `buyers`: one row per buyer, written once the run has finished
@@ -151,7 +152,7 @@ def _row(values: tuple[Any, ...]) -> SimulationRow:
 
 class Store:
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.absolute()  # the buyer files are opened by URI, which needs a whole path
         self.path = data_dir / DB_NAME
         self.runs_dir = data_dir / "runs"
         self._local = threading.local()
