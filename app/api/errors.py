@@ -17,6 +17,7 @@ from starlette.routing import Match, Mount
 from app.dispatcher import LimitExceeded, QueueFull
 from app.lifecycle import InvalidTransition
 from app.store import SimulationBusy, SimulationNotFound, StoreError
+from workers.config_errors import field_errors
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
@@ -52,9 +53,27 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _is_field_error(error: dict[str, Any]) -> bool:
+    """An error about one field of the body (not the body as a whole, whose JSON errors give a position)."""
+    loc = tuple(error.get("loc", ()))
+    return len(loc) > 1 and loc[0] == "body" and isinstance(loc[1], str) and error.get("type") != "json_invalid"
+
+
+def _one_per_field(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The body's field errors merged into one each, in the user's words (workers.config_errors); the others
+    (the body as a whole, query parameters) as they are.
+    """
+    in_body = [e for e in errors if _is_field_error(e)]
+    merged = [
+        {"type": f.type, "loc": ["body", f.field], "msg": f.message, "input": f.input}
+        for f in field_errors([{**e, "loc": tuple(e["loc"])[1:]} for e in in_body])
+    ]
+    return merged + [_clearer(e) for e in errors if e not in in_body]
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [_clearer(dict(e)) for e in exc.errors()]
+    errors = _one_per_field([dict(e) for e in exc.errors()])
     return JSONResponse(
         {"detail": _json_safe(jsonable_encoder(errors))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
     )
