@@ -1,13 +1,15 @@
 """Admission control and run processes: at most `max_running` runs at once, the rest wait first in first out.
 
-    submit(config)   limits (LimitExceeded) and room (QueueFull) checked; stored as queued; id joins the FIFO
+    submit(config)   limits (LimitExceeded) and room (QueueFull, ShuttingDown) checked; stored as queued; id joins
+                     the FIFO
     cancel(id)       queued: cancelled at once; running: SIGTERM to its process, wait for it, kill if it lingers
     the dispatcher thread, in a loop:
       |-- start      pop queued ids while fewer than max_running run; one spawned process each (app.runner)
       |-- wait       on the run processes' sentinels and a wake-up socket, with a timeout
       |-- reap       join the exited; one that left its simulation unfinished makes it failed (or cancelled)
-      `-- police     SIGTERM runs asked to stop, SIGKILL them after a grace; SIGKILL runs far past the time limit
-    close()          cancel everything, wait for every run process (with timeouts), end the thread
+      `-- police     SIGTERM runs asked to stop (SHUTDOWN_SIGNAL when the server stops), SIGKILL them after a
+                     grace; SIGKILL runs far past the time limit
+    close()          cancel everything, saying why; wait for every run process (with timeouts), end the thread
 
 Run processes are started from this one long-lived thread on purpose: PR_SET_PDEATHSIG fires when the thread
 that created a child exits, so a request thread (which the thread pool may retire) would take its run down.
@@ -29,7 +31,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 
 from app.lifecycle import FINISHED, InvalidTransition, Status
-from app.runner import RUN_NICENESS, execute
+from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
 from app.settings import Settings
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
 from workers import SimulationConfig
@@ -41,6 +43,8 @@ POLL_S = 0.25
 CANCEL_GRACE_S = 10.0
 TIME_LIMIT_MARGIN_S = 15.0
 CLOSE_TIMEOUT_S = CANCEL_GRACE_S + 10.0
+RETRY_AFTER_S = 5  # a hint for 429 and 503: a slot frees when a run ends, which no one can know in advance
+SHUTDOWN_BEFORE_START = "the server was shut down before this simulation could start"
 
 
 class LimitExceeded(Exception):
@@ -61,12 +65,17 @@ class QueueFull(Exception):
     """No room for another simulation: as many are running and queued as allowed."""
 
 
+class ShuttingDown(Exception):
+    """The server is stopping and takes no new simulation."""
+
+
 @dataclass
 class _Run:
     sim_id: str
     process: BaseProcess
     deadline: float
     cancel_requested: bool = False
+    stop_reason: str | None = None  # why it is stopped, when not at a user's request
     terminated_at: float | None = None
     timed_out: bool = False
     done: threading.Event = field(default_factory=threading.Event)
@@ -124,12 +133,12 @@ class Dispatcher:
             )
 
     def submit(self, config: SimulationConfig) -> SimulationRow:
-        """Store a new simulation, queued, with its seed chosen; raise LimitExceeded or QueueFull instead."""
+        """Store a new simulation, queued, with its seed chosen; raise LimitExceeded, QueueFull or ShuttingDown."""
         self.check_limits(config)
         room = self.settings.max_running + self.settings.max_queued
         with self._lock:
             if self._closing:
-                raise QueueFull("the server is shutting down")
+                raise ShuttingDown("the server is shutting down; it takes no new simulation")
             if len(self._queue) + len(self._runs) >= room:
                 raise QueueFull(
                     f"{room} simulations are already running or queued, the most this server takes "
@@ -177,8 +186,9 @@ class Dispatcher:
             self._queue.clear()
             for run in self._runs.values():
                 run.cancel_requested = True
+                run.stop_reason = SHUTDOWN_REASON
         for sim_id in queued:
-            self._settle(sim_id, Status.CANCELLED)
+            self._settle(sim_id, Status.CANCELLED, error=SHUTDOWN_BEFORE_START)
         self._wake()
         if self._thread.is_alive():
             self._thread.join(CLOSE_TIMEOUT_S)
@@ -247,7 +257,9 @@ class Dispatcher:
                 os.setpriority(os.PRIO_PROCESS, process.pid, RUN_NICENESS)
         deadline = time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S
         with self._lock:
-            self._runs[sim_id] = _Run(sim_id, process, deadline, cancel_requested=self._closing)
+            self._runs[sim_id] = run = _Run(sim_id, process, deadline)
+            if self._closing:
+                run.cancel_requested, run.stop_reason = True, SHUTDOWN_REASON
 
     def _wait(self) -> None:
         with self._lock:
@@ -275,7 +287,7 @@ class Dispatcher:
             limit = self.settings.run_timeout_s
             self._settle(run.sim_id, Status.FAILED, error=f"the run went past its time limit of {limit:g} s")
         elif run.cancel_requested:
-            self._settle(run.sim_id, Status.CANCELLED)
+            self._settle(run.sim_id, Status.CANCELLED, error=run.stop_reason)
         else:
             cause = exit_cause(run.process.exitcode)
             self._settle(run.sim_id, Status.FAILED, error=f"the run process {cause} before finishing")
@@ -285,7 +297,11 @@ class Dispatcher:
         with self._lock:
             for run in self._runs.values():
                 if run.cancel_requested and run.terminated_at is None:
-                    run.process.terminate()
+                    if run.stop_reason is None:
+                        run.process.terminate()
+                    elif run.process.pid is not None:  # the run process then says why it stopped
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(run.process.pid, SHUTDOWN_SIGNAL)
                     run.terminated_at = now
                 elif run.terminated_at is not None and now - run.terminated_at > CANCEL_GRACE_S:
                     logger.warning("run %s ignored SIGTERM for %.0f s; killing it", run.sim_id, CANCEL_GRACE_S)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.api.body_limit import BodyLimit
 from app.api.errors import add_exception_handlers
 from app.api.routes import ops, simulations
 from app.dispatcher import Dispatcher
@@ -52,8 +53,8 @@ def create_app(settings: Settings | None = None, claim: DataDirClaim | None = No
         title="ticketrush",
         summary="See, measure and explain overselling in a ticket rush.",
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     add_exception_handlers(app)
     app.include_router(simulations.router)
     app.include_router(ops.router)

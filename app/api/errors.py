@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from app.dispatcher import LimitExceeded, QueueFull
+from app.dispatcher import RETRY_AFTER_S, LimitExceeded, QueueFull, ShuttingDown
 from app.lifecycle import InvalidTransition
 from app.store import SimulationBusy, SimulationNotFound, StoreError
 from workers.config_errors import field_errors
@@ -92,7 +92,15 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
-    return _detail(status.HTTP_429_TOO_MANY_REQUESTS, str(exc))
+    response = _detail(status.HTTP_429_TOO_MANY_REQUESTS, str(exc))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+async def _shutting_down(request: Request, exc: Exception) -> JSONResponse:
+    response = _detail(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -140,5 +148,6 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SimulationBusy, _conflict)
     app.add_exception_handler(SimulationNotFound, _not_found)
     app.add_exception_handler(QueueFull, _queue_full)
+    app.add_exception_handler(ShuttingDown, _shutting_down)
     app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(StoreError, _store_unavailable)

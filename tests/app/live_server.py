@@ -52,6 +52,16 @@ def when(text: str) -> datetime:
     return moment
 
 
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text as {'name{labels}': value}."""
+    return {
+        name: float(value)
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+        for name, value in [line.rsplit(" ", 1)]
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

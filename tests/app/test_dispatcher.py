@@ -34,6 +34,7 @@ def test_dispatcher_full_queue_is_429(start_server: Callable[..., Server]) -> No
     refused = server.client.post("/simulations", json=LONG)
 
     assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "5"
     assert "TICKETRUSH_MAX_QUEUED=1" in refused.json()["detail"]
     assert server.get(queued["id"])["status"] == "queued"
     assert server.client.post(f"/simulations/{queued['id']}/cancel").json()["status"] == "cancelled"

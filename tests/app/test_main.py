@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from live_server import Server, default_environment, free_port, serve_command, wait_for
+from live_server import Server, default_environment, free_port, parse_metrics, serve_command, wait_for
 
 QUICK = {"think_ms": 0, "hold_ms": [0, 50]}
 LONG = {"buyers": 30, "tickets": 1, "think_ms": 60_000, "hold_ms": 0}
@@ -121,8 +121,52 @@ def test_main_sigterm_cancels_running_and_queued_runs(start_server: Callable[...
     first.stop()  # SIGTERM; checks a clean exit and that no process is left
 
     second = start_server(data_dir=first.data_dir)
-    assert second.get(running["id"])["status"] == "cancelled"
-    assert second.get(queued["id"])["status"] == "cancelled"
+    stopped, waiting = second.get(running["id"]), second.get(queued["id"])
+    assert (stopped["status"], stopped["error"]) == (
+        "cancelled",
+        "the server was shut down while this simulation was running",
+    )
+    assert (waiting["status"], waiting["error"]) == (
+        "cancelled",
+        "the server was shut down before this simulation could start",
+    )
+
+
+def test_main_metrics_totals_are_counters_that_deleting_and_restarting_never_lower(
+    start_server: Callable[..., Server],
+) -> None:
+    first = start_server()
+    ids = [
+        first.post({"buyers": 4, "tickets": 1, "lock": "none", "seed": 7, "think_ms": 0, "hold_ms": 100})["id"]
+        for _ in range(2)
+    ]
+    results = [first.wait_finished(i)["result"] for i in ids]
+    response = first.client.get("/metrics")
+    before = parse_metrics(response.text)
+
+    assert first.client.delete(f"/simulations/{ids[0]}").status_code == 204
+    after_delete = parse_metrics(first.client.get("/metrics").text)
+    first.stop()
+    second = start_server(data_dir=first.data_dir)
+    after_restart = parse_metrics(second.client.get("/metrics").text)
+
+    for name in (
+        "# TYPE ticketrush_buyers_total counter",
+        "# TYPE ticketrush_tickets_sold_total counter",
+        "# TYPE ticketrush_tickets_oversold_total counter",
+        "# TYPE ticketrush_simulations gauge",
+    ):
+        assert name in response.text.splitlines(), response.text
+    totals = {
+        "ticketrush_buyers_total": sum(r["buyers_total"] for r in results),
+        "ticketrush_tickets_sold_total": sum(r["tickets_sold"] for r in results),
+        "ticketrush_tickets_oversold_total": sum(r["oversold"] for r in results),
+    }
+    for name, value in totals.items():
+        assert before[name] == after_delete[name] == after_restart[name] == value, name
+    assert before['ticketrush_simulations{status="completed"}'] == 2
+    assert after_delete['ticketrush_simulations{status="completed"}'] == 1
+    assert after_restart['ticketrush_simulations{status="completed"}'] == 1
 
 
 def test_main_serves_the_dashboard_and_the_docs(make_client: Callable[..., TestClient]) -> None:
