@@ -11,6 +11,9 @@
                      grace; SIGKILL runs far past the time limit
     close()          cancel everything, saying why; wait for every run process (with timeouts), end the thread
 
+The lock guards the queue and the table of runs only: every store call (SQLite, which may wait up to its busy
+timeout on a slow disk) happens outside it, so that a request never waits behind another thread's I/O.
+
 Run processes are started from this one long-lived thread on purpose: PR_SET_PDEATHSIG fires when the thread
 that created a child exits, so a request thread (which the thread pool may retire) would take its run down.
 """
@@ -89,6 +92,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._queue: deque[str] = deque()
         self._runs: dict[str, _Run] = {}
+        self._admitting = 0  # submissions between their room check and their place in the queue
         self._closing = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -139,14 +143,25 @@ class Dispatcher:
         with self._lock:
             if self._closing:
                 raise ShuttingDown("the server is shutting down; it takes no new simulation")
-            if len(self._queue) + len(self._runs) >= room:
+            if len(self._queue) + len(self._runs) + self._admitting >= room:
                 raise QueueFull(
                     f"{room} simulations are already running or queued, the most this server takes "
                     f"(TICKETRUSH_MAX_RUNNING={self.settings.max_running}, "
                     f"TICKETRUSH_MAX_QUEUED={self.settings.max_queued}); try again when one has finished"
                 )
+            self._admitting += 1  # its room is kept while it is stored
+        try:
             row = self.store.create(config.resolved())
-            self._queue.append(row.id)
+        finally:
+            with self._lock:
+                self._admitting -= 1
+        with self._lock:
+            closing = self._closing
+            if not closing:
+                self._queue.append(row.id)
+        if closing:  # close() came while it was being stored, and has cancelled the queue without it
+            self._settle(row.id, Status.CANCELLED, error=SHUTDOWN_BEFORE_START)
+            raise ShuttingDown("the server is shutting down; it takes no new simulation")
         self._wake()
         return row
 
@@ -161,13 +176,20 @@ class Dispatcher:
         if row.status in FINISHED:
             raise InvalidTransition(sim_id, row.status, Status.CANCELLED)
         with self._lock:
-            if sim_id in self._queue:
-                self._queue.remove(sim_id)
-                self.store.transition(sim_id, Status.CANCELLED)
-                return
+            place = self._queue.index(sim_id) if sim_id in self._queue else None
+            if place is not None:
+                del self._queue[place]  # out of the queue: nothing can start it now
             run = self._runs.get(sim_id)
             if run is not None:
                 run.cancel_requested = True
+        if place is not None:
+            try:
+                self.store.transition(sim_id, Status.CANCELLED)
+            except StoreError:
+                with self._lock:
+                    self._queue.insert(place, sim_id)  # still queued in the store: back in its place
+                raise
+            return
         if run is None:  # between the queue and its process: the run process will find it cancelled
             self.store.transition(sim_id, Status.CANCELLED)
             return
@@ -272,12 +294,14 @@ class Dispatcher:
 
     def _reap(self) -> None:
         with self._lock:
-            for run in [r for r in self._runs.values() if not r.process.is_alive()]:
-                run.process.join(timeout=1.0)
-                self._settle_exited(run)
+            exited = [r for r in self._runs.values() if not r.process.is_alive()]
+        for run in exited:
+            run.process.join(timeout=1.0)
+            self._settle_exited(run)  # a StoreError leaves the run in the table, to be settled on the next round
+            with self._lock:
                 del self._runs[run.sim_id]
-                run.process.close()
-                run.done.set()
+            run.process.close()
+            run.done.set()
 
     def _settle_exited(self, run: _Run) -> None:
         row = self.store.get(run.sim_id)
