@@ -1,17 +1,20 @@
-"""The dashboard in a real browser (Debian's chromium driven by Playwright) against a real server.
+"""The dashboard and the API docs in a real browser (Debian's chromium driven by Playwright) against a real server
+started as `make run` starts it.
 
 One server and one browser serve the whole module; every test opens its own page and saves screenshots into
-its tmp_path.
+its tmp_path. The network is closed: every request the page makes goes through `closed_network`, which lets
+only those to the server on 127.0.0.1 through, and a test fails if the page tried any other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from live_server import Server
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,9 +43,25 @@ def browser(server: Server) -> Iterator[Browser]:
             chromium.close()
 
 
+def closed_network(context: BrowserContext) -> list[str]:
+    """Abort every request that would leave 127.0.0.1; the list fills with their URLs."""
+    outside: list[str] = []
+
+    def guard(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", guard)
+    return outside
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=WIDE)
+    outside = closed_network(context)
     errors: list[str] = []
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -51,6 +70,7 @@ def page(browser: Browser) -> Iterator[Page]:
     finally:
         context.close()
     assert not errors, f"the page threw: {errors}"
+    assert not outside, f"the page fetched from outside: {outside}"
 
 
 def fill_small_rush(page: Page, lock: str = "none") -> None:
@@ -134,6 +154,7 @@ def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Br
     simulation_id = server.post({"buyers": 10, "tickets": 1, "lock": "file", "think_ms": 20, "hold_ms": [20, 60]})["id"]
 
     context = browser.new_context(viewport=PHONE)
+    outside = closed_network(context)
     try:
         page = context.new_page()
         page.goto(f"{server.url}/?id={simulation_id}")
@@ -148,6 +169,7 @@ def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Br
         page.screenshot(path=tmp_path / "shared-link-375.png", full_page=True)
     finally:
         context.close()
+    assert not outside, f"the page fetched from outside: {outside}"
 
 
 def test_dashboard_bad_input_names_the_field(server: Server, page: Page, tmp_path: Path) -> None:
@@ -188,3 +210,24 @@ def test_dashboard_shows_live_progress_while_buyers_take_turns(server: Server, p
     assert any(text.startswith("Running: ") and text.endswith(" of 40 buyers finished") for _, text in partway)
     expect(card.locator("progress")).to_be_hidden()
     page.screenshot(path=tmp_path / "progress-done.png")
+
+
+def test_dashboard_api_docs_list_every_operation_with_the_network_closed(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    page.goto(f"{server.url}/docs")
+
+    operations = page.locator(".opblock-summary")
+    expect(operations.first).to_be_visible(timeout=30_000)
+    shown = {
+        (
+            str(op.locator(".opblock-summary-method").inner_text()).strip(),
+            op.locator("[data-path]").get_attribute("data-path"),
+        )
+        for op in operations.all()
+    }
+    paths = server.client.get("/openapi.json").json()["paths"]
+    assert shown == {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert ("POST", "/simulations") in shown
+    expect(page.get_by_role("heading", name="ticketrush")).to_be_visible()
+    page.screenshot(path=tmp_path / "docs.png", full_page=True)

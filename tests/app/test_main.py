@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -176,7 +177,14 @@ def test_main_serves_the_dashboard_and_the_docs(make_client: Callable[..., TestC
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert client.get("/static/index.html").content == page.content
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assets = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", docs.text)
+    assert {"/static/vendor/swagger-ui/swagger-ui-bundle.js", "/openapi.json"} <= set(assets), assets
+    assert all(asset.startswith("/") for asset in assets), assets  # nothing from outside
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc would load its code and fonts from outside
     paths = client.get("/openapi.json").json()["paths"]
     assert {
         "/simulations",
