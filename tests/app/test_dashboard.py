@@ -9,11 +9,12 @@ only those to the server on 127.0.0.1 through, and a test fails if the page trie
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from live_server import Server
+from live_server import Server, wait_for, when
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -172,12 +173,67 @@ def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Br
     assert not outside, f"the page fetched from outside: {outside}"
 
 
-def test_dashboard_bad_input_names_the_field(server: Server, page: Page, tmp_path: Path) -> None:
+DELAY = "a number of milliseconds from 0 to 60000, or a [min, max] range of them with min at most max"
+
+
+@pytest.mark.parametrize(
+    ("label", "typed", "message"),
+    [
+        ("Buyers", "0", "buyers: a whole number of buyers from 1 to 10,000,000 (got 0)"),
+        ("Buyers", "", "buyers: a whole number of buyers from 1 to 10,000,000 (got null)"),
+        ("Tickets", "", "tickets: a whole number of tickets from 0 to 1,000,000,000 (got null)"),
+        ("max think time (ms)", "5", f"think_ms: {DELAY} (got [100, 5])"),
+        (
+            "Seed",
+            "-5",
+            "seed: a whole number from 0 to 9223372036854775807; without one, a random one is used (got -5)",
+        ),
+    ],
+    ids=["buyers 0", "buyers empty", "tickets empty", "think range reversed", "negative seed"],
+)
+def test_dashboard_bad_input_is_refused_with_the_fields_message(
+    server: Server, page: Page, label: str, typed: str, message: str
+) -> None:
+    count = server.client.get("/simulations").json()["count"]
     page.goto(server.url)
-    page.get_by_label("Buyers", exact=True).fill("0")
+    page.get_by_label(label, exact=True).fill(typed)
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("buyers")
+
+    expect(page.get_by_role("alert")).to_have_text(message)
     expect(page.locator("article.card")).to_have_count(0)
+    assert server.client.get("/simulations").json()["count"] == count
+
+
+SHOWN_TIME = "(iso) => formatWhen(iso)"  # how the page writes a time
+
+
+def test_dashboard_history_started_column_shows_when_a_run_started(server: Server, page: Page) -> None:
+    blockers = [server.post({"buyers": 1, "think_ms": 60_000, "hold_ms": 0})["id"] for _ in range(2)]  # 2 slots
+    waiting = server.post({"buyers": 2, "tickets": 1, "think_ms": 0, "hold_ms": 0})["id"]
+    skipped = server.post({"buyers": 2, "tickets": 1, "think_ms": 0, "hold_ms": 0})["id"]
+    try:
+        for blocker in blockers:
+            server.wait_until(blocker, lambda s: s["status"] == "running", 60, "running")
+        assert server.get(waiting)["status"] == "queued"
+        assert server.client.post(f"/simulations/{skipped}/cancel").json()["status"] == "cancelled"
+        page.goto(server.url)
+        row = page.locator(f'#history tbody tr[data-id="{waiting}"]')
+        expect(row.locator("td").first).to_have_text("not yet")
+        expect(page.locator(f'#history tbody tr[data-id="{skipped}"] td').first).to_have_text("never")
+
+        created = when(server.get(waiting)["created_at"])
+        wait_for(lambda: datetime.now(UTC) - created > timedelta(seconds=1.1), 5, "a second to pass since creation")
+        assert server.client.post(f"/simulations/{blockers[0]}/cancel").json()["status"] == "cancelled"
+        done = server.wait_finished(waiting)
+    finally:
+        for blocker in blockers:
+            server.client.post(f"/simulations/{blocker}/cancel")
+
+    assert done["status"] == "completed"
+    page.get_by_role("button", name="Refresh").click()
+    started = page.evaluate(SHOWN_TIME, done["started_at"])
+    assert started != page.evaluate(SHOWN_TIME, done["created_at"])  # over a second apart: they read differently
+    expect(row.locator("td").first).to_have_text(started)
 
 
 WATCH_PROGRESS = """() => {
