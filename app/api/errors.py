@@ -108,6 +108,11 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     return _detail(status.HTTP_503_SERVICE_UNAVAILABLE, f"the simulation store is unavailable: {exc.__cause__ or exc}")
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: answered in JSON like every other error (the traceback goes to the server's log, not the client)."""
+    return _detail(status.HTTP_500_INTERNAL_SERVER_ERROR, "the server failed while answering; the cause is in its log")
+
+
 async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceeded)
     error = {
@@ -151,3 +156,4 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ShuttingDown, _shutting_down)
     app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(StoreError, _store_unavailable)
+    app.add_exception_handler(Exception, _unexpected)
