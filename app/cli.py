@@ -18,7 +18,6 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from app.schemas import SimulationCreate
 from workers import BuyerRecord, RunReport, SimulationConfig, TicketrushError, run_simulation
 from workers.config_errors import field_errors
 from workers.locks import LockKind
@@ -124,7 +123,7 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
 
 
 def _config(args: argparse.Namespace, lock: LockKind) -> SimulationConfig:
-    return SimulationCreate(
+    return SimulationConfig(
         buyers=args.buyers,
         tickets=args.tickets,
         lock=lock,
@@ -199,7 +198,9 @@ def _cell(value: Any) -> str:
 def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
     progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
     with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
-        return run_simulation(config, Path(run_dir), on_progress=progress, time_limit_s=args.time_limit_s)
+        return run_simulation(
+            config, Path(run_dir), on_progress=progress, time_limit_s=args.time_limit_s, pause_collector=True
+        )
 
 
 def _report_json(report: RunReport) -> dict[str, Any]:

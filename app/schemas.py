@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.lifecycle import Status
 from app.store import SimulationRow
@@ -13,21 +13,11 @@ from workers.messages import Outcome
 
 
 class SimulationCreate(SimulationConfig):
-    """The engine's configuration as a user gives it (API and CLI): every field is optional, unknown fields are
-    refused, types are strict, and a pool size comes only with the pool executor (the process executor would
-    ignore it).
-    """
+    """The engine's configuration; every field is optional, unknown fields are refused, types are strict."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"buyers": 10, "tickets": 1, "lock": "none", "think_ms": 0, "hold_ms": 50}]}
     )
-
-    @field_validator("workers")
-    @classmethod
-    def _workers_only_for_a_pool(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and info.data.get("executor", "pool") != "pool":  # absent: refused itself
-            raise ValueError("workers is the size of a pool; the process executor runs one process per buyer")
-        return value
 
 
 class Progress(BaseModel):
@@ -83,6 +73,7 @@ class BuyerPublic(BaseModel):
     t_read: int | None
     t_write: int | None
     t_end: int | None
+    retries: int | None = Field(description="How many times an optimistic buyer's write was refused.")
 
     @classmethod
     def from_record(cls, record: BuyerRecord) -> BuyerPublic:

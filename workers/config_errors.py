@@ -6,7 +6,9 @@ pydantic reports a refused field as several errors in its own terms (one per bra
 item); the faces (the API, the CLI, the dashboard through the API) show one message per field instead, saying
 what the field takes, from the table ALLOWED. A new field adds one entry there (`{range}` stands for how the
 user writes a range, `{other_field}` for another field's name as they write it); a field without an entry is
-described by pydantic's first message for it.
+described by pydantic's first message for it. A rule of the config's own validators (a strategy on a store it
+does not run on, say) is told in the validator's sentence, which names the pair and what would work, unless the
+field's entry states that rule itself (STATES_ITS_RULES).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pydantic import ValidationError
 
 from workers.config import MAX_DELAY_MS, ExecutorKind, SimulationConfig
 from workers.locks import LockKind
+from workers.stores import StoreKind
+from workers.strategies import StrategyKind
 
 RANGE = "[min, max]"  # how a range is written in JSON; the CLI writes it as min-max
 
@@ -42,7 +46,17 @@ def _delay() -> str:
 ALLOWED: dict[str, str] = {
     "buyers": f"a whole number of buyers from {_bound('buyers', Ge):,} to {_bound('buyers', Le):,}",
     "tickets": f"a whole number of tickets from {_bound('tickets', Ge):,} to {_bound('tickets', Le):,}",
+    "store": _choices(StoreKind),
+    "strategy": _choices(StrategyKind),
     "lock": _choices(LockKind),
+    "permits": (
+        f"the number of buyers the semaphore lets in at once, a whole number from {_bound('permits', Ge)} to "
+        f"{_bound('permits', Le)}, with {{lock}} semaphore only"
+    ),
+    "max_retries": (
+        f"a whole number of retries from {_bound('max_retries', Ge):,} to {_bound('max_retries', Le):,}, "
+        "for {strategy} optimistic only"
+    ),
     "executor": _choices(ExecutorKind),
     "workers": (
         f"the pool size, a whole number from {_bound('workers', Ge)} to {_bound('workers', Le)}, "
@@ -56,6 +70,9 @@ ALLOWED: dict[str, str] = {
         f"a number of seconds above {_bound('lock_timeout_s', Gt)}, at most {_bound('lock_timeout_s', Le)}"
     ),
 }
+
+
+STATES_ITS_RULES = {"think_ms", "hold_ms", "workers"}  # their entries say what their validators check
 
 
 class FieldError(NamedTuple):
@@ -104,6 +121,8 @@ def field_errors(
         if first.get("type") == "extra_forbidden":
             known = ", ".join(spell(name) for name in SimulationConfig.model_fields)
             message = f"{spell(field)}: not a setting of a simulation (the settings are {known})"
+        elif first.get("type") == "value_error" and field not in STATES_ITS_RULES:
+            message = f"{spell(field)}: {_fallback(first)}"
         else:
             names = {name: spell(name) for name in SimulationConfig.model_fields}
             allowed = ALLOWED[field].format(range=range_form, **names) if field in ALLOWED else _fallback(first)

@@ -10,7 +10,10 @@ from fastapi.testclient import TestClient
 
 BUYERS = "buyers: a whole number of buyers from 1 to 10,000,000"
 DELAY = "a number of milliseconds from 0 to 60000, or a [min, max] range of them with min at most max"
-SETTINGS = "buyers, tickets, lock, executor, workers, think_ms, hold_ms, seed, together, lock_timeout_s"
+SETTINGS = (
+    "buyers, tickets, store, strategy, lock, permits, max_retries, executor, workers, think_ms, hold_ms, seed, "
+    "together, lock_timeout_s"
+)
 BAD_INPUT = [
     ({"buyers": 0}, "buyers", f"{BUYERS} (got 0)"),
     ({"buyers": -1}, "buyers", f"{BUYERS} (got -1)"),
@@ -19,7 +22,31 @@ BAD_INPUT = [
     ({"buyers": 1.5}, "buyers", f"{BUYERS} (got 1.5)"),
     ({"tickets": -1}, "tickets", "tickets: a whole number of tickets from 0 to 1,000,000,000 (got -1)"),
     ({"tickets": False}, "tickets", "tickets: a whole number of tickets from 0 to 1,000,000,000 (got false)"),
-    ({"lock": "mutex"}, "lock", 'lock: none, process or file (got "mutex")'),
+    ({"lock": "mutex"}, "lock", 'lock: none, process, file or semaphore (got "mutex")'),
+    ({"store": "redis"}, "store", 'store: file or memory (got "redis")'),
+    (
+        {"store": "memory", "strategy": "optimistic"},
+        "strategy",
+        "strategy: strategy 'optimistic' does not run on store 'memory', which takes strategy 'read-write' or "
+        "'seller'; strategy 'optimistic' runs on store 'file'",
+    ),
+    (
+        {"strategy": "seller", "lock": "file"},
+        "lock",
+        "lock: lock 'file' guards strategy 'read-write' only; strategy 'seller' takes no lock (use lock 'none', or "
+        "strategy 'read-write' with lock 'file')",
+    ),
+    (
+        {"lock": "semaphore", "permits": 0},
+        "permits",
+        "permits: the number of buyers the semaphore lets in at once, a whole number from 1 to 1000, with lock "
+        "semaphore only (got 0)",
+    ),
+    (
+        {"strategy": "optimistic", "max_retries": -1},
+        "max_retries",
+        "max_retries: a whole number of retries from 0 to 1,000,000, for strategy optimistic only (got -1)",
+    ),
     ({"executor": "threads"}, "executor", 'executor: process or pool (got "threads")'),
     ({"think_ms": -5}, "think_ms", f"think_ms: {DELAY} (got -5)"),
     ({"think_ms": [50, 10]}, "think_ms", f"think_ms: {DELAY} (got [50, 10])"),

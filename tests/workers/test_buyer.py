@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from pathlib import Path
 
-from workers.buyer import Plan, buy
-from workers.db import TicketDb
-from workers.locks import NoLock
+from workers.stores.file import FileStore
+from workers.strategies import Plan
+from workers.strategies.read_write import ReadWrite
 
 MS = 1_000_000
 SLOW_STAGE_MS = 60
 
 
-class SlowStagingDb(TicketDb):
+class SlowStagingStore(FileStore):
     """A db on a slow disk: creating the file a sale will fill takes a while."""
 
-    def stage(self) -> None:
+    def before_sale(self) -> None:
         time.sleep(SLOW_STAGE_MS / 1000)
-        super().stage()
-
-
-def plan(db_path: Path) -> Plan:
-    return Plan(db_path, (0.0, 0.0), (0.0, 0.0), seed=0, lock_timeout_s=5.0, start_timeout_s=5.0, parent_pid=None)
+        super().before_sale()
 
 
 def test_lock_wait_is_the_wait_for_the_lock_not_the_file_made_before_it(tmp_path: Path) -> None:
-    db = SlowStagingDb(tmp_path / "db.json")
-    db.create(1)
+    store = SlowStagingStore(tmp_path)
+    store.create(1)
+    strategy = ReadWrite(Plan(lock_timeout_s=5.0), store, multiprocessing.get_context("fork"), [range(1, 2)])
 
-    record = buy(1, plan(db.path), db, NoLock())
-    db.close()
+    record = strategy.buy(1)
+    store.close()
 
     assert record.outcome == "success" and (record.read, record.wrote) == (1, 0)
     assert record.t_searched is not None and record.t_lock_requested is not None
