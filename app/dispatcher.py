@@ -93,6 +93,7 @@ class Dispatcher:
         self._queue: deque[str] = deque()
         self._runs: dict[str, _Run] = {}
         self._admitting = 0  # submissions between their room check and their place in the queue
+        self._starting: set[str] = set()  # taken from the queue, their run process not started yet
         self._closing = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -143,7 +144,7 @@ class Dispatcher:
         with self._lock:
             if self._closing:
                 raise ShuttingDown("the server is shutting down; it takes no new simulation")
-            if len(self._queue) + len(self._runs) + self._admitting >= room:
+            if len(self._queue) + len(self._starting) + len(self._runs) + self._admitting >= room:
                 raise QueueFull(
                     f"{room} simulations are already running or queued, the most this server takes "
                     f"(TICKETRUSH_MAX_RUNNING={self.settings.max_running}, "
@@ -244,12 +245,27 @@ class Dispatcher:
 
     def _next_queued(self) -> str | None:
         with self._lock:
-            if self._queue and len(self._runs) < self.settings.max_running and not self._closing:
-                return self._queue.popleft()
+            if self._queue and len(self._starting) + len(self._runs) < self.settings.max_running and not self._closing:
+                sim_id = self._queue.popleft()
+                self._starting.add(sim_id)
+                return sim_id
         return None
 
     def _launch(self, sim_id: str) -> None:
-        """Start the run process of `sim_id` (outside the lock: a spawn takes a while)."""
+        """Start the run process of `sim_id` (outside the lock: a spawn takes a while), then count it as running."""
+        run = None
+        try:
+            run = self._start_process(sim_id)
+        finally:
+            with self._lock:
+                self._starting.discard(sim_id)
+                if run is not None:
+                    self._runs[sim_id] = run
+                    if self._closing:
+                        run.cancel_requested, run.stop_reason = True, SHUTDOWN_REASON
+
+    def _start_process(self, sim_id: str) -> _Run | None:
+        """The started run process of `sim_id`; None if it is no longer queued or its process could not start."""
         try:
             row = self.store.get(sim_id)
         except StoreError:
@@ -257,7 +273,7 @@ class Dispatcher:
                 self._queue.appendleft(sim_id)  # first in line again once the store answers
             raise
         if row is None or row.status != Status.QUEUED:
-            return
+            return None
         process = self._context.Process(
             target=execute,
             args=(
@@ -273,15 +289,11 @@ class Dispatcher:
             process.start()
         except OSError as e:
             self._settle(sim_id, Status.FAILED, error=f"could not start the run process: {e}")
-            return
+            return None
         if process.pid is not None:  # niced at once, so that its start-up (imports) yields to the API too
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, process.pid, RUN_NICENESS)
-        deadline = time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S
-        with self._lock:
-            self._runs[sim_id] = run = _Run(sim_id, process, deadline)
-            if self._closing:
-                run.cancel_requested, run.stop_reason = True, SHUTDOWN_REASON
+        return _Run(sim_id, process, time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S)
 
     def _wait(self) -> None:
         with self._lock:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 from fastapi.testclient import TestClient
 from live_server import Server, buyers_of, wait_for, when
 
-from app.dispatcher import Dispatcher
+from app.dispatcher import Dispatcher, QueueFull
 from app.lifecycle import Status
 from app.settings import Settings
 from app.store import SimulationRow, Store
@@ -158,3 +159,21 @@ def test_dispatcher_requests_never_wait_behind_its_store_io(tmp_path: Path, no_l
         dispatcher.close()
     asker.join(10)
     assert [row.status for row in store.page(0, 10)[0]] == [Status.CANCELLED, Status.COMPLETED]
+
+
+def test_dispatcher_a_run_being_started_keeps_its_place(tmp_path: Path, no_leftover_children: None) -> None:
+    """Between leaving the queue and its process starting, a run still counts: the room is not given twice."""
+    store = StallingStore(tmp_path / "data")
+    store.init()
+    dispatcher = Dispatcher(store, Settings(data_dir=tmp_path / "data", max_running=1, max_queued=0))
+    store.stall.set()  # the dispatcher's first read is the one that starts the run
+    dispatcher.start()
+    try:
+        first = dispatcher.submit(SimulationConfig(buyers=1, think_ms=0, hold_ms=0))
+        assert store.stalled.wait(60), "the dispatcher never took the run from the queue"
+        with pytest.raises(QueueFull):
+            dispatcher.submit(SimulationConfig(buyers=1, think_ms=0, hold_ms=0))
+    finally:
+        store.resume.set()
+        dispatcher.close()
+    assert [row.id for row in store.page(0, 10)[0]] == [first.id]
