@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -18,11 +19,13 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from workers import BuyerRecord, RunReport, SimulationConfig, TicketrushError, run_simulation
+from workers.config_errors import field_errors
 from workers.locks import LockKind
 
 STORY_LIMIT = 50
 SHUTDOWN_GRACE_S = 3
 LOCKS: tuple[LockKind, ...] = ("none", "process", "file")
+OPTION_OF = {"together": "--staggered"}  # config fields whose option is not their name
 TABLE_ROWS = (
     ("tickets_initial", "tickets at start"),
     ("tickets_handed_out", "tickets handed out"),
@@ -53,20 +56,71 @@ def _delay(text: str) -> float | list[float]:
     return float(text)
 
 
+def _time_limit(text: str) -> float:
+    """A run's time limit: a positive, finite number of seconds (0 or less would fail every run at once)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds < math.inf):
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0 (got {text!r})")
+    return seconds
+
+
+def _option(field: str) -> str:
+    """A config field as the CLI spells it: think_ms -> --think-ms."""
+    return OPTION_OF.get(field, "--" + field.replace("_", "-"))
+
+
 def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> None:
-    parser.add_argument("--buyers", type=int, default=10)
-    parser.add_argument("--tickets", type=int, default=1)
+    parser.add_argument("--buyers", type=int, default=10, help="buyers racing, one process each (default: %(default)s)")
+    parser.add_argument("--tickets", type=int, default=1, help="tickets in the db at the start (default: %(default)s)")
     if with_lock:
-        parser.add_argument("--lock", choices=LOCKS, default="none")
-    parser.add_argument("--executor", choices=("process", "pool"), default="process")
-    parser.add_argument("--workers", type=int, help="pool size (default: number of CPUs)")
-    parser.add_argument("--think-ms", type=_delay, default=100.0, help="ms, or a range such as 50-150")
-    parser.add_argument("--hold-ms", type=_delay, default=[100.0, 300.0], help="ms, or a range such as 100-300")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--lock-timeout-s", type=float, default=30.0)
-    parser.add_argument("--staggered", action="store_true", help="start buyers as they are created, not together")
-    parser.add_argument("--time-limit-s", type=float, default=300.0)
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--lock",
+            choices=LOCKS,
+            default="none",
+            help="what guards the purchase: nothing, a multiprocessing.Lock, or a file lock (default: %(default)s)",
+        )
+    parser.add_argument(
+        "--executor",
+        choices=("process", "pool"),
+        default="process",
+        help="process: one process per buyer; pool: a pool of processes shares the buyers (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="pool size, with --executor pool only (default: the number of CPUs)"
+    )
+    parser.add_argument(
+        "--think-ms", type=_delay, default=100.0, help="search time in ms, or a range such as 50-150 (default: 100)"
+    )
+    parser.add_argument(
+        "--hold-ms",
+        type=_delay,
+        default=[100.0, 300.0],
+        help="ms between reading the count and writing it back, or a range (default: 100-300)",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="seed of the delays, to repeat a run (default: a random one, printed at the end)"
+    )
+    parser.add_argument(
+        "--lock-timeout-s",
+        type=float,
+        default=30.0,
+        help="seconds a buyer waits for the lock before failing (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--staggered",
+        action="store_true",
+        help="start buyers as they are created instead of releasing them together (default: together)",
+    )
+    parser.add_argument(
+        "--time-limit-s",
+        type=_time_limit,
+        default=300.0,
+        help="seconds a run may take before it is stopped and fails (default: %(default)g)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
 
 
 def _config(args: argparse.Namespace, lock: LockKind) -> SimulationConfig:
@@ -172,24 +226,68 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    """Each lock in turn; Ctrl-C shows the runs that had finished, then stops (exit 130)."""
     base = _config(args, "none").resolved()
-    reports: dict[str, RunReport] = {lock: _execute(base.model_copy(update={"lock": lock}), args) for lock in LOCKS}
+    reports: dict[str, RunReport] = {}
+    try:
+        for lock in LOCKS:
+            reports[lock] = _execute(base.model_copy(update={"lock": lock}), args)
+    except KeyboardInterrupt:
+        if reports:
+            _write_comparison(reports, base, args, out)
+            if not args.json:
+                missing = ", ".join(lock for lock in LOCKS if lock not in reports)
+                out.write(f"(interrupted: {missing} did not run to the end)\n")
+        raise
+    _write_comparison(reports, base, args, out)
+    return 0
+
+
+def _write_comparison(
+    reports: Mapping[str, RunReport], base: SimulationConfig, args: argparse.Namespace, out: TextIO
+) -> None:
     if args.json:
         json.dump({lock: _report_json(r) for lock, r in reports.items()}, out, indent=2)
         out.write("\n")
-        return 0
+        return
     out.write(table(reports) + "\n\n")
     for lock, report in reports.items():
         out.write(f"{lock}: {report.result.explanation}\n")
     out.write(f"(seed {base.seed})\n")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """Settings and the data dir are checked before the server starts, so that a refusal is one line."""
     import uvicorn
 
-    # Open event streams would otherwise hold the shutdown (and the cancelling of runs) back indefinitely.
-    uvicorn.run("app.main:app", host=args.host, port=args.port, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    from app.main import create_app
+    from app.ownership import DataDirClaim, DataDirInUse
+    from app.settings import Settings, settings_problems
+
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        for line in settings_problems(e):
+            sys.stderr.write(f"ticketrush: {line}\n")
+        return 2
+    try:
+        claim = DataDirClaim.take(settings.data_dir)
+    except DataDirInUse as e:
+        sys.stderr.write(f"ticketrush: {e}\n")
+        return 1
+    except OSError as e:
+        sys.stderr.write(f"ticketrush: cannot use the data dir {settings.data_dir}: {e.strerror or e}\n")
+        return 1
+    try:
+        uvicorn.run(
+            create_app(settings, claim),
+            host=args.host,
+            port=args.port,
+            # open event streams would otherwise hold the shutdown (and the cancelling of runs) back indefinitely
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
+    finally:
+        claim.release()
     return 0
 
 
@@ -203,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(compare, with_lock=False)
     compare.set_defaults(handler=cmd_compare)
     serve = commands.add_parser("serve", help="serve the HTTP API and the dashboard")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     serve.set_defaults(handler=cmd_serve)
     return parser
 
@@ -215,9 +313,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         return int(args.handler(args, out))
     except ValidationError as e:
-        for error in e.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "config"
-            sys.stderr.write(f"ticketrush: invalid {field}: {error['msg']}\n")
+        for error in field_errors(e, spell=_option, range_form="min-max"):
+            sys.stderr.write(f"ticketrush: {error.message}\n")
         return 2
     except TicketrushError as e:
         sys.stderr.write(f"ticketrush: {e}\n")

@@ -96,27 +96,31 @@ async function api(method, path, bodyText) {
   return body;
 }
 
-/** The request body; the seed is written as typed, so a seed beyond 2^53 is not rounded. */
+/** The request body; the seed is written as typed, so a seed beyond 2^53 is not rounded (and a negative one is
+ * sent as the number it is, for the server to refuse as a seed rather than as text). */
 function configBody(config) {
   const { seed, ...rest } = config;
   const text = JSON.stringify(rest);
   if (seed === undefined || seed === null || seed === "") return text;
-  const literal = /^\d+$/.test(String(seed)) ? String(seed) : JSON.stringify(String(seed));
+  const literal = /^-?\d+$/.test(String(seed)) ? String(seed) : JSON.stringify(String(seed));
   return text === "{}" ? `{"seed":${literal}}` : `${text.slice(0, -1)},"seed":${literal}}`;
 }
 
 /* ---------- the form ---------- */
 
-function numberField(name) {
+/** The field's number; an empty (or unreadable) field is null, which the server refuses naming the field,
+ * rather than left out, which would run with a default the user did not ask for. Optional fields (the pool
+ * size, whose placeholder says what empty means) are left out when empty. */
+function numberField(name, { optional = false } = {}) {
   const input = document.getElementById(name);
-  return input.value.trim() === "" ? undefined : Number(input.value);
+  if (input.value.trim() === "") return optional ? undefined : null;
+  return Number(input.value);
 }
 
 function delayField(name) {
   const low = numberField(`${name}_min`);
   const high = numberField(`${name}_max`);
-  if (low === undefined && high === undefined) return undefined;
-  if (low === undefined || high === undefined || low === high) return low ?? high;
+  if (low === null || high === null || low === high) return low ?? high;
   return [low, high];
 }
 
@@ -126,7 +130,7 @@ function readForm() {
     tickets: numberField("tickets"),
     lock: $("#lock").value,
     executor: $("#executor").value,
-    workers: $("#executor").value === "pool" ? numberField("workers") : undefined,
+    workers: $("#executor").value === "pool" ? numberField("workers", { optional: true }) : undefined,
     think_ms: delayField("think"),
     hold_ms: delayField("hold"),
     together: $("#together").checked,
@@ -846,7 +850,7 @@ function historyRow(s) {
   const tr = text("tr");
   tr.dataset.id = s.id;
   const when = text("td");
-  const link = text("a", formatWhen(s.created_at));
+  const link = text("a", s.started_at ? formatWhen(s.started_at) : s.status === "queued" ? "not yet" : "never");
   link.href = urlFor([s.id]);
   link.addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey) return;

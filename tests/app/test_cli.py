@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from live_server import wait_for
 
 from app.cli import ProgressBar, main
 
@@ -69,13 +73,122 @@ def test_cli_compare_puts_the_three_locks_side_by_side() -> None:
     assert safe_row.split()[-3:] == ["NO", "yes", "yes"]
 
 
-def test_cli_rejects_bad_input_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _ = run_cli("run", "--buyers", "0")
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--buyers", "0"], "--buyers: a whole number of buyers from 1 to 10,000,000 (got 0)"),
+        (
+            ["--think-ms", "300-100"],
+            "--think-ms: a number of milliseconds from 0 to 60000, or a min-max range of them with min at most max "
+            "(got [300.0, 100.0])",
+        ),
+        (
+            ["--hold-ms", "-5"],
+            "--hold-ms: a number of milliseconds from 0 to 60000, or a min-max range of them with min at most max "
+            "(got -5.0)",
+        ),
+        (["--lock-timeout-s", "0"], "--lock-timeout-s: a number of seconds above 0, at most 3600 (got 0.0)"),
+        (
+            ["--workers", "4"],
+            "--workers: the pool size, a whole number from 1 to 256, given only with --executor pool (got 4)",
+        ),
+        (
+            ["--executor", "pool", "--workers", "0"],
+            "--workers: the pool size, a whole number from 1 to 256, given only with --executor pool (got 0)",
+        ),
+    ],
+)
+def test_cli_rejects_bad_input_with_one_line_naming_the_option(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out = run_cli("run", *argv)
+
     assert code == 2
-    assert "invalid buyers" in capsys.readouterr().err
-    code, _ = run_cli("run", "--think-ms", "300-100")
-    assert code == 2
-    assert "invalid think_ms" in capsys.readouterr().err
+    assert out == ""
+    assert capsys.readouterr().err == f"ticketrush: {message}\n"
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "nan", "inf", "soon"])
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_cli_refuses_a_time_limit_that_is_not_above_zero_before_running(
+    capsys: pytest.CaptureFixture[str], command: str, limit: str
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        run_cli(command, "--buyers", "2", "--time-limit-s", limit)
+
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"ticketrush {command}: error: argument --time-limit-s: a number of seconds above 0 (got {limit!r})"
+    )
+
+
+def test_cli_pool_size_with_the_pool_executor_is_used() -> None:
+    code, text = run_cli(
+        "run", "--buyers", "6", "--executor", "pool", "--workers", "2", "--think-ms", "0", "--hold-ms", "0", "--json"
+    )
+
+    assert code == 0
+    assert json.loads(text)["config"]["workers"] == 2
+
+
+OPTIONS = {
+    "run": ["--buyers", "--tickets", "--lock", "--executor", "--workers", "--think-ms", "--hold-ms", "--seed",
+            "--lock-timeout-s", "--staggered", "--time-limit-s"],
+    "compare": ["--buyers", "--tickets", "--executor", "--workers", "--think-ms", "--hold-ms", "--seed",
+                "--lock-timeout-s", "--staggered", "--time-limit-s"],
+    "serve": ["--host", "--port"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", list(OPTIONS))
+def test_cli_help_explains_every_option_with_its_default(command: str) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "app.cli", command, "--help"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    # argparse prints each option, then its help (on the same line or the lines below), up to the next option
+    entries = re.split(r"\n  (?=-)", shown.split("options:", 1)[1])
+    helps = {entry.split()[0].rstrip(","): " ".join(entry.split()) for entry in entries if entry.strip()}
+
+    for option in OPTIONS[command]:
+        text = helps[option]
+        assert "(default: " in text, text
+        words = text.split("(default: ")[0].split()[1:]  # after the option (and its metavar or choices)
+        assert len([w for w in words if not w.isupper() and not w.startswith("{")]) >= 3, text
+
+
+def test_cli_compare_interrupted_shows_the_runs_that_finished(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole foreground group) while the second lock runs: the first one's result stays."""
+    compare = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "compare", "--buyers", "4", "--tickets", "1", "--think-ms", "0",
+         "--hold-ms", "1000", "--seed", "5"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    seen: set[str] = set()
+
+    def second_run_started() -> bool:  # each run has a temporary folder of its own, deleted when it is done
+        seen.update(p.name for p in tmp_path.glob("ticketrush-*"))
+        return len(seen) >= 2
+
+    try:
+        wait_for(second_run_started, 60, "the second run to start", interval=0.02)
+        os.killpg(compare.pid, signal.SIGINT)
+        out, err = compare.communicate(timeout=60)
+    finally:
+        if compare.poll() is None:
+            os.killpg(compare.pid, signal.SIGKILL)
+            compare.wait(10)
+
+    assert compare.returncode == 130, err
+    assert out.splitlines()[0].split() == ["none"]
+    assert any(line.startswith("none: ") for line in out.splitlines())
+    assert "(seed 5)" in out
+    assert out.splitlines()[-1] == "(interrupted: process, file did not run to the end)"
+    assert err.splitlines()[-1] == "ticketrush: interrupted; every buyer process was stopped"
+    assert list(tmp_path.iterdir()) == []  # the interrupted run's folder is gone too
 
 
 def test_cli_large_run_shows_a_progress_bar_instead_of_the_story() -> None:
