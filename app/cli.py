@@ -1,4 +1,4 @@
-"""The `ticketrush` command: run a rush, compare the locks, or serve the API.
+"""The `ticketrush` command: run a rush, compare the cures, or serve the API.
 
 ticketrush run --buyers 10 --tickets 1 --lock none
 ticketrush compare --buyers 1000 --tickets 100 --think-ms 0 --hold-ms 0
@@ -14,17 +14,23 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 from pydantic import ValidationError
 
 from workers import BuyerRecord, RunReport, SimulationConfig, TicketrushError, run_simulation
+from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
-from workers.locks import LockKind
+from workers.locks import DEFAULT_PERMITS, LockKind
+from workers.stores import StoreKind
+from workers.strategies import StrategyKind
+from workers.support import Cure, cures
 
 STORY_LIMIT = 50
 SHUTDOWN_GRACE_S = 3
-LOCKS: tuple[LockKind, ...] = ("none", "process", "file")
+LOCKS: tuple[str, ...] = get_args(LockKind)
+STORES: tuple[str, ...] = get_args(StoreKind)
+STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OPTION_OF = {"together": "--staggered"}  # config fields whose option is not their name
 TABLE_ROWS = (
     ("tickets_initial", "tickets at start"),
@@ -39,6 +45,10 @@ TABLE_ROWS = (
     ("buyers_gave_up", "buyers who gave up"),
     ("buyers_errored", "buyers who failed"),
     ("max_in_critical", "most buyers in read-to-write at once"),
+    ("retries", "refused writes retried"),
+    ("queue_wait_p50_ms", "seller queue wait p50 (ms)"),
+    ("purchase_p50_ms", "purchase p50 (ms)"),
+    ("purchase_p95_ms", "purchase p95 (ms)"),
     ("lock_wait_p50_ms", "lock wait p50 (ms)"),
     ("lock_wait_p95_ms", "lock wait p95 (ms)"),
     ("lock_wait_max_ms", "lock wait max (ms)"),
@@ -75,12 +85,38 @@ def _option(field: str) -> str:
 def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> None:
     parser.add_argument("--buyers", type=int, default=10, help="buyers racing, one process each (default: %(default)s)")
     parser.add_argument("--tickets", type=int, default=1, help="tickets in the db at the start (default: %(default)s)")
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default="file",
+        help="where the tickets live: the lesson's db.json, or shared memory (default: %(default)s)",
+    )
     if with_lock:
+        parser.add_argument(
+            "--strategy",
+            choices=STRATEGIES,
+            default="read-write",
+            help="how a buyer buys: the lesson's read, hold, write back; a version check with retries; or requests "
+            "to one seller process (default: %(default)s)",
+        )
         parser.add_argument(
             "--lock",
             choices=LOCKS,
             default="none",
-            help="what guards the purchase: nothing, a multiprocessing.Lock, or a file lock (default: %(default)s)",
+            help="what guards a read-write purchase: nothing, a multiprocessing.Lock, a file lock or a "
+            "multiprocessing.Semaphore (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--permits",
+            type=int,
+            help=f"buyers the semaphore lets in at once, with --lock semaphore only (default: {DEFAULT_PERMITS})",
+        )
+        parser.add_argument(
+            "--max-retries",
+            type=int,
+            default=DEFAULT_MAX_RETRIES,
+            help="refused writes an optimistic buyer retries before giving up, with --strategy optimistic only "
+            "(default: %(default)s)",
         )
     parser.add_argument(
         "--executor",
@@ -123,18 +159,25 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
 
 
-def _config(args: argparse.Namespace, lock: LockKind) -> SimulationConfig:
-    return SimulationConfig(
-        buyers=args.buyers,
-        tickets=args.tickets,
-        lock=lock,
-        executor=args.executor,
-        workers=args.workers,
-        think_ms=args.think_ms,
-        hold_ms=args.hold_ms,
-        seed=args.seed,
-        together=not args.staggered,
-        lock_timeout_s=args.lock_timeout_s,
+def _config(args: argparse.Namespace, cure: Cure | None = None) -> SimulationConfig:
+    """The config the options describe; for a comparison, with `cure`'s strategy and lock."""
+    chosen = {"strategy": cure.strategy, "lock": cure.lock} if cure else {"strategy": args.strategy, "lock": args.lock}
+    if cure is None:
+        chosen |= {"permits": args.permits, "max_retries": args.max_retries}
+    return SimulationConfig.model_validate(
+        {
+            "buyers": args.buyers,
+            "tickets": args.tickets,
+            "store": args.store,
+            **chosen,
+            "executor": args.executor,
+            "workers": args.workers,
+            "think_ms": args.think_ms,
+            "hold_ms": args.hold_ms,
+            "seed": args.seed,
+            "together": not args.staggered,
+            "lock_timeout_s": args.lock_timeout_s,
+        }
     )
 
 
@@ -211,32 +254,40 @@ def _report_json(report: RunReport) -> dict[str, Any]:
     return {"config": report.config.model_dump(), "result": report.result.model_dump()}
 
 
+def cure_name(config: SimulationConfig) -> str:
+    return Cure(config.strategy, config.lock).name
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    report = _execute(_config(args, args.lock), args)
+    report = _execute(_config(args), args)
     if args.json:
         json.dump(_report_json(report), out, indent=2)
         out.write("\n")
         return 0
     if report.config.buyers <= STORY_LIMIT:
         out.write("\n".join(story(report.records)) + "\n\n")
-    out.write(table({report.config.lock: report}) + "\n\n")
+    out.write(f"{report.result.verdict}\n\n")
+    out.write(table({cure_name(report.config): report}) + "\n\n")
     out.write(report.result.explanation + "\n")
     out.write(f"(seed {report.config.seed}: pass --seed {report.config.seed} to repeat these delays)\n")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    """Each lock in turn; Ctrl-C shows the runs that had finished, then stops (exit 130)."""
-    base = _config(args, "none").resolved()
+    """Every cure of the store in turn, never two at once; Ctrl-C shows the runs that had finished, then stops
+    (exit 130)."""
+    candidates = cures(args.store)
+    configs = [_config(args, cure) for cure in candidates]  # every one is checked before any runs
+    base = configs[0].resolved()
     reports: dict[str, RunReport] = {}
     try:
-        for lock in LOCKS:
-            reports[lock] = _execute(base.model_copy(update={"lock": lock}), args)
+        for cure, config in zip(candidates, configs, strict=True):
+            reports[cure.name] = _execute(config.model_copy(update={"seed": base.seed}), args)
     except KeyboardInterrupt:
         if reports:
             _write_comparison(reports, base, args, out)
             if not args.json:
-                missing = ", ".join(lock for lock in LOCKS if lock not in reports)
+                missing = ", ".join(cure.name for cure in candidates if cure.name not in reports)
                 out.write(f"(interrupted: {missing} did not run to the end)\n")
         raise
     _write_comparison(reports, base, args, out)
@@ -251,8 +302,8 @@ def _write_comparison(
         out.write("\n")
         return
     out.write(table(reports) + "\n\n")
-    for lock, report in reports.items():
-        out.write(f"{lock}: {report.result.explanation}\n")
+    for name, report in reports.items():
+        out.write(f"{name}: {report.result.verdict}. {report.result.explanation}\n")
     out.write(f"(seed {base.seed})\n")
 
 
@@ -297,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one ticket rush and explain it")
     _add_config_options(run, with_lock=True)
     run.set_defaults(handler=cmd_run)
-    compare = commands.add_parser("compare", help="run one config under each lock, side by side")
+    compare = commands.add_parser(
+        "compare", help="run one config under every cure its store has, one after another, side by side"
+    )
     _add_config_options(compare, with_lock=False)
     compare.set_defaults(handler=cmd_compare)
     serve = commands.add_parser("serve", help="serve the HTTP API and the dashboard")

@@ -64,13 +64,45 @@ def test_cli_run_json_is_the_engine_result() -> None:
     assert report["result"]["buyers_succeeded"] == 2 and report["result"]["safe"] is True
 
 
-def test_cli_compare_puts_the_three_locks_side_by_side() -> None:
-    code, text = run_cli("compare", "--buyers", "8", "--tickets", "1", "--think-ms", "20", "--hold-ms", "40-60")
+def test_cli_compare_puts_every_cure_of_the_file_store_side_by_side() -> None:
+    code, text = run_cli(
+        "compare", "--buyers", "8", "--tickets", "1", "--think-ms", "0", "--hold-ms", "120", "--store", "file"
+    )
     assert code == 0
     header = text.splitlines()[0].split()
-    assert header == ["none", "process", "file"]
+    assert header == [
+        "read-write/none", "read-write/process", "read-write/file", "read-write/semaphore", "optimistic", "seller"
+    ]  # fmt: skip
     safe_row = next(line for line in text.splitlines() if line.startswith("safe"))
-    assert safe_row.split()[-3:] == ["NO", "yes", "yes"]
+    assert safe_row.split()[1:] == ["NO", "yes", "yes", "NO", "yes", "yes"]  # 3 permits let 3 buyers in
+    handed_out = next(line for line in text.splitlines() if line.startswith("tickets handed out"))
+    assert handed_out.split()[-6:] == ["8", "1", "1", "3", "1", "1"]
+    assert "optimistic: Safe: no seat sold twice. " in text
+
+
+def test_cli_compare_of_the_memory_store_runs_its_own_cures() -> None:
+    code, text = run_cli("compare", "--store", "memory", "--buyers", "5", "--tickets", "1", "--think-ms", "0",
+                         "--hold-ms", "120", "--json")  # fmt: skip
+    assert code == 0
+    reports = json.loads(text)
+    assert list(reports) == [
+        "read-write/none", "read-write/process", "read-write/file", "read-write/semaphore", "seller"
+    ]  # fmt: skip
+    assert {r["config"]["store"] for r in reports.values()} == {"memory"}
+    assert len({r["config"]["seed"] for r in reports.values()}) == 1  # one seed for all
+    assert reports["read-write/none"]["result"]["oversold"] == 4 and reports["seller"]["result"]["oversold"] == 0
+
+
+def test_cli_run_refuses_a_strategy_on_a_store_it_does_not_run_on() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "run", "--store", "memory", "--strategy", "optimistic"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "ticketrush: --strategy: strategy 'optimistic' does not run on store 'memory', which takes strategy "
+        "'read-write' or 'seller'; strategy 'optimistic' runs on store 'file'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,9 +164,9 @@ def test_cli_pool_size_with_the_pool_executor_is_used() -> None:
 
 
 OPTIONS = {
-    "run": ["--buyers", "--tickets", "--lock", "--executor", "--workers", "--think-ms", "--hold-ms", "--seed",
-            "--lock-timeout-s", "--staggered", "--time-limit-s"],
-    "compare": ["--buyers", "--tickets", "--executor", "--workers", "--think-ms", "--hold-ms", "--seed",
+    "run": ["--buyers", "--tickets", "--store", "--strategy", "--lock", "--permits", "--max-retries", "--executor",
+            "--workers", "--think-ms", "--hold-ms", "--seed", "--lock-timeout-s", "--staggered", "--time-limit-s"],
+    "compare": ["--buyers", "--tickets", "--store", "--executor", "--workers", "--think-ms", "--hold-ms", "--seed",
                 "--lock-timeout-s", "--staggered", "--time-limit-s"],
     "serve": ["--host", "--port"],
 }  # fmt: skip
@@ -183,10 +215,13 @@ def test_cli_compare_interrupted_shows_the_runs_that_finished(tmp_path: Path) ->
             compare.wait(10)
 
     assert compare.returncode == 130, err
-    assert out.splitlines()[0].split() == ["none"]
-    assert any(line.startswith("none: ") for line in out.splitlines())
+    assert out.splitlines()[0].split() == ["read-write/none"]
+    assert any(line.startswith("read-write/none: ") for line in out.splitlines())
     assert "(seed 5)" in out
-    assert out.splitlines()[-1] == "(interrupted: process, file did not run to the end)"
+    assert out.splitlines()[-1] == (
+        "(interrupted: read-write/process, read-write/file, read-write/semaphore, optimistic, seller "
+        "did not run to the end)"
+    )
     assert err.splitlines()[-1] == "ticketrush: interrupted; every buyer process was stopped"
     assert list(tmp_path.iterdir()) == []  # the interrupted run's folder is gone too
 
