@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -135,11 +136,14 @@ def test_every_safe_cure_sells_exactly_what_exists(
 
 def test_an_optimistic_buyer_killed_mid_purchase_leaves_the_db_whole_and_the_others_sell(run_dir: Path) -> None:
     killed: list[int] = []
+    seen: list[float] = []
 
-    def kill_one_holding() -> bool:
+    def kill_one_holding() -> bool:  # 0.2 s into the 0.4 s hold that follows every buyer's versioned read
         launchers = psutil.Process().children()
         buyers = launchers[0].children() if launchers else []
-        if not killed and len(buyers) == 3 and (run_dir / "db.json").exists():
+        if len(buyers) == 3 and not seen:
+            seen.append(time.monotonic())
+        if not killed and seen and time.monotonic() - seen[0] > 0.2 and len(buyers) == 3:
             victim = min(buyers, key=lambda p: p.pid)
             killed.append(victim.pid)
             os.kill(victim.pid, signal.SIGKILL)
