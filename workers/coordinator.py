@@ -31,12 +31,12 @@ from workers.config import SimulationConfig, delay_bounds
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
 from workers.hygiene import exit_cause
 from workers.launcher import STOP_GRACE_S, start_launcher
-from workers.locks import DEFAULT_PERMITS, label
+from workers.locks import describe
 from workers.messages import BuyerRecord
+from workers.schedules import follow, from_records
 from workers.stores import make_store
 from workers.stores.file import FileStore
 from workers.strategies import Plan
-from workers.witnesses import semaphore_label
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -111,8 +111,9 @@ class _Race:
             lock=config.lock,
             permits=config.permits,
             max_retries=config.max_retries,
-            think_ms=delay_bounds(config.think_ms),
-            hold_ms=delay_bounds(config.hold_ms),
+            think_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.think_ms),  # the schedule sets the pace
+            hold_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.hold_ms),
+            schedule=tuple(follow(config.race(), config.schedule)[0]) if config.schedule else None,
             seed=config.seed or 0,
             lock_timeout_s=config.lock_timeout_s,
             start_timeout_s=time_limit_s,
@@ -222,15 +223,6 @@ class _Race:
             self.link.send(("stop",))
 
 
-def lock_label(config: SimulationConfig) -> str | None:
-    """What the explanation calls the run's lock; None when nothing is locked."""
-    if config.lock == "none":
-        return None
-    if config.lock == "semaphore":
-        return semaphore_label(config.permits or DEFAULT_PERMITS)
-    return label(config.lock)
-
-
 def run_simulation(
     config: SimulationConfig,
     run_dir: Path,
@@ -277,10 +269,11 @@ def run_simulation(
             tickets_initial=config.tickets,
             tickets_remaining=remaining,
             duration_ns=finished_ns - run.started_ns,
-            lock_label=lock_label(config),
+            lock_label=describe(config.lock, config.permits),
             store=config.store,
             strategy=config.strategy,
             lock=config.lock,
             permits=config.permits,
+            schedule=from_records(config.race(), records) if config.executor == "process" else None,
         )
     return RunReport(config=config, result=result, records=records)
