@@ -66,6 +66,14 @@ def _delay(text: str) -> float | list[float]:
     return float(text)
 
 
+def _schedule(text: str) -> list[int]:
+    """'1,2,1,2' is a schedule of buyer numbers."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"buyer numbers separated by commas, such as 1,2,1,2 (got {text!r})") from None
+
+
 def _time_limit(text: str) -> float:
     """A run's time limit: a positive, finite number of seconds (0 or less would fail every run at once)."""
     try:
@@ -110,6 +118,12 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
             "--permits",
             type=int,
             help=f"buyers the semaphore lets in at once, with --lock semaphore only (default: {DEFAULT_PERMITS})",
+        )
+        parser.add_argument(
+            "--schedule",
+            type=_schedule,
+            help="buyer numbers such as 1,2,1,2,1,2: each lets that buyer take its next step (search, read, write), "
+            "so the race happens the same way every time (default: none, the scheduler decides)",
         )
         parser.add_argument(
             "--max-retries",
@@ -163,7 +177,7 @@ def _config(args: argparse.Namespace, cure: Cure | None = None) -> SimulationCon
     """The config the options describe; for a comparison, with `cure`'s strategy and lock."""
     chosen = {"strategy": cure.strategy, "lock": cure.lock} if cure else {"strategy": args.strategy, "lock": args.lock}
     if cure is None:
-        chosen |= {"permits": args.permits, "max_retries": args.max_retries}
+        chosen |= {"permits": args.permits, "max_retries": args.max_retries, "schedule": args.schedule}
     return SimulationConfig.model_validate(
         {
             "buyers": args.buyers,
@@ -270,6 +284,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     out.write(table({cure_name(report.config): report}) + "\n\n")
     out.write(report.result.explanation + "\n")
     out.write(f"(seed {report.config.seed}: pass --seed {report.config.seed} to repeat these delays)\n")
+    if report.result.schedule is not None:
+        steps = ",".join(map(str, report.result.schedule))
+        out.write(f"(the steps in the order they happened: pass --schedule {steps} to replay this run exactly)\n")
     return 0
 
 

@@ -266,3 +266,12 @@ def test_cli_progress_bar_is_redrawn_in_place_on_a_terminal_and_ends_its_line() 
     bar(2, 2)  # the last figure reported again draws nothing more
 
     assert terminal.getvalue() == "\r[....] 0/2 buyers\r[##..] 1/2 buyers\r[####] 2/2 buyers\n"
+
+
+def test_cli_run_follows_a_schedule_and_says_how_to_replay_it() -> None:
+    code, text = run_cli("run", "--buyers", "2", "--tickets", "1", "--schedule", "1,2,1,2,1,2")
+    assert code == 0
+    assert text.splitlines()[-1] == (
+        "(the steps in the order they happened: pass --schedule 1,2,1,2,1,2 to replay this run exactly)"
+    )
+    assert "Oversold: 2 tickets handed out for 1 seat" in text
