@@ -31,6 +31,16 @@ def race_of(buyers: int, tickets: int, strategy: str, lock: str, permits: int | 
     return Race(buyers, tickets, strategy, describe(lock, permits) or "none", admits(lock, permits), max_retries)
 
 
+def _steppable(what: str, fields: dict[str, object]) -> None:
+    """Refuse a schedule or step mode for a run whose buyers cannot be stepped."""
+    if fields.get("executor") != "process":
+        raise ValueError(f"{what} needs executor 'process': one process per buyer, so any buyer can step")
+    if fields.get("strategy") not in SCHEDULED_STRATEGIES:
+        raise ValueError(f"{what} steps strategy 'read-write' or 'optimistic', not '{fields.get('strategy')}'")
+    if int(fields.get("buyers", 0)) > MAX_SCHEDULED_BUYERS:  # type: ignore[call-overload]
+        raise ValueError(f"{what} steps at most {MAX_SCHEDULED_BUYERS} buyers")
+
+
 def delay_bounds(delay: Delay) -> tuple[float, float]:
     """The (min, max) milliseconds of a delay given as one number or a [min, max] range."""
     if isinstance(delay, list):
@@ -99,6 +109,12 @@ class SimulationConfig(BaseModel):
         f"{MAX_SCHEDULED_BUYERS} buyers.",
     )
 
+    mode: Literal["run", "step"] = Field(
+        "run",
+        description="'step': the buyers start and take no step until told (POST /simulations/{id}/step), after "
+        "the `schedule`'s steps if one is given; same limits as a schedule.",
+    )
+
     @field_validator("strategy")
     @classmethod
     def _strategy_runs_on_store(cls, value: str, info: ValidationInfo) -> str:
@@ -146,12 +162,7 @@ class SimulationConfig(BaseModel):
         if value is None:
             return value
         fields = info.data
-        if fields.get("executor") != "process":
-            raise ValueError("a schedule needs executor 'process': one process per buyer, so any buyer can step")
-        if fields.get("strategy") not in SCHEDULED_STRATEGIES:
-            raise ValueError(f"a schedule steps strategy 'read-write' or 'optimistic', not '{fields.get('strategy')}'")
-        if fields.get("buyers", 0) > MAX_SCHEDULED_BUYERS:
-            raise ValueError(f"a schedule steps at most {MAX_SCHEDULED_BUYERS} buyers")
+        _steppable("a schedule", fields)
         if not {"buyers", "tickets", "lock", "permits", "max_retries"} <= fields.keys():
             return value  # another field is wrong; that is the message
         race = race_of(
@@ -162,6 +173,13 @@ class SimulationConfig(BaseModel):
             follow(race, value)
         except ScheduleError as e:
             raise ValueError(str(e)) from None
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _step_mode_can_step(cls, value: str, info: ValidationInfo) -> str:
+        if value == "step":
+            _steppable("step mode", info.data)
         return value
 
     def race(self) -> Race:

@@ -19,7 +19,7 @@ import contextlib
 import gc
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
@@ -40,6 +40,7 @@ from workers.strategies import Plan
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
+StepFeed = Callable[[], Sequence[int]]
 
 POLL_S = 0.05
 PROGRESS_INTERVAL_S = 0.1
@@ -91,6 +92,13 @@ def collector_paused(pause: bool) -> Iterator[None]:
             gc.enable()
 
 
+def _steps_to_follow(config: SimulationConfig) -> tuple[int, ...] | None:
+    """What the conductor releases: a schedule and its completion; in step mode the schedule only (more come)."""
+    if config.mode == "step":
+        return tuple(config.schedule or ())
+    return tuple(follow(config.race(), config.schedule)[0]) if config.schedule else None
+
+
 class _Race:
     def __init__(self, config: SimulationConfig, run_dir: Path, time_limit_s: float) -> None:
         self.config = config
@@ -113,7 +121,7 @@ class _Race:
             max_retries=config.max_retries,
             think_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.think_ms),  # the schedule sets the pace
             hold_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.hold_ms),
-            schedule=tuple(follow(config.race(), config.schedule)[0]) if config.schedule else None,
+            schedule=_steps_to_follow(config),
             seed=config.seed or 0,
             lock_timeout_s=config.lock_timeout_s,
             start_timeout_s=time_limit_s,
@@ -138,7 +146,9 @@ class _Race:
             self.results.close_writer()  # only the launcher and its buyers write
         self.link.send((self.shares, self.plan, self.store, self.config.together))
 
-    def collect(self, on_progress: ProgressCallback | None, should_stop: StopCheck | None) -> None:
+    def collect(
+        self, on_progress: ProgressCallback | None, should_stop: StopCheck | None, next_steps: StepFeed | None
+    ) -> None:
         assert self.link is not None and self.results.reader is not None
         total = self.config.buyers
         sources: list[Connection] = [self.results.reader, self.link]
@@ -149,6 +159,9 @@ class _Race:
                     self._hear_launcher()
                 elif not self._drain():
                     sources.remove(self.results.reader)  # every writer has closed; the launcher's news says why
+            if next_steps is not None and self.started_ns:
+                for buyer in next_steps():
+                    self.link.send(("step", buyer))
             now = time.monotonic()
             if on_progress is not None and now >= next_progress:
                 on_progress(len(self.records), total)
@@ -231,12 +244,15 @@ def run_simulation(
     should_stop: StopCheck | None = None,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     pause_collector: bool = False,
+    next_steps: StepFeed | None = None,
 ) -> RunReport:
     """Run one ticket rush in `run_dir` and report on it.
 
     Raises RunCancelled when `should_stop()` turns true, RunTimedOut past `time_limit_s`, RunFailed when
     the run cannot be carried out; in every case no buyer process is left behind. `pause_collector` pauses
-    this process's garbage collector while the records pile up (for a caller that owns its process).
+    this process's garbage collector while the records pile up (for a caller that owns its process). In step mode,
+    `next_steps()` is asked about every 50 ms for the buyers to step next (each already checked with
+    workers.schedules: a step that cannot be taken would wait until the time limit).
     """
     config = config.resolved()
     run = _Race(config, run_dir, time_limit_s)
@@ -250,7 +266,7 @@ def run_simulation(
         cleanly = False
         try:
             run.launch()
-            run.collect(on_progress, should_stop)
+            run.collect(on_progress, should_stop, next_steps if config.mode == "step" else None)
             finished_ns = time.monotonic_ns()
             cleanly = True
         finally:

@@ -131,17 +131,24 @@ class Conductor:
 
     def __init__(self, gate: ScheduleGate, schedule: tuple[int, ...]) -> None:
         self.gate = gate
-        self.schedule = schedule
+        self.schedule = list(schedule)
         self.position = 0  # entries released so far
+        self.pending = False  # the step released last is not done yet
 
     @property
     def finished(self) -> bool:
-        return self.position >= len(self.schedule)
+        return not self.pending and self.position >= len(self.schedule)
+
+    def add(self, buyer: int) -> None:
+        """One more step (step mode), released as soon as the steps before it are done."""
+        self.schedule.append(buyer)
+        self.next()
 
     def next(self) -> None:
-        if not self.finished:
+        if not self.pending and self.position < len(self.schedule):
             self.gate.release(self.schedule[self.position])
             self.position += 1
+            self.pending = True
 
     def heard(self) -> str | None:
         """Take one ack and release the next step; a problem to fail the run with, or None."""
@@ -151,6 +158,7 @@ class Conductor:
             return f"buyer {expected} failed during step {self.position} of the schedule (its record says why)"
         if buyer != expected:
             return f"buyer {buyer} reported a step when step {self.position} was buyer {expected}'s"
+        self.pending = False
         self.next()
         return None
 
@@ -218,7 +226,7 @@ class _Launcher:
                     raise Stop from e
                 started += 1
                 if started % CHECK_EVERY == 0 and self.link.poll(0):
-                    raise Stop
+                    self._hear_coordinator()
         finally:
             for n, process in enumerate(processes[:started]):  # watched, and so joined, whatever happened
                 self._watch(n, process)
@@ -241,7 +249,8 @@ class _Launcher:
         while self.live:
             for key, _ in self.watching.select(WATCH_TIMEOUT_S):
                 if key.fileobj is self.link:
-                    raise Stop
+                    self._hear_coordinator()
+                    continue
                 if self.conductor is not None and key.fd == self.conductor.gate.acks_r:
                     self._step_done()
                     continue
@@ -250,6 +259,13 @@ class _Launcher:
             self.link.send(("done", self.store.final_count(), None))
         except TicketrushError as e:
             self.link.send(("done", None, str(e)))
+
+    def _hear_coordinator(self) -> None:
+        """A step to release (step mode); anything else is a stop."""
+        message = self.link.recv()
+        if message[0] != "step" or self.conductor is None:
+            raise Stop
+        self.conductor.add(message[1])
 
     def _step_done(self) -> None:
         assert self.conductor is not None

@@ -139,25 +139,36 @@ class Outcome(NamedTuple):
     remaining: int
 
 
-def follow(race: Race, schedule: Sequence[int]) -> tuple[list[int], Model]:
-    """Follow `schedule`, then let every unfinished buyer run to its end in number order; return the whole schedule
-    and the model at the end. Raises ScheduleError naming the first entry that cannot be followed."""
+def play(race: Race, schedule: Sequence[int]) -> Model:
+    """The model after `schedule`'s steps. Raises ScheduleError naming the first entry that cannot be followed."""
     model = Model.start(race)
     for n, buyer in enumerate(schedule, 1):
         try:
             model.take(buyer)
         except ScheduleError as e:
             raise ScheduleError(f"step {n} of the schedule: {e}") from None
-    full = list(schedule)
+    return model
+
+
+def complete(model: Model) -> list[int]:
+    """The steps that run every unfinished buyer to its end, in number order (taken on `model`)."""
+    rest: list[int] = []
     while True:
         unfinished = [b for b in model.buyers if not model.done(b)]
         if not unfinished:
-            return full, model
+            return rest
         runnable = [b for b in unfinished if model.blocker(b) is None]
         if not runnable:
-            raise ScheduleError(f"after the schedule, {model.blocker(unfinished[0])} and nobody can go on")
+            raise ScheduleError(f"{model.blocker(unfinished[0])} and nobody can go on")
         model.take(runnable[0])
-        full.append(runnable[0])
+        rest.append(runnable[0])
+
+
+def follow(race: Race, schedule: Sequence[int]) -> tuple[list[int], Model]:
+    """Follow `schedule`, then let every unfinished buyer run to its end in number order; return the whole schedule
+    and the model at the end. Raises ScheduleError naming the first entry that cannot be followed."""
+    model = play(race, schedule)
+    return [*schedule, *complete(model)], model
 
 
 def from_records(race: Race, records: Sequence[BuyerRecord]) -> list[int] | None:
