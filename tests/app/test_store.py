@@ -33,7 +33,7 @@ def records(n: int, tickets: int = 1) -> list[BuyerRecord]:
 
 
 def result_of(rows: list[BuyerRecord], tickets: int = 1) -> Result:
-    return analyse(rows, tickets_initial=tickets, tickets_remaining=tickets - 1, duration_ns=1_000_000, lock_label=None)
+    return analyse(rows, tickets_initial=tickets, tickets_remaining=tickets - 1, duration_ns=1_000_000)
 
 
 def status(store: Store, sim_id: str) -> Status:

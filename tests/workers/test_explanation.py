@@ -181,9 +181,7 @@ def histories(draw: st.DrawFn) -> tuple[History, int]:
 @given(histories())
 def test_every_claim_is_true_of_the_records(history_and_tickets: tuple[History, int]) -> None:
     history, tickets = history_and_tickets
-    result = analyse(
-        history.records, tickets_initial=tickets, tickets_remaining=history.remaining, duration_ns=1, lock_label=None
-    )
+    result = analyse(history.records, tickets_initial=tickets, tickets_remaining=history.remaining, duration_ns=1)
     check_claims(result, history.records, tickets, true_lost=history.lost)
 
 
@@ -196,7 +194,7 @@ def test_sales_after_a_stale_write_are_not_said_to_have_read_before_the_first_wr
 
     records = [sale(1, 3591, 1, 50), sale(2, 3591, 2, 3), sale(3, 3590, 10, 20), sale(4, 3590, 60, 70)]
     records.append(sale(5, 3590, 61, 71))
-    result = analyse(records, tickets_initial=3591, tickets_remaining=3589, duration_ns=71, lock_label=None)
+    result = analyse(records, tickets_initial=3591, tickets_remaining=3589, duration_ns=71)
     check_claims(result, records, 3591)
     assert {(c.read, c.first_writer, tuple(c.buyers)) for c in result.conflicts} == {
         (3591, 2, (1, 2)),
