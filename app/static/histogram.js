@@ -10,8 +10,8 @@ import { waitFor } from "./terms.js";
 function noWaits(config, result) {
   if (config.strategy === "seller") {
     return (
-      "Buyers of the seller take no lock, so there are no lock waits to show: their wait is in the seller's " +
-      `queue, ${result.queue_wait_p50_ms} ms at the median and ${result.queue_wait_p95_ms} ms at p95 (on the card).`
+      "Buyers who ask a seller take no lock, so there are no lock waits to show; they wait in the seller's " +
+      `queue instead, ${result.queue_wait_p50_ms} ms at the median and ${result.queue_wait_p95_ms} ms at p95 (on the card).`
     );
   }
   if (config.strategy === "optimistic") {
@@ -35,7 +35,7 @@ export function drawHistogram({ root, id, simulation, rowLimit }) {
   const buckets = result.lock_wait_histogram || [];
   const waited = buckets.reduce((sum, b) => sum + b.buyers, 0);
   const gaveUp = buckets.reduce((sum, b) => sum + b.gave_up, 0);
-  $(".timeline-title", root).textContent = "Lock waits";
+  $(".timeline-title", root).textContent = buckets.length ? "Lock waits" : "Lock waits: none";
   const big = `${plural(result.buyers_total, "buyer")} are more than the ${rowLimit} rows a timeline draws`;
   const note = $(".timeline-note", root);
   if (!buckets.length) {
