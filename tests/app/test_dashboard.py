@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,31 +127,168 @@ def test_dashboard_run_shows_the_api_figures_and_one_row_per_buyer(server: Serve
     expect(history).to_have_count(1)
 
 
-def test_dashboard_compare_runs_each_lock_side_by_side(server: Server, page: Page, tmp_path: Path) -> None:
+def cures_of(server: Server, store: str) -> dict[str, Any]:
+    stores = {s["name"]: s for s in server.client.get("/cures").json()["stores"]}
+    return stores[store]
+
+
+def buyer_records(server: Server, simulation_id: str) -> list[dict[str, Any]]:
+    response = server.client.get(f"/simulations/{simulation_id}/buyers", params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    records: list[dict[str, Any]] = response.json()["data"]
+    return records
+
+
+def span_ms(records: list[dict[str, Any]]) -> float:
+    """A run's span as the timeline draws it: from its first timestamp to its last."""
+    times = [r[key] for r in records for key in r if key.startswith("t_") and r[key] is not None]
+    return (max(times) - min(times)) / 1e6
+
+
+def test_dashboard_picking_a_store_offers_only_what_it_takes(server: Server, page: Page) -> None:
+    stores = server.client.get("/cures").json()["stores"]
+    page.goto(server.url)
+    store_select = page.get_by_label("Store", exact=True)
+    strategy_select = page.get_by_label("Strategy", exact=True)
+    lock_select = page.get_by_label("Lock", exact=True)
+    options = "select => [...select.options].map(o => o.value)"
+
+    assert store_select.evaluate(options) == [s["name"] for s in stores]
+    for store in stores:
+        store_select.select_option(store["name"])
+        assert strategy_select.evaluate(options) == [s["name"] for s in store["strategies"]], store["name"]
+        for strategy in store["strategies"]:
+            strategy_select.select_option(strategy["name"])
+            takes_lock = strategy["locks"] != ["none"]
+            if takes_lock:
+                expect(lock_select).to_be_visible()
+                assert lock_select.evaluate(options) == strategy["locks"]
+            else:
+                expect(lock_select).to_be_hidden()
+            expect(page.get_by_label("Max retries")).to_be_visible(visible=strategy["name"] == "optimistic")
+            if "semaphore" in strategy["locks"]:
+                lock_select.select_option("semaphore")
+                expect(page.get_by_label("Permits")).to_be_visible()
+                lock_select.select_option("process")
+            expect(page.get_by_label("Permits")).to_be_hidden()
+    store_select.select_option("memory")
+    assert "optimistic" not in strategy_select.evaluate(options)
+
+
+def test_dashboard_a_combination_the_page_never_offers_is_refused_with_the_apis_message(
+    server: Server, page: Page
+) -> None:
+    count = server.client.get("/simulations").json()["count"]
+    page.goto(server.url)
+    page.get_by_label("Store", exact=True).select_option("memory")
+    page.get_by_label("Strategy", exact=True).evaluate(
+        "select => { select.add(new Option('optimistic', 'optimistic')); select.value = 'optimistic'; }"
+    )
+    page.get_by_role("button", name="Run", exact=True).click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "strategy: strategy 'optimistic' does not run on store 'memory', which takes strategy 'read-write' or "
+        "'seller'; strategy 'optimistic' runs on store 'file'"
+    )
+    assert server.client.get("/simulations").json()["count"] == count
+
+
+@pytest.mark.parametrize(
+    ("strategy", "lock", "field", "typed", "handed_out", "gave_up"),
+    [("read-write", "semaphore", "Permits", "2", 2, 0), ("optimistic", None, "Max retries", "0", 1, 9)],
+    ids=["semaphore of 2 permits", "optimistic with no retry"],
+)
+def test_dashboard_permits_and_max_retries_reach_the_run(
+    server: Server, page: Page, strategy: str, lock: str | None, field: str, typed: str, handed_out: int, gave_up: int
+) -> None:
     page.goto(server.url)
     fill_small_rush(page)
-    page.get_by_role("button", name="Compare locks").click()
+    page.get_by_label("min hold time").fill("150")  # every buyer reads before any writes
+    page.get_by_label("max hold time").fill("150")
+    page.get_by_label("Strategy", exact=True).select_option(strategy)
+    if lock:
+        page.get_by_label("Lock", exact=True).select_option(lock)
+    page.get_by_label(field).fill(typed)
+    page.get_by_role("button", name="Run", exact=True).click()
+
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    simulation = server.get(str(card.get_attribute("data-id")))
+    config, result = simulation["config"], simulation["result"]
+    assert config["permits" if lock else "max_retries"] == int(typed)
+    assert (result["tickets_handed_out"], result["buyers_gave_up"]) == (handed_out, gave_up)
+    assert shown(card, "tickets_handed_out") == str(handed_out)
+    assert shown(card, "buyers").endswith(f"{gave_up} gave up, 0 failed")
+
+
+def test_dashboard_compare_cures_runs_every_cure_one_after_another(server: Server, page: Page, tmp_path: Path) -> None:
+    cures = cures_of(server, "file")["cures"]
+    page.goto(server.url)
+    fill_small_rush(page)
+    page.get_by_role("button", name="Compare cures").click()
 
     cards = page.locator("article.card")
-    expect(cards).to_have_count(3)
-    for i in range(3):
+    expect(cards).to_have_count(len(cures), timeout=RUN_TIMEOUT_MS * len(cures))
+    for i in range(len(cures)):
         expect(cards.nth(i)).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
-    by_lock = {cards.nth(i).get_attribute("data-lock"): cards.nth(i) for i in range(3)}
-    assert set(by_lock) == {"none", "process", "file"}
+    expect(page.locator("#comparison-note")).to_contain_text("6 cures of the file store, run one after another")
+    assert [cards.nth(i).get_attribute("data-cure") for i in range(len(cures))] == [c["name"] for c in cures]
+    ids = [str(cards.nth(i).get_attribute("data-id")) for i in range(len(cures))]
+    expect(page).to_have_url(f"{server.url}/?" + "&".join(f"id={i}" for i in ids))
 
-    seeds = set()
-    for lock, card in by_lock.items():
-        simulation = server.get(str(card.get_attribute("data-id")))
-        seeds.add(simulation["config"]["seed"])
-        assert shown(card, "oversold") == str(simulation["result"]["oversold"]), lock
+    simulations = [server.get(i) for i in ids]
+    for before, after in pairwise(simulations):  # posted once the one before had ended
+        assert when(after["created_at"]) >= when(before["finished_at"]), (before["config"], after["config"])
+        assert when(after["started_at"]) > when(before["finished_at"])
+    assert len({s["config"]["seed"] for s in simulations}) == 1, "every cure runs with the same seed"
+
+    spans = []
+    for i, (cure, simulation) in enumerate(zip(cures, simulations, strict=True)):
+        card, config, result = cards.nth(i), simulation["config"], simulation["result"]
+        assert (config["store"], config["strategy"], config["lock"]) == ("file", cure["strategy"], cure["lock"])
+        expect(card.locator(".card-title .cure")).to_have_text(cure["name"])
+        expect(card.locator(".card-title .store")).to_have_text("on the file store")
+        for field in ("oversold", "tickets_handed_out", "lost_updates", "tickets_sold"):
+            assert shown(card, field) == str(result[field]), (cure["name"], field)
+        assert shown(card, "purchase") == f"{result['purchase_p50_ms']} / {result['purchase_p95_ms']} ms"
+        expect(card.locator(".verdict")).to_have_text(f"{VERDICT_MARK[result['verdict_kind']]} {result['verdict']}")
+        records = buyer_records(server, simulation["id"])
         expect(card.locator("svg .row")).to_have_count(10)
-    assert len(seeds) == 1, "a comparison runs every lock with the same seed"
-    assert int(shown(by_lock["none"], "oversold")) >= 1
-    assert shown(by_lock["process"], "oversold") == "0"
-    assert shown(by_lock["file"], "oversold") == "0"
-    tops = {round(card.bounding_box()["y"]) for card in by_lock.values()}  # type: ignore[index]
-    assert len(tops) == 1, "the three results sit side by side"
-    page.screenshot(path=tmp_path / "compare-wide.png", full_page=True)
+        spans.append(span_ms(records))
+
+        if cure["strategy"] == "optimistic":
+            assert result["retries"] >= 1  # every buyer read before the first write: the others were refused
+            assert shown(card, "retries") == str(result["retries"])
+            retried = {str(r["buyer"]): r["retries"] for r in records if r["retries"]}
+            marked = card.locator("svg .row:not([data-retries='0'])")
+            expect(marked).to_have_count(len(retried))
+            assert {
+                row.get_attribute("data-buyer"): int(str(row.get_attribute("data-retries"))) for row in marked.all()
+            } == retried
+            assert sum(retried.values()) == result["retries"]
+            expect(marked.locator(".retry-count")).to_have_count(len(retried))
+            expect(card.locator(".legend li[data-kind='retried']")).to_be_visible()
+        if cure["strategy"] == "seller":
+            assert shown(card, "queue_wait") == f"{result['queue_wait_p50_ms']} / {result['queue_wait_p95_ms']} ms"
+            assert shown(card, "seller_rounds") == str(result["seller_rounds"]) != "0"
+            queued = [r for r in records if r["t_lock_requested"] is not None and r["t_lock_acquired"] is not None]
+            expect(card.locator("svg.timeline-svg .bar.wait.queue:not(.gaveup)")).to_have_count(len(queued))
+            expect(card.locator(".legend li[data-kind='queue']")).to_have_text(
+                "Waiting in the seller's queue (hatched)"
+            )
+        else:
+            expect(card.locator("svg.timeline-svg .bar.wait.queue")).to_have_count(0)
+
+    axes = page.locator("svg.timeline-svg").evaluate_all("svgs => svgs.map(s => Number(s.dataset.axisMs))")
+    assert len(axes) == len(cures) and len(set(axes)) == 1, f"every card's axis ends at the same value: {axes}"
+    assert axes[0] == pytest.approx(max(spans), abs=1e-6), "the shared axis is the longest run's span"
+    own = page.locator("svg.timeline-svg").evaluate_all("svgs => svgs.map(s => Number(s.dataset.spanMs))")
+    assert own == pytest.approx(spans, abs=1e-6), "each card draws its run from the run's own start"
+    ends = page.locator("svg.timeline-svg").evaluate_all(
+        "svgs => svgs.map(s => [...s.querySelectorAll('text.axis-label')].map(t => t.textContent))"
+    )
+    assert all(labels == ends[0] for labels in ends), f"every axis is labelled alike: {ends}"
+    page.screenshot(path=tmp_path / "compare-cures-wide.png", full_page=True)
 
 
 def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Browser, tmp_path: Path) -> None:
@@ -271,7 +409,7 @@ def test_dashboard_bad_input_is_refused_with_the_fields_message(
     assert server.client.get("/simulations").json()["count"] == count
 
 
-SHOWN_TIME = "(iso) => formatWhen(iso)"  # how the page writes a time
+SHOWN_TIME = "async (iso) => (await import('/static/format.js')).formatWhen(iso)"  # how the page writes a time
 
 
 def test_dashboard_history_started_column_shows_when_a_run_started(server: Server, page: Page) -> None:
