@@ -26,7 +26,12 @@ RUN_TIMEOUT_MS = 90_000  # a run waits for a free slot first (max_running 2); sp
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium"
+    ),
+]
 
 
 @pytest.fixture(scope="module")
