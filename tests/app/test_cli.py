@@ -40,12 +40,27 @@ def test_cli_run_with_a_lock_has_one_winner() -> None:
 
 def test_cli_run_json_is_the_engine_result() -> None:
     code, text = run_cli(
-        "run", "--buyers", "6", "--tickets", "2", "--lock", "process", "--think-ms", "0", "--hold-ms", "5", "--json"
-    )
+        "run", "--buyers", "6", "--tickets", "2", "--lock", "process", "--think-ms", "0", "--hold-ms", "5", "--seed",
+        "41", "--json",
+    )  # fmt: skip
     assert code == 0
     report = json.loads(text)
-    assert report["config"]["lock"] == "process" and report["config"]["seed"] is not None
-    assert report["result"]["buyers_succeeded"] == 2 and report["result"]["safe"] is True
+    expected = {
+        "buyers": 6,
+        "tickets": 2,
+        "lock": "process",
+        "executor": "process",
+        "workers": None,
+        "think_ms": 0.0,
+        "hold_ms": 5.0,
+        "seed": 41,
+        "together": True,
+        "lock_timeout_s": 30.0,
+    }
+    assert {field: report["config"][field] for field in expected} == expected
+    result = report["result"]
+    assert (result["buyers_succeeded"], result["buyers_sold_out"], result["tickets_remaining"]) == (2, 4, 0)
+    assert result["safe"] is True and result["oversold"] == 0
 
 
 def test_cli_compare_puts_the_three_locks_side_by_side() -> None:

@@ -40,7 +40,8 @@ def test_simulations_no_lock_oversells(server: Server) -> None:
     created = response.json()
     assert response.headers["Location"] == f"/simulations/{created['id']}"
     assert created["status"] == "queued"
-    assert created["config"]["seed"] is not None
+    seed = created["config"]["seed"]  # chosen by the server, and below 2**53 so that a browser reads it exactly
+    assert isinstance(seed, int) and 0 <= seed < 2**53, seed
 
     simulation = server.wait_finished(created["id"])
 
@@ -50,6 +51,7 @@ def test_simulations_no_lock_oversells(server: Server) -> None:
     assert result["buyers_succeeded"] > result["tickets_initial"] == 1
     assert not result["safe"]
     assert simulation["progress"] == {"finished": 10, "buyers": 10}
+    assert simulation["config"] == created["config"]  # the seed it ran with is the one it answered with
     assert when(simulation["created_at"]) <= when(simulation["started_at"]) <= when(simulation["finished_at"])
 
 
