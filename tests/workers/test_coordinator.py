@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -58,8 +59,7 @@ def test_rush_records_every_step_of_every_buyer(run_dir: Path) -> None:
     assert json.loads((run_dir / "db.json").read_text()) == {"count": 0}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
+ANY_RUSH = given(
     buyers=st.integers(1, 12),
     tickets=st.integers(0, 14),
     lock=st.sampled_from(["process", "file"]),
@@ -68,7 +68,9 @@ def test_rush_records_every_step_of_every_buyer(run_dir: Path) -> None:
     hold_ms=st.sampled_from([0, [0, 2]]),
     seed=st.integers(0, 2**32),
 )
-def test_rush_under_any_lock_sells_exactly_what_exists(
+
+
+def sells_exactly_what_exists(
     tmp_path: Path, buyers: int, tickets: int, lock: str, executor: str, workers: int, hold_ms: object, seed: int
 ) -> None:
     config = SimulationConfig.model_validate(
@@ -90,6 +92,20 @@ def test_rush_under_any_lock_sells_exactly_what_exists(
     assert result.max_in_critical <= 1
 
 
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@ANY_RUSH
+def test_rush_under_any_lock_sells_exactly_what_exists(tmp_path: Path, **rush: Any) -> None:
+    sells_exactly_what_exists(tmp_path, **rush)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@ANY_RUSH
+def test_rush_under_any_lock_sells_exactly_what_exists_in_100_rushes(tmp_path: Path, **rush: Any) -> None:
+    sells_exactly_what_exists(tmp_path, **rush)
+
+
+@pytest.mark.slow
 def test_rush_of_1000_buyers_under_the_file_lock_is_exact(run_dir: Path) -> None:
     result = run(run_dir, buyers=1000, tickets=100, lock="file", **FAST).result
     assert result.buyers_errored == 0
