@@ -144,7 +144,9 @@ def _cell(value: Any) -> str:
 def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
     progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
     with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
-        return run_simulation(config, Path(run_dir), on_progress=progress, time_limit_s=args.time_limit_s)
+        return run_simulation(
+            config, Path(run_dir), on_progress=progress, time_limit_s=args.time_limit_s, pause_collector=True
+        )
 
 
 def _report_json(report: RunReport) -> dict[str, Any]:

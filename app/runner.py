@@ -91,6 +91,7 @@ def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, s
             on_progress=lambda finished, _total: store.set_progress(sim_id, finished),
             should_stop=stop.should_stop,
             time_limit_s=time_limit_s,
+            pause_collector=True,  # this process exists for this one run
         )
     except RunCancelled:
         _settle(store, sim_id, Status.CANCELLED)

@@ -73,6 +73,7 @@ class BuyerPublic(BaseModel):
     t_read: int | None
     t_write: int | None
     t_end: int | None
+    retries: int | None = Field(description="How many times an optimistic buyer's write was refused.")
 
     @classmethod
     def from_record(cls, record: BuyerRecord) -> BuyerPublic:

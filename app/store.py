@@ -66,7 +66,8 @@ CREATE TABLE buyers (
     t_lock_acquired  INTEGER,
     t_read           INTEGER,
     t_write          INTEGER,
-    t_end            INTEGER
+    t_end            INTEGER,
+    retries          INTEGER
 )
 """
 

@@ -11,7 +11,7 @@ CPU time and page faults (everything it does, exit included). The variants add o
     os.fork + os._exit      the same through Python, whose child runs the after-fork hooks that threading
                             and random install (every program that imports multiprocessing has them)
     buyer process, no work  a LeanProcess, as the launcher starts it, with an empty target
-    engine buyer            a LeanProcess running workers.buyer.work for one buyer: process lock, no start
+    engine buyer            a LeanProcess running workers.buyer.buyer_process for one buyer: process lock, no start
                             line, a tenth of the buyers find a ticket, the record sent over the channel;
                             forked, as the launcher forks them, after a rehearsal (workers.launcher.rehearse)
     lesson buyer            a multiprocessing.Process running the lesson's task (bench/lesson.py)
@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.lesson import output_to, task
-from workers.buyer import Plan, work
+from workers.buyer import buyer_process
 from workers.channel import RecordChannel
-from workers.db import TicketDb
 from workers.launcher import rehearse  # and with it the modules the launcher holds when it forks
-from workers.locks import make_lock
 from workers.process import LeanProcess, start_untracked
+from workers.stores.file import FileStore
+from workers.strategies import Plan
+from workers.strategies.read_write import ReadWrite
 
 JOIN_TIMEOUT_S = 10.0
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -114,14 +115,14 @@ def lean_process(_: int) -> None:
 
 
 def engine_buyers(folder: Path, tickets: int, channel: RecordChannel) -> Callable[[int], None]:
-    db = TicketDb(folder / "db.json")
-    db.create(tickets)
-    plan = Plan(db.path, (0.0, 0.0), (0.0, 0.0), 0, JOIN_TIMEOUT_S, JOIN_TIMEOUT_S, os.getpid())
-    lock = make_lock("process", multiprocessing.get_context("fork"), db.path)
-    rehearse(plan, "process")
+    store = FileStore(folder)
+    store.create(tickets)
+    plan = Plan(lock="process", lock_timeout_s=JOIN_TIMEOUT_S, start_timeout_s=JOIN_TIMEOUT_S, parent_pid=os.getpid())
+    strategy = ReadWrite(plan, store, multiprocessing.get_context("fork"), [range(1, 2)])
+    rehearse(plan, store)
 
     def engine_buyer(i: int) -> None:
-        process = LeanProcess(target=work, args=(range(i + 1, i + 2), plan, lock, None, channel))
+        process = LeanProcess(target=buyer_process, args=(0, range(i + 1, i + 2), strategy, None, channel))
         start_untracked(process)
         _join(process)
         while channel.ready(0):

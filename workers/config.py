@@ -6,15 +6,20 @@ import os
 import secrets
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from workers.locks import LockKind
+from workers.locks import DEFAULT_PERMITS, LockKind
+from workers.stores import StoreKind
+from workers.strategies import StrategyKind
+from workers.support import lock_problem, strategy_problem
 
 ExecutorKind = Literal["process", "pool"]
 
 MAX_BUYERS = 10_000_000
 MAX_TICKETS = 1_000_000_000
 MAX_DELAY_MS = 60_000.0
+MAX_PERMITS = 1000
+DEFAULT_MAX_RETRIES = 100
 
 Millis = Annotated[float, Field(ge=0, le=MAX_DELAY_MS, allow_inf_nan=False)]
 MillisRange = Annotated[list[Millis], Field(min_length=2, max_length=2)]
@@ -29,13 +34,37 @@ def delay_bounds(delay: Delay) -> tuple[float, float]:
 
 
 class SimulationConfig(BaseModel):
-    """A ticket rush: `buyers` processes race for `tickets` seats held in a JSON db file."""
+    """A ticket rush: `buyers` processes race for `tickets` seats kept in `store`, buying by `strategy`."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     buyers: int = Field(10, ge=1, le=MAX_BUYERS, description="Number of buyers racing for the tickets.")
     tickets: int = Field(1, ge=0, le=MAX_TICKETS, description="Tickets in the db when the rush starts.")
-    lock: LockKind = Field("none", description="What guards the purchase: nothing, a process lock, a file lock.")
+    store: StoreKind = Field(
+        "file", description="Where the tickets live: 'file' (the lesson's db.json) or 'memory' (shared memory)."
+    )
+    strategy: StrategyKind = Field(
+        "read-write",
+        description="How a buyer buys: 'read-write' (the lesson: read, hold, write back, under `lock`), "
+        "'optimistic' (write back only if the version read is unchanged, else retry) or 'seller' (requests to "
+        "one seller process, which alone touches the store).",
+    )
+    lock: LockKind = Field(
+        "none",
+        description="What guards a read-write purchase: nothing, a process lock, a file lock or a semaphore.",
+    )
+    permits: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_PERMITS,
+        description=f"Buyers the semaphore lets in at once (lock 'semaphore' only; default {DEFAULT_PERMITS}).",
+    )
+    max_retries: int = Field(
+        DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=1_000_000,
+        description="How many refused writes an optimistic buyer retries before it gives up (optimistic only).",
+    )
     executor: ExecutorKind = Field(
         "process",
         description="'process': one process per buyer; 'pool': `workers` processes share the buyers.",
@@ -56,6 +85,47 @@ class SimulationConfig(BaseModel):
         30.0, gt=0, le=3600, allow_inf_nan=False, description="How long a buyer waits for the lock."
     )
 
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_runs_on_store(cls, value: str, info: ValidationInfo) -> str:
+        store = info.data.get("store")
+        problem = strategy_problem(store, value) if store is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("lock")
+    @classmethod
+    def _lock_guards_strategy(cls, value: str, info: ValidationInfo) -> str:
+        strategy = info.data.get("strategy")
+        problem = lock_problem(strategy, value) if strategy is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("permits")
+    @classmethod
+    def _permits_are_the_semaphores(cls, value: int | None, info: ValidationInfo) -> int | None:
+        lock = info.data.get("lock")
+        if value is not None and lock not in (None, "semaphore"):
+            raise ValueError(f"permits are the semaphore's; lock '{lock}' has none (use lock 'semaphore')")
+        return value
+
+    @field_validator("max_retries")
+    @classmethod
+    def _retries_are_optimistic(cls, value: int, info: ValidationInfo) -> int:
+        strategy = info.data.get("strategy")
+        if value != DEFAULT_MAX_RETRIES and strategy not in (None, "optimistic"):
+            raise ValueError(f"max_retries is for strategy 'optimistic'; strategy '{strategy}' never retries a write")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_are_the_pools(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("executor") == "process":
+            raise ValueError("workers is the pool's size (executor 'pool'); executor 'process' runs one per buyer")
+        return value
+
     @field_validator("think_ms", "hold_ms")
     @classmethod
     def _range_is_ordered(cls, value: Delay) -> Delay:
@@ -71,4 +141,5 @@ class SimulationConfig(BaseModel):
         workers = None
         if self.executor == "pool":
             workers = min(self.workers or os.cpu_count() or 1, self.buyers)
-        return self.model_copy(update={"seed": seed, "workers": workers})
+        permits = self.permits if self.lock != "semaphore" else self.permits or DEFAULT_PERMITS
+        return self.model_copy(update={"seed": seed, "workers": workers, "permits": permits})

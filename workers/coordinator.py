@@ -1,15 +1,16 @@
 """The coordinator: one per run, in the process that calls `run_simulation`.
 
 run_simulation(config, run_dir)
-  |-- prepare   db.json = {"count": T}, a result channel (a pipe)
-  |-- launch    a launcher process (workers.launcher), given the buyers' shares and the plan; it forks
-  |             W buyer processes (one per buyer, or a pool) that wait at the start line, then
-  |             releases them all at once
+  |-- prepare   the store holds T tickets (db.json = {"count": T}), a result channel (a pipe)
+  |-- launch    a launcher process (workers.launcher), given the buyers' shares, the plan and the store
   |-- collect   record batches from the channel; the launcher's news (the start time, buyer processes
-  |             that died: their unreported buyers become errors); cancellation and the time limit
-  |-- reap      the launcher joins every buyer and exits; asked to stop, it terminates, then kills
-  |             them; it is joined (or killed, which kills the buyers with it): no zombie, no orphan
-  `-- analyse   remaining count from the db + the records -> Result
+  |             that died: their unreported buyers become errors; the tickets left); cancellation and
+  |             the time limit
+  |-- reap      the launcher joins every process it started and exits; asked to stop, it terminates,
+  |             then kills them; it is joined (or killed, which kills the buyers with it)
+  `-- analyse   the tickets left + the records -> Result
+
+The launcher's module docstring draws what happens on its side.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from workers.analysis import Result, analyse
-from workers.buyer import Plan
 from workers.channel import RecordChannel
 from workers.config import SimulationConfig, delay_bounds
-from workers.db import TicketDb
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
 from workers.hygiene import exit_cause
 from workers.launcher import STOP_GRACE_S, start_launcher
 from workers.locks import label
 from workers.messages import BuyerRecord
+from workers.stores import make_store
+from workers.stores.file import FileStore
+from workers.strategies import Plan
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -42,7 +44,6 @@ POLL_S = 0.05
 PROGRESS_INTERVAL_S = 0.1
 REAP_GRACE_S = 5.0
 DEFAULT_TIME_LIMIT_S = 300.0
-DB_NAME = "db.json"
 
 
 @dataclass
@@ -65,20 +66,23 @@ def share_out(config: SimulationConfig) -> list[range]:
 def remove_leftovers(run_dir: Path) -> int:
     """Delete the half-written files a run left in `run_dir` when it was killed; return how many.
 
-    A run clears them itself when it ends; this is for one killed with the process that ran it.
+    A run clears them itself when it ends; this is for one killed with the process that ran it. Only the file
+    store leaves files behind (the memory store leaves nothing).
     """
-    return TicketDb(run_dir / DB_NAME).remove_leftovers()
+    return FileStore(run_dir).remove_leftovers()
 
 
 @contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector, then restore it as it was.
+def collector_paused(pause: bool) -> Iterator[None]:
+    """Pause Python's cyclic garbage collector if `pause`, then restore it as it was.
 
-    The collector never untracks named tuples, so while a run's records pile up it keeps going through them
-    (about a tenth of a second for 100,000); they hold no reference cycles, so pausing it frees nothing late.
+    The collector never untracks named tuples, so while a run's records pile up it keeps going through them;
+    they hold no reference cycles, so pausing it frees nothing late. It is the whole process's collector, so
+    only a caller that owns its process asks for this.
     """
     was_enabled = gc.isenabled()
-    gc.disable()
+    if pause:
+        gc.disable()
     try:
         yield
     finally:
@@ -86,10 +90,10 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _Run:
+class _Race:
     def __init__(self, config: SimulationConfig, run_dir: Path, time_limit_s: float) -> None:
         self.config = config
-        self.db = TicketDb(run_dir / DB_NAME)
+        self.store = make_store(config.store, run_dir)
         self.shares = share_out(config)
         self.results = RecordChannel.open()
         self.link: Connection | None = None
@@ -98,8 +102,14 @@ class _Run:
         self.time_limit_s = time_limit_s
         self.records: dict[int, BuyerRecord] = {}
         self.started_ns = 0
+        self.done = False  # the launcher has joined every process and counted the tickets left
+        self.remaining: int | None = None
+        self.remaining_unknown = "the launcher did not say how many tickets were left"
         self.plan = Plan(
-            db_path=self.db.path,
+            strategy=config.strategy,
+            lock=config.lock,
+            permits=config.permits,
+            max_retries=config.max_retries,
             think_ms=delay_bounds(config.think_ms),
             hold_ms=delay_bounds(config.hold_ms),
             seed=config.seed or 0,
@@ -118,23 +128,23 @@ class _Run:
         self.link, launcher_end = Pipe()
         assert self.results.writer is not None
         try:
-            self.launcher = start_launcher(launcher_end, self.results.writer)
+            self.launcher = start_launcher(launcher_end, self.results.writer, site_packages=self.store.site_packages)
         except OSError as e:
             raise RunFailed(f"could not start the buyers' launcher: {e}") from e
         finally:
             launcher_end.close()
             self.results.close_writer()  # only the launcher and its buyers write
-        self.link.send((self.shares, self.plan, self.config.lock, self.config.together))
+        self.link.send((self.shares, self.plan, self.store, self.config.together))
 
     def collect(self, on_progress: ProgressCallback | None, should_stop: StopCheck | None) -> None:
         assert self.link is not None and self.results.reader is not None
         total = self.config.buyers
         sources: list[Connection] = [self.results.reader, self.link]
         next_progress = 0.0
-        while len(self.records) < total:
+        while len(self.records) < total or not self.done:
             for source in wait(sources, POLL_S):
                 if source is self.link:
-                    self._news()
+                    self._hear_launcher()
                 elif not self._drain():
                     sources.remove(self.results.reader)  # every writer has closed; the launcher's news says why
             now = time.monotonic()
@@ -156,7 +166,7 @@ class _Run:
                 self.records[record.buyer] = record
         return True
 
-    def _news(self) -> None:
+    def _hear_launcher(self) -> None:
         """One message from the launcher (see workers.launcher)."""
         assert self.link is not None and self.launcher is not None
         try:
@@ -176,6 +186,9 @@ class _Run:
             error = f"buyer process {pid} {exit_cause(exitcode)} before reporting"
             self._record_missing(self.shares[share], pid, error)
         elif kind == "done":
+            _, self.remaining, why = news
+            self.done = True
+            self.remaining_unknown = why or self.remaining_unknown
             self._drain()  # every writer is gone, so the channel holds all they sent, then its end
             self._record_missing(range(1, self.config.buyers + 1), 0, "the buyer was never reported")
 
@@ -215,19 +228,23 @@ def run_simulation(
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    pause_collector: bool = False,
 ) -> RunReport:
     """Run one ticket rush in `run_dir` and report on it.
 
     Raises RunCancelled when `should_stop()` turns true, RunTimedOut past `time_limit_s`, RunFailed when
-    the run cannot be carried out; in every case no buyer process is left behind.
+    the run cannot be carried out; in every case no buyer process is left behind. `pause_collector` pauses
+    this process's garbage collector while the records pile up (for a caller that owns its process).
     """
     config = config.resolved()
-    run = _Run(config, run_dir, time_limit_s)
+    run = _Race(config, run_dir, time_limit_s)
     try:
-        run.db.create(config.tickets)
+        run.store.create(config.tickets)
     except TicketrushError as e:
         raise RunFailed(str(e)) from e
-    with collector_paused():  # records pile up from here to the analysis
+    except OSError as e:
+        raise RunFailed(f"could not prepare the {run.store.label} in {run_dir}: {e.strerror or e}") from e
+    with collector_paused(pause_collector):  # records pile up from here to the analysis
         cleanly = False
         try:
             run.launch()
@@ -236,11 +253,14 @@ def run_simulation(
             cleanly = True
         finally:
             run.reap(cleanly)
-            run.db.remove_leftovers()
-        try:
-            remaining = run.db.read()
-        except TicketrushError as e:
-            raise RunFailed(str(e)) from e
+            try:
+                run.store.remove_leftovers()
+            except (TicketrushError, OSError) as e:
+                if cleanly:
+                    raise RunFailed(f"could not tidy the {run.store.label}: {e}") from e
+        if run.remaining is None:
+            raise RunFailed(run.remaining_unknown)
+        remaining = run.remaining
         records = [run.records[b] for b in sorted(run.records)]
         result = analyse(
             records,

@@ -28,6 +28,7 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _READ_SIZE = 4096
 _FAST_PREFIX = b'{"count": '
+_VERSION_KEY = b', "version": '
 
 
 def _load_renameat2() -> Any:
@@ -52,14 +53,29 @@ def _exchange(a: bytes, b: bytes) -> int:
     return ctypes.get_errno()
 
 
-def parse(data: bytes) -> object:
-    """The count in a db file's bytes: the usual '{"count": 12}' directly, anything else through json."""
+def _number(digits: bytes) -> int | None:
+    if digits.isdigit() and (digits[:1] != b"0" or len(digits) == 1):
+        return int(digits)
+    return None
+
+
+def parse(data: bytes) -> tuple[object, object]:
+    """The count and version in a db file's bytes: '{"count": 12}' (version 0) and '{"count": 12, "version": 3}'
+    directly, anything else through json."""
     if data.startswith(_FAST_PREFIX) and data.endswith(b"}"):
-        digits = data[len(_FAST_PREFIX) : -1]
-        if digits.isdigit() and (digits[:1] != b"0" or len(digits) == 1):
-            return int(digits)
+        body = data[len(_FAST_PREFIX) : -1]
+        count, _, version = body.partition(_VERSION_KEY)
+        fast_count, fast_version = _number(count), _number(version) if version else 0
+        if fast_count is not None and fast_version is not None:
+            return fast_count, fast_version
     data = json.loads(data)
-    return data.get("count") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None, None
+    return data.get("count"), data.get("version", 0)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class TicketDb:
@@ -94,18 +110,60 @@ class TicketDb:
         self.tidy()
 
     def read(self) -> int:
+        return self._load(self._name)[0]
+
+    def read_versioned(self) -> tuple[int, int]:
+        """The latest count and its version: the db's, or a newer one a compare-and-set has claimed but whose
+        writer has not swapped it into the db yet (see `compare_and_set`)."""
+        count, version = self._load(self._name)
+        while True:
+            try:
+                count, version = self._load(self._version_name(version + 1))
+            except FileNotFoundError:
+                return count, version
+
+    def compare_and_set(self, version: int, count: int) -> bool:
+        """Write `count` as version `version + 1` if no one has written that version yet; False if someone has.
+
+        The new file is filled, then hard-linked as `<db>.v<version + 1>`: link() fails if that name exists, so
+        of all the writers who read `version` exactly one claims the next version, in one atomic step and with
+        no lock held. The winner then swaps its file into the db, so the db stays a whole `{"count": n, ...}`
+        that the lesson's code can read. A reader follows the versions claimed beyond the db's
+        (`read_versioned`), so a winner killed between the claim and the swap loses nothing.
+        """
+        data = b'{"count": %d, "version": %d}' % (count, version + 1)
         try:
-            count = parse(self._read_bytes())
+            self._fill(data)
+            try:
+                os.link(self._temporary(), self._version_name(version + 1))
+            except FileExistsError:
+                os.unlink(self._temporary())
+                return False
+            self._swap_in()
+        except OSError as e:
+            self._forget_temporary()
+            raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
+        return True
+
+    def _version_name(self, version: int) -> str:
+        return f"{self._name}.v{version}"
+
+    def _load(self, name: str) -> tuple[int, int]:
+        try:
+            count, version = parse(self._read_bytes(name))
         except FileNotFoundError as e:
+            if name != self._name:
+                raise
             raise DbError(f"ticket db {self.path} does not exist") from e
         except (OSError, ValueError) as e:
             raise DbError(f"ticket db {self.path} is unreadable: {e}") from e
-        if not isinstance(count, int) or isinstance(count, bool):
+        if not _is_count(count) or not _is_count(version):
             raise DbError(f'ticket db {self.path} is not of the form {{"count": n}}')
-        return count
+        return count, version  # type: ignore[return-value]
 
-    def _read_bytes(self) -> bytes:
-        fd = os.open(self._name, os.O_RDONLY)
+    @staticmethod
+    def _read_bytes(name: str) -> bytes:
+        fd = os.open(name, os.O_RDONLY)
         try:
             data = chunk = os.read(fd, _READ_SIZE)
             while len(chunk) == _READ_SIZE:
@@ -129,19 +187,26 @@ class TicketDb:
     def write(self, count: int) -> None:
         data = b'{"count": %d}' % count  # what json.dumps({"count": count}) gives, without its cost inside the lock
         try:
-            fd = self._staged if self._staged is not None else self._create_fresh()
-            self._staged = None
-            try:
-                if os.write(fd, data) != len(data):
-                    raise OSError(errno.ENOSPC, "short write")
-            finally:
-                os.close(fd)
+            self._fill(data)
             self._swap_in()
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(self._temporary())
-            self._old_db_left = False
+            self._forget_temporary()
             raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
+
+    def _fill(self, data: bytes) -> None:
+        """Write `data` into the staged file (or a fresh one) under the temporary name."""
+        fd = self._staged if self._staged is not None else self._create_fresh()
+        self._staged = None
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "short write")
+        finally:
+            os.close(fd)
+
+    def _forget_temporary(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self._temporary())
+        self._old_db_left = False
 
     def tidy(self) -> None:
         """Delete the previous db file that `write` left under the temporary name.
@@ -188,8 +253,19 @@ class TicketDb:
         os.replace(temporary, self._name)
 
     def remove_leftovers(self) -> int:
-        """Delete temporary files left by writers that died before replacing the db; return how many."""
-        leftovers = list(self.path.parent.glob(f"{self.path.name}.*.tmp"))
+        """Make the db the latest version, then delete what writers left beside it; return how many files.
+
+        Left beside the db: temporary files of writers that died before replacing it, and the version files of
+        compare-and-set (the latest of them is copied into the db first, so the count survives their deletion).
+        Only for when no buyer is left writing.
+        """
+        versions = list(self.path.parent.glob(f"{self.path.name}.v*"))
+        if versions and self.path.exists():
+            count, version = self.read_versioned()
+            if version > self._load(self._name)[1]:
+                self.write(count)
+                self.tidy()
+        leftovers = [*self.path.parent.glob(f"{self.path.name}.*.tmp"), *versions]
         for leftover in leftovers:
             leftover.unlink(missing_ok=True)
         return len(leftovers)

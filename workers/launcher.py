@@ -9,13 +9,16 @@ folder: -P keeps out a `workers` package in the caller's current folder), and th
 and reaps the buyers. It has one thread, so forking is safe whatever the caller runs.
 
     coordinator                           launcher                        buyers
-      | job: shares, plan, lock -------->  | the lock, the start Event
-      |                                    | a rehearsal: a few buyers on a scratch db (see `rehearse`)
+      | job: shares, plan, store -------->  | what the buyers share (the store's shared memory, the
+      |                                    | strategy's lock or seller), the start Event
+      |                                    | a rehearsal: a few buyers on a scratch store (see `rehearse`)
+      |                                    | the strategy's helpers (the seller), then
       |                                    | one process per share ---------> wait at the start line
       | <------------ ("started", ns)      | start.set() ---------------------> buy
       | <========== records, over the result channel, straight from the buyers ===========|
       | <---- ("died", share, pid, code)   | a buyer process that exited with a non-zero code
-      | <-------------------- ("done",)    | every buyer process joined; the launcher exits
+      | <------------- ("failed", reason)  | a buyer could not be forked, or a helper died mid-run
+      | <----------- ("done", count, why)  | every process joined, the tickets left (or why unknown)
       | anything, or its end closed ----->  | stop: terminate, then kill, and join every buyer
 
 The link is a duplex multiprocessing Pipe; the launcher dies with the coordinator and the buyers die with the
@@ -36,15 +39,15 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from workers.buyer import Plan, serve, work
+from workers.buyer import buyer_process, run_buyers
 from workers.channel import RecordChannel
-from workers.db import TicketDb
 from workers.errors import TicketrushError
-from workers.hygiene import die_with_parent
-from workers.locks import LockKind, make_lock
+from workers.hygiene import die_with_parent, exit_cause
 from workers.process import LeanProcess, start_untracked
+from workers.stores.base import TicketStore
+from workers.strategies import Plan, strategy_class
 
-Job = tuple[list[range], Plan, LockKind, bool]  # each process's buyers, the plan, the lock, start together?
+Job = tuple[list[range], Plan, TicketStore, bool]  # each process's buyers, the plan, the store, start together?
 
 JOB_TIMEOUT_S = 30.0
 STOP_GRACE_S = 1.0
@@ -54,10 +57,15 @@ REHEARSALS = 20  # buyers run before forking: enough for CPython to specialise t
 REHEARSAL_LOCK_WAIT_S = 0.01  # a rehearsed buyer's lock timeout: only another tool can hold the run's lock then
 
 
-def start_launcher(link: Connection, results_writer: int) -> subprocess.Popen[bytes]:
-    """Start a launcher that talks over `link` (its end of a Pipe) and gives its buyers `results_writer`."""
+def start_launcher(link: Connection, results_writer: int, *, site_packages: bool = False) -> subprocess.Popen[bytes]:
+    """Start a launcher that talks over `link` (its end of a Pipe) and gives its buyers `results_writer`.
+
+    `site_packages`: the buyers need installed packages (a database client), so the caller's site-packages
+    folders are put on the launcher's path too (after the engine's own folder).
+    """
     package_root = str(Path(__file__).resolve().parent.parent)  # found without site-packages, hence -S
-    path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    extra = [p for p in sys.path if p.endswith("-packages")] if site_packages else []
+    path = os.pathsep.join(filter(None, [package_root, *extra, os.environ.get("PYTHONPATH")]))
     command = [
         sys.executable,
         "-S",
@@ -76,45 +84,45 @@ def start_launcher(link: Connection, results_writer: int) -> subprocess.Popen[by
     )
 
 
-def rehearse(plan: Plan, kind: LockKind) -> None:
-    """Run a few buyers here, on a scratch db beside the real one, before forking the real ones.
+def rehearse(plan: Plan, store: TicketStore) -> None:
+    """Run a few buyers here, on a scratch copy of the store, before forking the real ones.
 
     CPython rewrites a function's bytecode in place while it warms up and specialises it. A buyer process runs code
     that its parent never ran, so every buyer rewrote the same code objects, and each page it wrote was a
-    copy-on-write fault: about 50 of them, half a millisecond of CPU per buyer here. Buyers forked after a rehearsal
-    inherit their code already specialised. The scratch files are named like a writer's temporary files, so the db's
-    `remove_leftovers` deletes them: here when the rehearsal ends, and in the run's own clean-up if the launcher was
-    killed first. The lock is the run's own, which no buyer holds yet; the rehearsal stops at the first buyer that
-    fails (another tool holding the lock, a db that cannot be written), which the real buyers will report.
+    copy-on-write fault. Buyers forked after a rehearsal inherit their code already specialised. A file store's
+    scratch files are named like a writer's temporary files, so its `remove_leftovers` deletes them: here when the
+    rehearsal ends, and in the run's own clean-up if the launcher was killed first. The rehearsal stops at the
+    first buyer that fails (another tool holding the run's file lock, a db that cannot be written), which the real
+    buyers will report.
     """
+    scratch = store.scratch()
+    if scratch is None or not strategy_class(plan.strategy).rehearsable:
+        return
     context = get_context("fork")
-    run_db = TicketDb(plan.db_path)
-    scratch = plan.db_path.with_name(plan.db_path.name + ".rehearsal.tmp")
-    lock = make_lock(kind, context, plan.db_path)
     plan = plan._replace(
-        db_path=scratch,
         think_ms=(0.0, 0.0),
         hold_ms=(0.0, 0.0),
         lock_timeout_s=REHEARSAL_LOCK_WAIT_S,
         parent_pid=None,
     )
-    start = context.Event()
     channel = RecordChannel.open()
     try:
-        TicketDb(scratch).create(REHEARSALS // 2)  # half the rehearsed buyers find a ticket
+        scratch.create(REHEARSALS // 2)  # half the rehearsed buyers find a ticket
+        scratch.share(context)
+        strategy = strategy_class(plan.strategy)(plan, scratch, context, [range(1, REHEARSALS + 1)])
+        context.Event().wait(0)
         for buyer in range(1, REHEARSALS + 1):
-            start.wait(0)
-            serve(range(buyer, buyer + 1), plan, lock, channel)
+            run_buyers(range(buyer, buyer + 1), strategy, channel)
             while channel.ready(0):
-                if any(record.outcome == "error" for record in channel.receive()):
+                if any(record.outcome in ("error", "gave_up") for record in channel.receive()):
                     return
     except (TicketrushError, OSError):
         pass  # a rehearsal only saves time; the real buyers report any failure themselves
     finally:
         channel.close()
-        lock.close()
-        with contextlib.suppress(OSError):
-            run_db.remove_leftovers()  # the scratch db and its writers' files; no real buyer has written yet
+        with contextlib.suppress(OSError, TicketrushError):
+            scratch.remove_leftovers()  # its version files (optimistic), then the scratch db itself
+            store.remove_leftovers()
 
 
 class Stop(Exception):
@@ -123,30 +131,41 @@ class Stop(Exception):
 
 class _Launcher:
     def __init__(self, link: Connection, results: RecordChannel, job: Job) -> None:
-        shares, plan, lock, together = job
+        shares, plan, store, together = job
         context = get_context("fork")
         self.link = link
         self.results = results
         self.shares = shares
         self.plan = plan._replace(parent_pid=os.getpid())
-        self.lock = make_lock(lock, context, plan.db_path)
+        self.store = store
+        store.share(context)
+        self.strategy = strategy_class(plan.strategy)(self.plan, store, context, shares)
         self.start = context.Event() if together else None
-        self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process)
+        self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process); share -1: a helper
+        self.buyers_left = 0
         self.watching = selectors.DefaultSelector()  # registered once each: no rescan of every sentinel per wait
         self.watching.register(link, selectors.EVENT_READ)
 
     def launch(self) -> None:
-        """Rehearse, fork a buyer process per share, then release them all (or let each go as it is forked).
+        """Rehearse, start the strategy's helpers, fork a buyer process per share, then release them all (or let
+        each go as it is forked).
 
         Every page the launcher writes between two forks is a copy-on-write fault, copied while the buyers
         forked so far are alive. So the fork loop does nothing else: the Process objects are made before it,
         and the sentinels are registered for watching after it (a buyer that exits sooner is seen then).
         """
-        rehearse(self.plan, self.lock.kind)
+        rehearse(self.plan, self.store)
+        for helper in self.strategy.helpers():
+            try:
+                start_untracked(helper)
+            except OSError as e:
+                self.link.send(("failed", f"could not start the {helper.name}: {e}"))
+                raise Stop from e
+            self._watch(-1, helper)
         processes = [
             LeanProcess(
-                target=work,
-                args=(buyers, self.plan, self.lock, self.start, self.results),
+                target=buyer_process,
+                args=(n, buyers, self.strategy, self.start, self.results),
                 name=f"ticketrush-buyer-{buyers.start}" if len(buyers) == 1 else f"ticketrush-pool-{n + 1}",
                 daemon=True,
             )
@@ -167,33 +186,47 @@ class _Launcher:
                     raise Stop
         finally:
             for n, process in enumerate(processes[:started]):  # watched, and so joined, whatever happened
-                self.live[process.sentinel] = (n, process)
-                self.watching.register(process.sentinel, selectors.EVENT_READ)
+                self._watch(n, process)
         self.results.close_writer()  # the buyers hold it now: the coordinator sees EOF once they are all gone
+        self.strategy.close_launcher_ends()
         if self.start is not None:
             self.link.send(("started", time.monotonic_ns()))
             self.start.set()
 
+    def _watch(self, share: int, process: BaseProcess) -> None:
+        self.live[process.sentinel] = (share, process)
+        self.watching.register(process.sentinel, selectors.EVENT_READ)
+        self.buyers_left += share >= 0
+
     def watch(self) -> None:
-        """Join buyer processes as they exit; report those that failed; stop when asked."""
+        """Join processes as they exit; report those that failed; stop when asked; then report the count."""
         while self.live:
             for key, _ in self.watching.select(WATCH_TIMEOUT_S):
                 if key.fileobj is self.link:
                     raise Stop
                 self._join(key.fd)
-        self.link.send(("done",))
+        try:
+            self.link.send(("done", self.store.final_count(), None))
+        except TicketrushError as e:
+            self.link.send(("done", None, str(e)))
 
     def _join(self, sentinel: int) -> None:
         self.watching.unregister(sentinel)
         n, process = self.live.pop(sentinel)
         process.join(STOP_GRACE_S)
-        if process.exitcode != 0:
-            self.link.send(("died", n, process.pid, process.exitcode))
+        if n < 0:
+            if self.buyers_left and process.exitcode != 0:
+                self.link.send(("failed", f"the {process.name} {exit_cause(process.exitcode)} mid-run"))
+                raise Stop
+        else:
+            self.buyers_left -= 1
+            if process.exitcode != 0:
+                self.link.send(("died", n, process.pid, process.exitcode))
         if process.exitcode is not None:
             process.close()
 
     def stop(self) -> None:
-        """Terminate, then kill, every buyer process still running, and join them all."""
+        """Terminate, then kill, every process still running, and join them all."""
         processes = [process for _, process in self.live.values()]
         for signal_them in ("terminate", "kill"):
             lingering = [p for p in processes if p.is_alive()]

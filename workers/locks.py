@@ -1,7 +1,7 @@
-"""What guards a purchase: one small interface, one class per strategy.
+"""What guards a read-write purchase: one small interface, one class per kind of lock.
 
-Every strategy is built in the launcher and handed to buyer processes when they start, so it must
-survive that trip: a multiprocessing.Lock travels by inheritance, a file lock travels as a path and opens
+Every lock is built in the launcher and handed to buyer processes when they start, so it must survive that
+trip: a multiprocessing.Lock travels by inheritance, a file lock travels as a path and opens
 its own descriptor inside each process (an inherited descriptor would share one lock among all forks).
 
     with lock.held(timeout=2.0):   # LockTimeout when the wait runs out
@@ -13,20 +13,19 @@ from __future__ import annotations
 import fcntl
 import os
 import random
-import signal
-import threading
 import time
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from types import FrameType
 from typing import Literal
 
 from workers.errors import LockTimeout
 
-LockKind = Literal["none", "process", "file"]
+LockKind = Literal["none", "process", "file", "semaphore"]
+
+DEFAULT_PERMITS = 3  # the lesson's semaphore: "a toilet with 3 stalls"
 
 _FIRST_POLL_S = 0.00005
-_MAX_POLL_S = 0.005
+_MAX_POLL_S = 0.02
 # A few processes sharing the lock (a pool) mostly wait one short critical section: trying again at once
 # takes the lock as it is given back, without the cost of setting up a blocking wait or of being woken.
 _SPIN_TRIES = 40
@@ -97,16 +96,34 @@ class ProcessLock(BuyerLock):
         self._lock.release()
 
 
+class SemaphoreLock(BuyerLock):
+    """A multiprocessing.Semaphore with `permits` places, shared by inheritance: with one permit it is a lock, with
+    more it lets that many buyers into the critical section at once (the lesson's section 8). Like a process lock,
+    a permit whose holder dies is never given back."""
+
+    kind = "semaphore"
+    label = "semaphore"
+
+    def __init__(self, context: BaseContext, permits: int) -> None:
+        self.permits = permits
+        self._semaphore = context.Semaphore(permits)
+
+    def acquire(self, timeout: float) -> bool:
+        return self._semaphore.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._semaphore.release()
+
+
 class FileLock(BuyerLock):
     """An flock on a lock file beside the db. The kernel releases it when its holder dies.
 
     This is the lock `filelock.FileLock` takes on Linux (fcntl.flock on a separate lock file), so the two
-    exclude each other; it is taken directly because importing filelock installs at-fork hooks that cost
-    every buyer fork about a millisecond, and the import itself costs a buyer process tens of milliseconds.
-    Each process opens the lock file once and locks that descriptor for every purchase. A waiter first tries
-    again a few times, yielding the CPU in between; then it sleeps in the kernel until the lock is free, with
-    an alarm to end the wait at its timeout (see `_flock_until`); where no alarm can be set (not the main
-    thread, or the process's alarm is in use) it polls instead.
+    exclude each other; it is taken directly because importing filelock installs at-fork hooks that cost every
+    buyer fork. Each process opens the lock file once and locks that descriptor for every purchase. A waiter
+    tries again at once a few times, yielding the CPU in between (a lock given back is taken without a sleep),
+    then sleeps a growing, jittered interval between tries until its timeout: no signal, no timer, no thread,
+    so the caller's process is left as it was.
     """
 
     kind = "file"
@@ -133,12 +150,15 @@ class FileLock(BuyerLock):
             if _try_flock(fd):
                 return True
             os.sched_yield()
-        left = deadline - time.monotonic()
-        if left <= 0:  # no time left to wait (an alarm of 0 s would never ring)
-            return _try_flock(fd)
-        if _alarm_is_free():
-            return _flock_until(fd, left)
-        return _poll_flock(fd, left)
+        pause = _FIRST_POLL_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _try_flock(fd)
+            time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
+            if _try_flock(fd):
+                return True
+            pause = min(pause * 2, _MAX_POLL_S)
 
     def release(self) -> None:
         assert self._fd is not None, "release() without acquire()"
@@ -158,75 +178,20 @@ def _try_flock(fd: int) -> bool:
     return True
 
 
-def _alarm_is_free() -> bool:
-    """Signal handlers can only be set by the main thread; someone else's pending alarm is left alone."""
-    return threading.current_thread() is threading.main_thread() and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-
-
-class _AlarmRang(Exception):
-    pass
-
-
-def _flock_until(fd: int, timeout: float) -> bool:
-    """Wait in a blocking flock, interrupted by a one-shot SIGALRM after `timeout` seconds.
-
-    Waiters sleep in the kernel until the lock is freed, so a thousand of them cost no CPU while they wait.
-    The alarm's handler raises at most once and only while armed, so it can interrupt the wait but never
-    escapes this function; if it rings just after the lock was granted, the final non-blocking attempt on
-    the same descriptor sees that this process already holds the lock and reports it won.
-    """
-    armed = True
-
-    def ring(signum: int, frame: FrameType | None) -> None:
-        nonlocal armed
-        if armed:
-            armed = False
-            raise _AlarmRang
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    won = False
-    try:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, timeout)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            won = True
-        except _AlarmRang:
-            pass
-        finally:
-            armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _AlarmRang:  # rang while the wait was being wound up
-        pass
-    finally:
-        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
-    return won or _try_flock(fd)
-
-
-def _poll_flock(fd: int, timeout: float) -> bool:
-    """Try, then sleep a growing, jittered interval, until the lock is won or `timeout` runs out."""
-    deadline = time.monotonic() + timeout
-    pause = _FIRST_POLL_S
-    while not _try_flock(fd):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
-        pause = min(pause * 2, _MAX_POLL_S)
-    return True
-
-
-_STRATEGIES: dict[LockKind, type[BuyerLock]] = {cls.kind: cls for cls in (NoLock, ProcessLock, FileLock)}
+_KINDS: dict[LockKind, type[BuyerLock]] = {cls.kind: cls for cls in (NoLock, ProcessLock, FileLock, SemaphoreLock)}
 
 
 def label(kind: LockKind) -> str:
     """What the explanation calls the lock of `kind`."""
-    return _STRATEGIES[kind].label
+    return _KINDS[kind].label
 
 
-def make_lock(kind: LockKind, context: BaseContext, db_path: Path) -> BuyerLock:
-    """Build the strategy for `kind`; the file lock lives in `<db>.lock`, never in the db itself."""
+def make_lock(kind: LockKind, context: BaseContext, lock_path: Path, permits: int | None = None) -> BuyerLock:
+    """Build the lock of `kind`; a file lock lives in `lock_path`, a file of its own beside the store."""
     if kind == "process":
         return ProcessLock(context)
+    if kind == "semaphore":
+        return SemaphoreLock(context, permits or DEFAULT_PERMITS)
     if kind == "file":
-        return FileLock(db_path.with_name(db_path.name + ".lock"))
+        return FileLock(lock_path)
     return NoLock()

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-Outcome = Literal["success", "sold_out", "error"]
+Outcome = Literal["success", "sold_out", "gave_up", "error"]
 
 
 class BuyerRecord(NamedTuple):
-    """What one buyer did and when."""
+    """What one buyer did and when.
+
+    Every strategy fills the same fields: `t_lock_requested` / `t_lock_acquired` bracket the wait for the right
+    to go on (a lock, or the seller taking the request off its queue), `t_read` / `t_write` the read-to-write
+    window, `retries` how many times an optimistic write was refused. "gave_up": the buyer stopped waiting (a
+    lock wait that ran out, retries used up); "error": something failed.
+    """
 
     buyer: int
     pid: int
@@ -28,6 +34,7 @@ class BuyerRecord(NamedTuple):
     t_read: int | None = None
     t_write: int | None = None
     t_end: int | None = None
+    retries: int | None = None
 
 
 TIMESTAMPS = (

@@ -95,6 +95,8 @@ def valid_config_is_accepted_within_the_limits(
     - it asks for more buyers than this server allows (TICKETRUSH_MAX_BUYERS, TICKETRUSH_MAX_PROCESS_BUYERS:
       settings, so not in the schema);
     - a [min, max] delay range with min > max;
+    - choices that do not go together (a strategy on a store it does not run on, a lock or permits or retries
+      for a strategy that takes none, a pool size for the process executor: `workers.support`);
     - it writes a whole number as a float (`"workers": 76.0`): JSON Schema counts that as an integer, the
       API's strict types do not (as they refuse `"10"` and `false`).
     """
@@ -112,8 +114,12 @@ def _beyond_the_schema(error: dict[str, Any]) -> bool:
     return (
         error["type"] == "limit_exceeded"
         or (error["type"] == "value_error" and "is greater than its maximum" in error["msg"])
+        or (error["type"] == "value_error" and error["loc"][-1] in PAIRED_FIELDS)
         or (error["type"] == "int_type" and isinstance(value, float) and value.is_integer())
     )
+
+
+PAIRED_FIELDS = {"strategy", "lock", "permits", "max_retries", "workers"}
 
 
 @dataclass

@@ -56,7 +56,44 @@ def test_config_resolved_chooses_seed_and_pool_size() -> None:
     assert resolved.seed is not None and 0 <= resolved.seed < 2**53  # a seed the dashboard's JavaScript reads exactly
     assert resolved.workers == 3  # never more workers than buyers
     assert SimulationConfig(seed=42).resolved().seed == 42
-    assert SimulationConfig(executor="process", workers=4).resolved().workers is None
+    assert SimulationConfig(executor="process").resolved().workers is None
+
+
+def test_config_refuses_a_pool_size_for_the_process_executor() -> None:
+    with pytest.raises(ValidationError, match="workers is the pool's size") as caught:
+        SimulationConfig(executor="process", workers=4)
+    assert caught.value.errors()[0]["loc"] == ("workers",)
+
+
+@pytest.mark.parametrize(
+    ("fields", "where", "words"),
+    [
+        ({"store": "memory", "strategy": "optimistic"}, "strategy",
+         "strategy 'optimistic' does not run on store 'memory', which takes strategy 'read-write' or 'seller'; "
+         "strategy 'optimistic' runs on store 'file'"),
+        ({"strategy": "seller", "lock": "process"}, "lock",
+         "lock 'process' guards strategy 'read-write' only; strategy 'seller' takes no lock "
+         "(use lock 'none', or strategy 'read-write' with lock 'process')"),
+        ({"lock": "process", "permits": 2}, "permits", "permits are the semaphore's; lock 'process' has none"),
+        ({"strategy": "seller", "max_retries": 5}, "max_retries", "strategy 'seller' never retries a write"),
+    ],
+)  # fmt: skip
+def test_config_refuses_a_pair_that_does_not_go_together_naming_both_and_what_works(
+    fields: dict[str, object], where: str, words: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SimulationConfig.model_validate(fields)
+    (error,) = caught.value.errors()
+    assert error["loc"] == (where,)
+    assert words in error["msg"]
+
+
+def test_config_semaphore_defaults_to_the_lessons_three_permits() -> None:
+    assert SimulationConfig(lock="semaphore").resolved().permits == 3
+    assert SimulationConfig(lock="semaphore", permits=1).resolved().permits == 1
+    assert SimulationConfig(lock="process").resolved().permits is None
+    resolved = SimulationConfig(strategy="optimistic", max_retries=5).resolved()
+    assert SimulationConfig.model_validate_json(resolved.model_dump_json()) == resolved  # stored configs reload
 
 
 def test_config_think_range_with_equal_ends_is_accepted() -> None:

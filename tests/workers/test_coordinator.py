@@ -8,12 +8,9 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from workers import RunCancelled, RunReport, RunTimedOut, SimulationConfig, run_simulation
 
@@ -57,52 +54,6 @@ def test_rush_records_every_step_of_every_buyer(run_dir: Path) -> None:
             assert r.wrote == r.read - 1  # type: ignore[operator]
     assert report.config.seed == 5
     assert json.loads((run_dir / "db.json").read_text()) == {"count": 0}
-
-
-ANY_RUSH = given(
-    buyers=st.integers(1, 12),
-    tickets=st.integers(0, 14),
-    lock=st.sampled_from(["process", "file"]),
-    executor=st.sampled_from(["process", "pool"]),
-    workers=st.integers(1, 3),
-    hold_ms=st.sampled_from([0, [0, 2]]),
-    seed=st.integers(0, 2**32),
-)
-
-
-def sells_exactly_what_exists(
-    tmp_path: Path, buyers: int, tickets: int, lock: str, executor: str, workers: int, hold_ms: object, seed: int
-) -> None:
-    config = SimulationConfig.model_validate(
-        {
-            "buyers": buyers,
-            "tickets": tickets,
-            "lock": lock,
-            "executor": executor,
-            "workers": workers,
-            "think_ms": [0, 2],
-            "hold_ms": hold_ms,
-            "seed": seed,
-        }
-    )
-    result = run_simulation(config, tmp_path / f"run-{seed}-{buyers}-{tickets}").result
-    assert result.buyers_succeeded == min(buyers, tickets)
-    assert result.tickets_remaining == tickets - result.buyers_succeeded
-    assert result.oversold == result.lost_updates == result.buyers_errored == 0
-    assert result.max_in_critical <= 1
-
-
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@ANY_RUSH
-def test_rush_under_any_lock_sells_exactly_what_exists(tmp_path: Path, **rush: Any) -> None:
-    sells_exactly_what_exists(tmp_path, **rush)
-
-
-@pytest.mark.slow
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@ANY_RUSH
-def test_rush_under_any_lock_sells_exactly_what_exists_in_100_rushes(tmp_path: Path, **rush: Any) -> None:
-    sells_exactly_what_exists(tmp_path, **rush)
 
 
 @pytest.mark.slow
@@ -203,7 +154,7 @@ def test_killing_the_process_lock_holder_ends_the_run_within_the_lock_timeout(ru
     assert time.monotonic() - started < 10  # not the 30 s hold, nor forever
     assert len(killer.killed) == 1
     errors = [r.error or "" for r in report.records]
-    assert all(r.outcome == "error" for r in report.records)
+    assert sorted(r.outcome for r in report.records) == ["error"] + ["gave_up"] * 4
     assert sum("killed by signal 9" in e for e in errors) == 1
     assert sum("gave up after waiting 2 s for the process lock" in e for e in errors) == 4
     assert report.result.tickets_remaining == 1 and report.result.oversold == 0
@@ -236,16 +187,25 @@ def test_progress_is_reported_while_the_run_goes(run_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_run_pauses_the_garbage_collector_and_restores_it(run_dir: Path, enabled: bool) -> None:
+def test_run_pauses_the_garbage_collector_only_when_asked_and_restores_it(run_dir: Path, enabled: bool) -> None:
     during: list[bool] = []
+    asked: list[bool] = []
     (gc.enable if enabled else gc.disable)()
     try:
         config = SimulationConfig(buyers=4, tickets=2, lock="file", **FAST)
-        run_simulation(config, run_dir, on_progress=lambda finished, total: during.append(gc.isenabled()))
+        run_simulation(config, run_dir / "1", on_progress=lambda finished, total: during.append(gc.isenabled()))
+        assert gc.isenabled() is enabled
+        run_simulation(
+            config,
+            run_dir / "2",
+            on_progress=lambda finished, total: asked.append(gc.isenabled()),
+            pause_collector=True,
+        )
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
-    assert during and not any(during)
+    assert during and all(d is enabled for d in during)  # a library call leaves the caller's collector alone
+    assert asked and not any(asked)
 
 
 def test_pool_runs_many_buyers_per_process(run_dir: Path) -> None:

@@ -19,10 +19,10 @@ import pytest
 
 import workers
 from workers import RunFailed, SimulationConfig, launcher, run_simulation
-from workers.buyer import Plan
 from workers.channel import RecordChannel
-from workers.db import TicketDb
 from workers.process import start_untracked
+from workers.stores.file import FileStore
+from workers.strategies import Plan
 
 PACKAGE_ROOT = Path(workers.__file__).resolve().parent.parent
 
@@ -104,19 +104,23 @@ def test_a_workers_package_in_the_callers_folder_does_not_replace_the_engine(
 REHEARSAL_PROBE = """
 import dis, sys
 from pathlib import Path
-from workers.buyer import Plan, buy
-from workers.db import TicketDb
 from workers.launcher import rehearse
+from workers.stores.file import FileStore
+from workers.strategies import Plan, strategy_class
+
+strategy = sys.argv[3]
+buy = strategy_class(strategy).buy
 
 def specialised():
     return sum(i.opname not in dis.opmap and not i.opname.endswith("_ADAPTIVE")
                for i in dis.get_instructions(buy, adaptive=True))
 
-db = TicketDb(Path(sys.argv[1]) / "db.json")
-db.create(7)
+store = FileStore(Path(sys.argv[1]))
+store.create(7)
 before = specialised()
-rehearse(Plan(db.path, (5.0, 5.0), (5.0, 5.0), 0, 5.0, 5.0, None), sys.argv[2])
-print(before, specialised(), db.read(), *sorted(p.name for p in db.path.parent.iterdir()))
+plan = Plan(strategy=strategy, lock=sys.argv[2], think_ms=(5.0, 5.0), hold_ms=(5.0, 5.0), lock_timeout_s=5.0)
+rehearse(plan, store)
+print(before, specialised(), store.read(), *sorted(p.name for p in store.run_dir.iterdir()))
 """
 
 
@@ -126,7 +130,7 @@ def test_a_rehearsal_stops_at_once_when_another_tool_holds_the_runs_file_lock(tm
     fcntl.flock(holder, fcntl.LOCK_EX)  # as filelock.FileLock would, in some other program
     try:
         started = time.monotonic()
-        out = _rehearse_in_a_fresh_launcher(tmp_path, "file")
+        out = _rehearse_in_a_fresh_launcher(tmp_path, "file", "read-write")
         took = time.monotonic() - started
     finally:
         os.close(holder)
@@ -134,10 +138,10 @@ def test_a_rehearsal_stops_at_once_when_another_tool_holds_the_runs_file_lock(tm
     assert took < 5  # not 20 buyers each waiting out the run's 5 s lock timeout
 
 
-def _rehearse_in_a_fresh_launcher(folder: Path, lock: str) -> str:
+def _rehearse_in_a_fresh_launcher(folder: Path, lock: str, strategy: str) -> str:
     """Run REHEARSAL_PROBE in a process like the launcher; return what it prints."""
     return subprocess.run(
-        [sys.executable, "-S", "-P", "-c", REHEARSAL_PROBE, str(folder), lock],
+        [sys.executable, "-S", "-P", "-c", REHEARSAL_PROBE, str(folder), lock, strategy],
         env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
         capture_output=True,
         text=True,
@@ -146,11 +150,15 @@ def _rehearse_in_a_fresh_launcher(folder: Path, lock: str) -> str:
     ).stdout
 
 
-@pytest.mark.parametrize("lock", ["none", "process", "file"])
+@pytest.mark.parametrize(
+    ("strategy", "lock"),
+    [("read-write", "none"), ("read-write", "process"), ("read-write", "file"), ("read-write", "semaphore"),
+     ("optimistic", "none")],
+)  # fmt: skip
 def test_the_rehearsal_leaves_the_buyers_code_specialised_and_the_run_folder_as_it_was(
-    tmp_path: Path, lock: str
+    tmp_path: Path, strategy: str, lock: str
 ) -> None:
-    before, after, count, *files = _rehearse_in_a_fresh_launcher(tmp_path, lock).split()
+    before, after, count, *files = _rehearse_in_a_fresh_launcher(tmp_path, lock, strategy).split()
     assert before == "0" and int(after) > 10  # buyers forked from here inherit specialised code
     # the real db untouched, no scratch file left; the file lock rehearsed is the run's own
     assert count == "7" and files == (["db.json", "db.json.lock"] if lock == "file" else ["db.json"])
@@ -159,8 +167,9 @@ def test_the_rehearsal_leaves_the_buyers_code_specialised_and_the_run_folder_as_
 def test_a_fork_that_fails_mid_launch_is_reported_and_the_buyers_started_are_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan = Plan(tmp_path / "db.json", (0.0, 0.0), (0.0, 0.0), 0, 30.0, 30.0, None)
-    TicketDb(plan.db_path).create(1)
+    plan = Plan()
+    store = FileStore(tmp_path)
+    store.create(1)
     starts: list[object] = []
 
     def third_fork_fails(process: BaseProcess) -> None:
@@ -172,7 +181,7 @@ def test_a_fork_that_fails_mid_launch_is_reported_and_the_buyers_started_are_sto
     monkeypatch.setattr(launcher, "start_untracked", third_fork_fails)
     coordinator_end, launcher_end = Pipe()
     results = RecordChannel.open()
-    job = ([range(b, b + 1) for b in range(1, 6)], plan, "none", True)
+    job = ([range(b, b + 1) for b in range(1, 6)], plan, store, True)
     buyers_launcher = launcher._Launcher(launcher_end, RecordChannel.for_writing(results.writer), job)
     try:
         with pytest.raises(launcher.Stop):

@@ -5,13 +5,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
 
 from workers.errors import LockTimeout
-from workers.locks import BuyerLock, FileLock, NoLock, ProcessLock, make_lock
+from workers.locks import BuyerLock, FileLock, NoLock, ProcessLock, SemaphoreLock, make_lock
+from workers.stores.file import FileStore
 
 fork = multiprocessing.get_context("fork")
 
@@ -99,11 +102,60 @@ def test_process_lock_stays_locked_when_its_holder_dies() -> None:
 
 
 def test_make_lock_keeps_the_file_lock_beside_the_db(tmp_path: Path) -> None:
-    db_path = tmp_path / "db.json"
-    file_lock = make_lock("file", fork, db_path)
+    lock_path = FileStore(tmp_path).lock_path
+    file_lock = make_lock("file", fork, lock_path)
     assert isinstance(file_lock, FileLock) and file_lock.path == tmp_path / "db.json.lock"
-    assert isinstance(make_lock("process", fork, db_path), ProcessLock)
-    assert isinstance(make_lock("none", fork, db_path), NoLock)
+    assert isinstance(make_lock("process", fork, lock_path), ProcessLock)
+    assert isinstance(make_lock("none", fork, lock_path), NoLock)
+    semaphore = make_lock("semaphore", fork, lock_path, 2)
+    assert isinstance(semaphore, SemaphoreLock) and semaphore.permits == 2
+
+
+def test_a_semaphore_lets_in_as_many_processes_as_it_has_permits() -> None:
+    semaphore = SemaphoreLock(fork, 2)
+    assert semaphore.acquire(1)
+    assert _exit_code_of_try(semaphore, 0.2) == 0  # a second place is free
+    assert semaphore.acquire(1)
+    assert _exit_code_of_try(semaphore, 0.2) == 3  # both taken: the third waits out its timeout
+    semaphore.release()
+    semaphore.release()
+
+
+def _wait_and_check_the_alarm_is_untouched(lock: BuyerLock) -> None:
+    def own_handler(signum: int, frame: object) -> None:
+        os._exit(4)  # an alarm reached the caller's handler
+
+    signal.signal(signal.SIGALRM, own_handler)
+    touched: list[object] = []
+    waiting = threading.Event()
+
+    def watch() -> None:  # samples the process-wide alarm state while the main thread waits for the lock
+        waiting.wait(5)
+        while waiting.is_set():
+            if signal.getsignal(signal.SIGALRM) is not own_handler or signal.getitimer(signal.ITIMER_REAL)[0]:
+                touched.append(True)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    waiting.set()
+    won = lock.acquire(0.3)
+    waiting.clear()
+    watcher.join(5)
+    os._exit(5 if won else 6 if touched else 3)
+
+
+def test_the_file_lock_waits_without_taking_its_callers_signals_or_timer(tmp_path: Path) -> None:
+    holder = FileLock(tmp_path / "db.json.lock")
+    assert holder.acquire(1)
+    try:
+        child = fork.Process(target=_wait_and_check_the_alarm_is_untouched, args=(FileLock(holder.path),))
+        child.start()
+        child.join(10)
+        assert child.exitcode == 3  # it waited out its timeout, and left SIGALRM and the timer as they were
+    finally:
+        holder.release()
+        holder.close()
 
 
 FILELOCK_PROBE = """

@@ -1,0 +1,57 @@
+"""Optimistic concurrency: no lock. A buyer reads the count with its version, holds, and writes one less back
+only if the version is still the one it read (the store's compare-and-set); if another buyer wrote first, its
+write is refused and it reads again, up to `max_retries` times. Nothing is oversold; contention costs retries.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from workers.messages import BuyerRecord, Outcome
+from workers.strategies.base import Strategy, failure, pause
+
+
+class Optimistic(Strategy):
+    kind = "optimistic"
+    steps = ("search", "read", "write")
+
+    def buy(self, buyer: int) -> BuyerRecord:
+        """Run one buyer's search, then read-hold-compare-and-set until it sells, finds none, or gives up."""
+        plan, store = self.plan, self.store
+        now = time.monotonic_ns
+        rng = plan.rng(buyer)
+        t_start = now()
+        seen = read = wrote = t_searched = t_read = t_write = None
+        outcome: Outcome = "error"
+        error = None
+        retries = 0
+        try:
+            seen = store.read_versioned()[0]
+            pause(rng, plan.think_ms)
+            t_searched = now()
+            while True:
+                read, version = store.read_versioned()
+                t_read = now()
+                if read <= 0:
+                    outcome = "sold_out"
+                    break
+                pause(rng, plan.hold_ms)
+                store.before_sale()
+                if store.compare_and_set(version, read - 1):
+                    t_write = now()
+                    wrote = read - 1
+                    outcome = "success"
+                    break
+                if retries == plan.max_retries:
+                    outcome = "gave_up"
+                    error = f"gave up after {retries:,} retries: another buyer wrote first every time"
+                    break
+                retries += 1
+            store.after_sale()
+        except Exception as e:  # a buyer reports any failure instead of dying with it
+            error = failure(e)
+        return BuyerRecord(
+            buyer, os.getpid(), outcome, seen, read, wrote, error,
+            t_start, t_searched, None, None, t_read, t_write, now(), retries,
+        )  # fmt: skip
