@@ -229,14 +229,20 @@ def test_cli_ctrl_c_exits_130_with_every_buyer_stopped(tmp_path: Path, group: bo
     """At a terminal Ctrl-C sends SIGINT to the whole foreground group (the CLI, the launcher, the buyers);
     `kill -INT` sends it to the CLI alone. Either way every buyer process is gone by the time it exits."""
     mark = tmp_path / "mark"  # every process of the run inherits it, so a scan finds any left behind
-    cli_process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "run", "--buyers", "20", "--think-ms", "60000", "--hold-ms", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "TICKETRUSH_DATA_DIR": str(mark)},
-    )
+    # As at a terminal, the CLI starts with SIGINT not ignored: a test run started as a shell's background job
+    # has it ignored, and a child inherits an ignored signal (a handled one is back to the default at exec).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        cli_process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "run", "--buyers", "20", "--think-ms", "60000", "--hold-ms", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "TICKETRUSH_DATA_DIR": str(mark)},
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         me = psutil.Process(cli_process.pid)
         wait_for(lambda: len(me.children(recursive=True)) >= 21, 60, "the launcher and its 20 buyers")
