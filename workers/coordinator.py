@@ -31,11 +31,12 @@ from workers.config import SimulationConfig, delay_bounds
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
 from workers.hygiene import exit_cause
 from workers.launcher import STOP_GRACE_S, start_launcher
-from workers.locks import label
+from workers.locks import DEFAULT_PERMITS, label
 from workers.messages import BuyerRecord
 from workers.stores import make_store
 from workers.stores.file import FileStore
 from workers.strategies import Plan
+from workers.witnesses import semaphore_label
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -221,6 +222,15 @@ class _Race:
             self.link.send(("stop",))
 
 
+def lock_label(config: SimulationConfig) -> str | None:
+    """What the explanation calls the run's lock; None when nothing is locked."""
+    if config.lock == "none":
+        return None
+    if config.lock == "semaphore":
+        return semaphore_label(config.permits or DEFAULT_PERMITS)
+    return label(config.lock)
+
+
 def run_simulation(
     config: SimulationConfig,
     run_dir: Path,
@@ -267,6 +277,10 @@ def run_simulation(
             tickets_initial=config.tickets,
             tickets_remaining=remaining,
             duration_ns=finished_ns - run.started_ns,
-            lock_label=label(config.lock) if config.lock != "none" else None,
+            lock_label=lock_label(config),
+            store=config.store,
+            strategy=config.strategy,
+            lock=config.lock,
+            permits=config.permits,
         )
     return RunReport(config=config, result=result, records=records)

@@ -2,7 +2,7 @@
 
 Forking costs in proportion to the size of the process that forks: the child gets a copy of its page tables,
 and from then on parent and child each pay a copy-on-write fault for every page they write. A server's run
-process, or any program that has imported pydantic, is two to three times the size of a bare interpreter,
+process, or any program that has imported pydantic, is several times the size of a bare interpreter,
 and a run forks a thousand buyers. So the coordinator does not fork them itself: it starts this module as
 `python -S -P -m workers.launcher`, which imports only the buyer's side of the engine (from the engine's own
 folder: -P keeps out a `workers` package in the caller's current folder), and the launcher forks, releases
