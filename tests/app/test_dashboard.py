@@ -2,13 +2,14 @@
 started as `make run` starts it.
 
 One server and one browser serve the whole module; every test opens its own page and saves screenshots into
-its tmp_path. The network is closed: every request the page makes goes through `closed_network`, which lets
-only those to the server on 127.0.0.1 through, and a test fails if the page tried any other.
+its tmp_path. The network is closed: every request a page makes goes through `closed_network`, which lets only
+those to the server on 127.0.0.1 through; a test fails if the page tried any other, or threw an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -17,7 +18,16 @@ from urllib.parse import urlsplit
 
 import pytest
 from live_server import Server, wait_for, when
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Route,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,11 +39,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RUN_TIMEOUT_MS = 90_000  # a run waits for a free slot first (max_running 2); spawning is slow on a loaded machine
-WIDE = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 740}
+WIDE: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 740}
 VERDICT_MARK = {"safe": "\u2713", "incomplete": "\u26a0", "unsafe": "\u2715"}
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium"
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +77,43 @@ def closed_network(context: BrowserContext) -> list[str]:
     return outside
 
 
+class Guarded:
+    """A browser context on the closed network ("nothing fetched from outside"), noting the errors its pages
+    throw; `close` fails the test on either."""
+
+    def __init__(self, browser: Browser, viewport: ViewportSize) -> None:
+        self.errors: list[str] = []
+        self.context = browser.new_context(viewport=viewport)
+        self.outside = closed_network(self.context)
+
+    def new_page(self) -> Page:
+        page = self.context.new_page()
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        return page
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.outside, f"the page fetched from outside 127.0.0.1: {self.outside}"
+        assert not self.errors, f"the page threw: {self.errors}"
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=WIDE)
-    outside = closed_network(context)
-    errors: list[str] = []
-    page = context.new_page()
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not errors, f"the page threw: {errors}"
-    assert not outside, f"the page fetched from outside: {outside}"
+def open_context(browser: Browser) -> Iterator[Callable[[ViewportSize], Guarded]]:
+    """`open_context(viewport)`: a guarded context, closed and checked at the end of the test."""
+    opened: list[Guarded] = []
+
+    def open_one(viewport: ViewportSize) -> Guarded:
+        opened.append(Guarded(browser, viewport))
+        return opened[-1]
+
+    yield open_one
+    for guarded in opened:
+        guarded.close()
+
+
+@pytest.fixture
+def page(open_context: Callable[[ViewportSize], Guarded]) -> Page:
+    return open_context(WIDE).new_page()
 
 
 def fill_small_rush(page: Page, lock: str = "none") -> None:
@@ -291,26 +330,22 @@ def test_dashboard_compare_cures_runs_every_cure_one_after_another(server: Serve
     page.screenshot(path=tmp_path / "compare-cures-wide.png", full_page=True)
 
 
-def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Browser, tmp_path: Path) -> None:
+def test_dashboard_opens_a_shared_link_in_a_new_page(
+    server: Server, open_context: Callable[[ViewportSize], Guarded], tmp_path: Path
+) -> None:
     simulation_id = server.post({"buyers": 10, "tickets": 1, "lock": "file", "think_ms": 20, "hold_ms": [20, 60]})["id"]
 
-    context = browser.new_context(viewport=PHONE)
-    outside = closed_network(context)
-    try:
-        page = context.new_page()
-        page.goto(f"{server.url}/?id={simulation_id}")
-        card = page.locator(f'article.card[data-id="{simulation_id}"]')
-        expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
-        simulation = server.get(simulation_id)
-        assert shown(card, "oversold") == str(simulation["result"]["oversold"]) == "0"
-        assert shown(card, "seed") == str(simulation["config"]["seed"])
-        expect(card.locator("svg .row")).to_have_count(10)
-        widths = page.evaluate("[document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]")
-        assert max(widths[:2]) <= widths[2] == PHONE["width"], f"horizontal overflow at 375 px: {widths}"
-        page.screenshot(path=tmp_path / "shared-link-375.png", full_page=True)
-    finally:
-        context.close()
-    assert not outside, f"the page fetched from outside: {outside}"
+    page = open_context(PHONE).new_page()
+    page.goto(f"{server.url}/?id={simulation_id}")
+    card = page.locator(f'article.card[data-id="{simulation_id}"]')
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    simulation = server.get(simulation_id)
+    assert shown(card, "oversold") == str(simulation["result"]["oversold"]) == "0"
+    assert shown(card, "seed") == str(simulation["config"]["seed"])
+    expect(card.locator("svg .row")).to_have_count(10)
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.body.scrollWidth, innerWidth]")
+    assert max(widths[:2]) <= widths[2] == PHONE["width"], f"horizontal overflow at 375 px: {widths}"
+    page.screenshot(path=tmp_path / "shared-link-375.png", full_page=True)
 
 
 def open_finished(server: Server, page: Page, config: dict[str, object]) -> tuple[Locator, dict[str, Any]]:
@@ -471,6 +506,126 @@ def test_dashboard_shows_live_progress_while_buyers_take_turns(server: Server, p
     assert any(text.startswith("Running: ") and text.endswith(" of 40 buyers finished") for _, text in partway)
     expect(card.locator("progress")).to_be_hidden()
     page.screenshot(path=tmp_path / "progress-done.png")
+
+
+def fill_long_rush(page: Page, buyers: int = 5) -> None:
+    """Buyers who think for a minute: a run that is still going when the test acts on it."""
+    page.get_by_label("Buyers", exact=True).fill(str(buyers))
+    page.get_by_label("Tickets", exact=True).fill("1")
+    page.get_by_label("min think time").fill("60000")
+    page.get_by_label("max think time").fill("60000")
+
+
+def test_dashboard_cancel_button_stops_the_run(server: Server, page: Page) -> None:
+    page.goto(server.url)
+    fill_long_rush(page)
+    page.get_by_role("button", name="Run", exact=True).click()
+    card = page.locator("article.card")
+    expect(card.get_by_role("status")).to_have_text("Running: 0 of 5 buyers finished", timeout=RUN_TIMEOUT_MS)
+    simulation_id = str(card.get_attribute("data-id"))
+
+    card.get_by_role("button", name="Cancel").click()
+
+    expect(card.get_by_role("alert")).to_have_text("Cancelled: stopped before it finished, so there is no result.")
+    expect(card.get_by_role("button", name="Cancel")).to_be_hidden()
+    simulation = server.get(simulation_id)
+    assert simulation["status"] == "cancelled" and simulation["result"] is None
+    wait_for(lambda: server.descendants() == [], 10, "the cancelled run's processes to be gone")
+
+
+@pytest.mark.parametrize(("buyers", "drawn"), [(300, "timeline"), (301, "histogram")])
+def test_dashboard_draws_a_timeline_up_to_300_buyers_and_a_histogram_above(
+    server: Server, page: Page, tmp_path: Path, buyers: int, drawn: str
+) -> None:
+    page.goto(server.url)
+    page.get_by_label("Buyers", exact=True).fill(str(buyers))
+    page.get_by_label("Tickets", exact=True).fill("10")
+    page.get_by_label("Lock", exact=True).select_option("file")
+    page.get_by_label("Executor", exact=True).select_option("pool")
+    for field in ("min think time", "max think time", "min hold time", "max hold time"):
+        page.get_by_label(field).fill("0")
+    page.get_by_role("button", name="Run", exact=True).click()
+
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    timeline = card.get_by_role("group", name=re.compile(rf"^Timeline of {buyers} buyers over "))
+    histogram = card.get_by_role("img", name=re.compile(r"^Histogram of \d+ lock waits"))
+    if drawn == "timeline":
+        expect(timeline).to_be_visible()
+        expect(timeline.get_by_role("button", name=re.compile(r"^Buyer \d+ "))).to_have_count(buyers)
+        expect(histogram).to_have_count(0)
+    else:
+        expect(histogram).to_be_visible()
+        expect(card.get_by_role("heading", name="Lock waits")).to_be_visible()
+        expect(timeline).to_have_count(0)
+        expect(card.get_by_role("button", name=re.compile(r"^Buyer \d+ "))).to_have_count(0)
+    page.screenshot(path=tmp_path / f"{drawn}-{buyers}.png", full_page=True)
+
+
+def test_dashboard_history_pages_through_every_simulation(server: Server, page: Page) -> None:
+    for _ in range(max(2, 17 - server.client.get("/simulations").json()["count"])):  # more than one page of 15
+        created = server.post({"buyers": 1, "tickets": 1, "think_ms": 60_000, "hold_ms": 0})
+        assert server.client.post(f"/simulations/{created['id']}/cancel").json()["status"] == "cancelled"
+    everything = server.client.get("/simulations", params={"limit": 1000}).json()
+    total = everything["count"]
+
+    page.goto(server.url)
+    history = page.get_by_role("table")
+    listed = history.get_by_role("link")
+    older = page.get_by_role("button", name="Show older")
+    expect(page.get_by_text(f"15 of {total} shown, newest first.")).to_be_visible()
+    expect(listed).to_have_count(15)
+    while older.is_visible():
+        older.click()
+        expect(listed).not_to_have_count(15)
+    expect(page.get_by_text(f"{total} of {total} shown, newest first.")).to_be_visible()
+    expect(listed).to_have_count(total)
+    newest_first = [f"/?id={s['id']}" for s in everything["data"]]
+    assert [listed.nth(i).get_attribute("href") for i in range(total)] == newest_first
+
+
+@pytest.fixture
+def guarded_server(tmp_path: Path) -> Iterator[Server]:
+    """A server that wants a token for POST and DELETE, beside the module's (stopped and checked at the end)."""
+    guarded = Server(tmp_path / "guarded", {"TICKETRUSH_API_TOKEN": "s3cret"})
+    yield guarded
+    guarded.stop()
+
+
+def test_dashboard_token_field_lets_a_run_through_a_guarded_server(guarded_server: Server, page: Page) -> None:
+    guarded = guarded_server
+    page.goto(guarded.url)
+    fill_small_rush(page, "file")
+
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("alert").first).to_contain_text("Set the API token under More options.")
+    assert guarded.client.get("/simulations").json()["count"] == 0
+
+    page.get_by_text("More options", exact=True).click()
+    page.get_by_label("API token").fill("s3cret")
+    page.get_by_role("button", name="Run", exact=True).click()
+
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_role("alert").first).to_be_hidden()
+    (simulation,) = guarded.client.get("/simulations").json()["data"]
+    assert simulation["status"] == "completed" and simulation["result"]["tickets_sold"] == 1
+    assert shown(card, "oversold") == "0"
+
+
+def test_dashboard_guard_refuses_and_notes_a_request_to_another_host(server: Server, browser: Browser) -> None:
+    """The check every test above ends with is real: a request to any host but 127.0.0.1 (here localhost, so
+    that nothing could leave the machine even if it got through) is refused and noted."""
+    guarded = Guarded(browser, WIDE)
+    try:
+        page = guarded.new_page()
+        page.goto(server.url)
+        answer = page.evaluate("fetch('http://localhost:9/font.woff2').then(() => 'fetched', () => 'refused')")
+        assert answer == "refused"
+        assert guarded.outside == ["http://localhost:9/font.woff2"]
+        guarded.outside.clear()
+    finally:
+        guarded.close()
 
 
 def test_dashboard_api_docs_list_every_operation_with_the_network_closed(

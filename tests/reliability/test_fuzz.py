@@ -31,6 +31,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from app.main import create_app
 from app.settings import Settings
 
+pytestmark = pytest.mark.slow  # a few hundred requests; `make test` keeps the targeted hostile-input tests
+
 EXAMPLES_PER_OPERATION = 30
 MIN_REQUESTS = 300
 TOKEN = "fuzz-token"
