@@ -57,7 +57,8 @@ def test_optimistic_buyers_under_contention_retry_and_sell_the_seat_once(run_dir
 
 
 def test_optimistic_buyers_give_up_after_their_retries(run_dir: Path) -> None:
-    config = SimulationConfig(buyers=10, tickets=10, think_ms=0, hold_ms=150, strategy="optimistic", max_retries=0)
+    every = list(range(1, 11))  # all search, all read version 0, all write: the first write goes through
+    config = SimulationConfig(buyers=10, tickets=10, strategy="optimistic", max_retries=0, schedule=every * 3)
     report = run_simulation(config, run_dir)
     outcomes = sorted(r.outcome for r in report.records)
     assert outcomes == ["gave_up"] * 9 + ["success"]  # all read version 0; one write went through

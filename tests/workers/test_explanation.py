@@ -218,8 +218,8 @@ def test_a_pool_run_at_scale_says_only_what_its_records_show(tmp_path: Path) -> 
 
 
 def test_buyers_who_give_up_on_the_lock_are_counted_not_failed(tmp_path: Path) -> None:
-    """One buyer holds the process lock for a second; the other nine wait 50 ms for it and give up."""
-    config = SimulationConfig(buyers=10, tickets=1, lock="process", think_ms=0, hold_ms=1000, lock_timeout_s=0.05)
+    """One buyer holds the process lock for two seconds; the other nine wait 50 ms for it and give up."""
+    config = SimulationConfig(buyers=10, tickets=1, lock="process", think_ms=0, hold_ms=2000, lock_timeout_s=0.05)
     report = run_simulation(config, tmp_path / "run")
     result = report.result
     gave_up = [r for r in report.records if r.outcome == "gave_up"]
@@ -235,8 +235,11 @@ def test_buyers_who_give_up_on_the_lock_are_counted_not_failed(tmp_path: Path) -
 
 
 def test_buyers_who_give_up_retrying_are_not_said_to_have_waited_for_a_lock(tmp_path: Path) -> None:
-    """Ten optimistic buyers all read version 0 and hold 150 ms: one write goes through, nine are refused."""
-    config = SimulationConfig(buyers=10, tickets=10, think_ms=0, hold_ms=150, strategy="optimistic", max_retries=0)
+    """Ten optimistic buyers all read version 0 (the schedule says so): one write goes through, nine are refused."""
+    every = list(range(1, 11))
+    config = SimulationConfig(
+        buyers=10, tickets=10, strategy="optimistic", max_retries=0, schedule=every + every + every
+    )
     result = run_simulation(config, tmp_path / "run").result
     assert result.buyers_gave_up == 9 and result.lock_wait_histogram == []
     assert (result.verdict, result.verdict_kind) == ("No seat sold twice, but 9 of 10 buyers gave up", "incomplete")
