@@ -1,20 +1,31 @@
-"""/simulations/{id}/step: a step-mode simulation taken one step at a time.
+"""/simulations/{id}/step: a step-mode simulation taken one step at a time; /simulations/{id}/replay: the state
+after the first k steps of a run's schedule.
 
 The engine's model of the steps (workers.schedules) checks each step before it is stored and tells the state it
-leads to; the run process hands stored steps to the buyer processes, which take them for real in that order.
+leads to; the run process hands stored steps to the buyer processes, which take them for real in that order. The
+same model, played over the schedule a finished run followed, tells where the race stood after any of its steps.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, model_validator
 
 from app.api.deps import SimulationDep, StoreDep, TokenDep
-from app.lifecycle import Status
-from app.store import SimulationRow
-from workers.schedules import Model, ScheduleError, complete, play
+from app.lifecycle import UNFINISHED, Status
+from app.store import SimulationRow, Store
+from workers.schedules import (
+    MAX_SCHEDULE,
+    MAX_SCHEDULED_BUYERS,
+    SCHEDULED_STRATEGIES,
+    Model,
+    ScheduleError,
+    complete,
+    play,
+)
 
 router = APIRouter(prefix="/simulations", tags=["simulations"])
 
@@ -51,7 +62,10 @@ class StepState(BaseModel):
 
 
 def _state(row: SimulationRow, steps: list[int]) -> StepState:
-    model: Model = play(row.config.race(), steps)
+    return _described(row, steps, play(row.config.race(), steps))
+
+
+def _described(row: SimulationRow, steps: list[int], model: Model) -> StepState:
     buyers = []
     for number, b in model.buyers.items():
         reason = model.blocker(number)
@@ -121,3 +135,85 @@ def take_step(simulation: SimulationDep, store: StoreDep, request: Annotated[Ste
 
     steps = store.add_steps(simulation.id, check)
     return _state(simulation, first + steps)
+
+
+class TakenStep(BaseModel):
+    buyer: int
+    step: str = Field(description="search, read or write.")
+    count: int = Field(description="The tickets in the store after this step.")
+    outcome: str | None = Field(description="success, sold_out or gave_up when this step ended the buyer's visit.")
+
+
+class ReplayState(StepState):
+    schedule: list[int] = Field(description="The whole schedule: what the run followed, or a step-mode run's steps.")
+    taken: list[TakenStep] = Field(description="The first k steps, each named, with the count it left.")
+
+
+def _schedule_of(row: SimulationRow, store: Store) -> list[int]:
+    """The schedule a run followed (told from its records), or the steps a step-mode run has taken so far."""
+    if row.result is not None and row.result.schedule is not None:
+        return list(row.result.schedule)
+    if row.config.mode == "step":
+        return [*(row.config.schedule or ()), *store.steps(row.id)]
+    if row.status in UNFINISHED:
+        reason = f"simulation {row.id} is {row.status}; the schedule it follows is told from its records once it ends"
+    elif row.result is None:
+        reason = f"simulation {row.id} is {row.status}: it left no records to tell a schedule from"
+    elif (
+        row.config.strategy not in SCHEDULED_STRATEGIES
+        or row.config.executor != "process"
+        or row.config.buyers > MAX_SCHEDULED_BUYERS
+    ):
+        reason = (
+            f"simulation {row.id} has no schedule to replay: only the process executor's read-write or optimistic "
+            f"buyers, at most {MAX_SCHEDULED_BUYERS} of them, take steps a schedule can order"
+        )
+    else:
+        reason = (
+            f"simulation {row.id} has no schedule to replay: the order of its steps cannot be told from its records "
+            "(a buyer retried, gave up or failed)"
+        )
+    raise HTTPException(status.HTTP_409_CONFLICT, reason)
+
+
+@router.get(
+    "/{simulation_id}/replay",
+    responses={
+        404: {"description": "No simulation has this id"},
+        409: {"description": "The simulation has no schedule (yet) to replay"},
+        422: {"description": "`steps` is more than the schedule has"},
+    },
+)
+def replay_steps(
+    simulation: SimulationDep,
+    store: StoreDep,
+    steps: Annotated[
+        int | None, Query(ge=0, le=MAX_SCHEDULE, description="How many of the schedule's steps; all when absent.")
+    ] = None,
+) -> ReplayState:
+    """Where the race stood after the first `steps` steps of the schedule a run followed (a step-mode run: of the
+    steps taken so far): the count, who holds the lock, each buyer's next step, and each step taken, named."""
+    schedule = _schedule_of(simulation, store)
+    k = len(schedule) if steps is None else steps
+    if k > len(schedule):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "steps"),
+                    "msg": f"steps: at most {len(schedule)}, the steps of this run's schedule (got {k})",
+                    "input": k,
+                }
+            ]
+        )
+    model = Model.start(simulation.config.race())
+    taken = []
+    for buyer in schedule[:k]:
+        try:
+            name = model.take(buyer)
+        except ScheduleError as e:  # a schedule the model confirmed when it was stored: never, unless it changed
+            raise HTTPException(status.HTTP_409_CONFLICT, f"the schedule cannot be replayed: {e}") from None
+        outcome = model.buyers[buyer].outcome
+        taken.append(TakenStep(buyer=buyer, step=name, count=model.count, outcome=outcome))
+    state = _described(simulation, schedule[:k], model)
+    return ReplayState(**state.model_dump(), schedule=schedule, taken=taken)
