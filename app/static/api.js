@@ -1,4 +1,7 @@
-/* Talking to the HTTP API: requests, errors in the user's words, and JSON that keeps big integers exact. */
+/* Talking to the HTTP API: requests (asking for the page's language), errors in the user's words, and JSON that
+ * keeps big integers exact. */
+
+import { language, t } from "./i18n.js";
 
 /** JSON.parse that keeps integers beyond 2^53 (seeds, nanosecond clocks) exact, as strings. */
 export function parseJSON(text) {
@@ -29,11 +32,11 @@ function describeError(status, body) {
       .join("; ");
   }
   if (typeof detail === "string") return detail;
-  return `The server answered ${status}.`;
+  return t("api.answered", { status: String(status) });
 }
 
 export async function api(method, path, bodyText) {
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", "Accept-Language": language() };
   if (bodyText !== undefined) headers["Content-Type"] = "application/json";
   const token = document.getElementById("token").value.trim();
   if (token && method !== "GET") headers.Authorization = `Bearer ${token}`;
@@ -41,7 +44,7 @@ export async function api(method, path, bodyText) {
   try {
     response = await fetch(path, { method, headers, body: bodyText });
   } catch (err) {
-    throw new ApiError(0, "The server could not be reached.");
+    throw new ApiError(0, t("api.unreachable"));
   }
   const text = await response.text();
   let body = null;
@@ -52,10 +55,15 @@ export async function api(method, path, bodyText) {
   }
   if (!response.ok) {
     let message = describeError(response.status, body);
-    if (response.status === 401) message += " Set the API token under More options.";
+    if (response.status === 401) message += t("api.token_hint");
     throw new ApiError(response.status, message);
   }
   return body;
+}
+
+/** A URL the browser fetches by itself (an EventSource cannot send headers): with ?lang= for the page's language. */
+export function withLanguage(path) {
+  return `${path}${path.includes("?") ? "&" : "?"}lang=${encodeURIComponent(language())}`;
 }
 
 /** The request body; the seed is written as typed, so a seed beyond 2^53 is not rounded (and a negative one is

@@ -2,32 +2,37 @@
  *
  *   POST /simulations (by the form) -> card --GET /simulations/{id}/events (SSE)--> progress, then the final simulation
  *   card --GET /simulations/{id}/buyers--> timeline (one row per buyer); for big runs, the result's lock-wait histogram
+ *   a step-mode run: its buttons (steps.js) while it runs; a run with a schedule: its replay (replay.js)
+ *   beside the cure: the lesson's code as the cure changes it (curecode.js)
  */
 
-import { api, parseJSON } from "./api.js";
+import { api, parseJSON, withLanguage } from "./api.js";
 import { $, text } from "./dom.js";
-import { capitalize, delayText, plural } from "./format.js";
+import { delayText } from "./format.js";
+import { keepLanguage, num, t, translatePage } from "./i18n.js";
 import { cureName, locksOf } from "./cures.js";
 import { drawLegend, drawTimeline, spanOf } from "./timeline.js";
 import { drawHistogram } from "./histogram.js";
+import { StepPanel } from "./steps.js";
+import { ReplayPanel } from "./replay.js";
+import { showLessonCode } from "./curecode.js";
 
 export const TIMELINE_MAX_ROWS = 300;
 export const FINAL = new Set(["completed", "failed", "cancelled", "interrupted"]);
 const VERDICT_MARK = { safe: "\u2713", incomplete: "\u26A0", unsafe: "\u2715" };
-const NO_RESULT = {
-  cancelled: "stopped before it finished, so there is no result.",
-  interrupted: "the server stopped during this run, so there is no result.",
-  failed: "the run did not finish.",
-};
+const NO_RESULT = new Set(["cancelled", "interrupted", "failed"]);
 
-/** `hooks`: open(ids) shows other simulations, repeat(config) fills the form, finished() a run has ended, and
- * timelineReady(card) its records are in (the view then draws every timeline on its axis). */
+/** `hooks`: open(ids) shows other simulations, repeat(config) fills the form, run(config) starts one, finished() a
+ * run has ended, and timelineReady(card) its records are in (the view then draws every timeline on its axis). */
 export class SimulationCard {
   constructor(id, hooks) {
     this.id = id;
     this.hooks = hooks;
     this.root = $("#card-template").content.firstElementChild.cloneNode(true);
+    translatePage(this.root);
     this.root.dataset.id = id;
+    this.stepping = null;
+    this.replay = new ReplayPanel(this, (config) => this.hooks.run(config));
     this.source = null;
     this.closed = false;
     this.records = null;
@@ -57,12 +62,12 @@ export class SimulationCard {
       this.render(simulation);
       if (!FINAL.has(simulation.status)) this.watch();
     } catch (err) {
-      this.fail(err.status === 404 ? `No simulation ${this.id}.` : err.message);
+      this.fail(err.status === 404 ? t("card.missing", { id: this.id }) : err.message);
     }
   }
 
   fail(message) {
-    $(".card-title .cure", this.root).textContent = `Simulation ${this.id}`;
+    $(".card-title .cure", this.root).textContent = t("card.simulation", { id: this.id });
     const box = $(".card-error", this.root);
     box.textContent = message;
     box.hidden = false;
@@ -74,7 +79,7 @@ export class SimulationCard {
   /** Follow the event stream (`progress` events, then one `simulation` event); if it drops, look and listen again. */
   watch() {
     if (this.closed) return;
-    const source = new EventSource(`/simulations/${encodeURIComponent(this.id)}/events`);
+    const source = new EventSource(withLanguage(`/simulations/${encodeURIComponent(this.id)}/events`));
     this.source = source;
     const read = (event) => {
       try {
@@ -108,7 +113,7 @@ export class SimulationCard {
       this.render(simulation);
       if (!FINAL.has(simulation.status)) this.watch();
     } catch (err) {
-      if (err.status === 404) this.fail(`Simulation ${this.id} no longer exists.`);
+      if (err.status === 404) this.fail(t("card.gone", { id: this.id }));
       else window.setTimeout(() => this.recover(), 2000);
     }
   }
@@ -132,16 +137,21 @@ export class SimulationCard {
     bar.value = Number(progress.finished) || 0;
     $(".progress-text", this.root).textContent =
       this.status === "queued"
-        ? "Queued: waiting for a free slot"
-        : `${capitalize(this.status || "running")}: ${progress.finished} of ${plural(progress.buyers, "buyer")} finished`;
+        ? t("progress.queued")
+        : t("progress.running", {
+            status: t(`status.${this.status || "running"}`),
+            finished: Number(progress.finished) || 0,
+            n: Number(progress.buyers) || 0,
+          });
   }
 
   setStatus(status) {
     this.status = status;
     this.root.dataset.status = status;
     const chip = $(".status-chip", this.root);
-    chip.textContent = status;
+    chip.textContent = t(`status.chip.${status}`);
     chip.dataset.status = status;
+    if (this.stepping) this.stepping.setStatus(status);
   }
 
   render(simulation) {
@@ -151,22 +161,31 @@ export class SimulationCard {
     const cure = cureName(config.strategy, config.lock);
     Object.assign(root.dataset, { store: config.store, strategy: config.strategy, lock: config.lock, cure });
     $(".card-title .cure", root).textContent = cure;
-    $(".card-title .store", root).textContent = `on the ${config.store} store`;
+    $(".card-title .store", root).textContent = t("card.store", { store: config.store });
+    root.dataset.mode = config.mode || "run";
     this.setStatus(simulation.status);
+    showLessonCode($(".cure-code", root), config);
 
     const running = !FINAL.has(simulation.status);
+    if (config.mode === "step" && running && !this.stepping) {
+      this.stepping = new StepPanel(this);
+      this.stepping.open(simulation);
+    }
     $(".progress-block", root).hidden = !running;
     $(".cancel", root).hidden = !running;
     if (simulation.progress) this.progress(simulation.progress);
 
     const error = $(".card-error", root);
-    const problem = simulation.error || (running || simulation.result ? "" : NO_RESULT[simulation.status] || "");
+    const noResult = !running && !simulation.result && NO_RESULT.has(simulation.status);
+    const problem = simulation.error || (noResult ? t(`card.no_result.${simulation.status}`) : "");
     error.hidden = !problem;
-    error.textContent = problem ? `${capitalize(simulation.status)}: ${problem}` : "";
+    error.textContent = problem ? t("card.problem", { status: t(`status.${simulation.status}`), problem }) : "";
 
     if (!running && !this.rendered) {
       this.rendered = true;
+      if (this.stepping) this.stepping.close();
       if (simulation.result) this.renderResult(simulation);
+      if (simulation.result && simulation.result.schedule) this.replay.open(simulation);
       this.renderLinks(simulation);
       this.loadTimeline(simulation);
       this.hooks.finished();
@@ -185,59 +204,63 @@ export class SimulationCard {
 
     const figures = $(".figures", this.root);
     figures.replaceChildren();
-    const figure = (field, label, note, alarm) => {
+    const figure = (field, alarm) => {
       const box = text("div", null, "figure");
       box.dataset.field = field;
       if (alarm) box.classList.add("alarm");
-      box.append(text("dt", label));
-      const value = text("dd", r[field], "value");
+      box.append(text("dt", t(`figure.${field}`)));
+      const value = text("dd", num(r[field]), "value");
       value.dataset.field = field;
       box.append(value);
-      if (note) box.append(text("dd", note, "note"));
+      box.append(text("dd", t(`figure.${field}.note`, { n: r.tickets_initial }), "note"));
       figures.append(box);
     };
-    figure("tickets_handed_out", "Handed out", "buyers told they got a ticket");
-    figure("tickets_sold", "Sold", "tickets that left the db");
-    figure("tickets_remaining", "Remaining", `of ${r.tickets_initial} at the start`);
-    figure("oversold", "Oversold", "seats that did not exist", r.oversold > 0);
-    figure("lost_updates", "Lost updates", "sales overwritten", r.lost_updates > 0);
+    figure("tickets_handed_out");
+    figure("tickets_sold");
+    figure("tickets_remaining");
+    figure("oversold", r.oversold > 0);
+    figure("lost_updates", r.lost_updates > 0);
 
     $(".explanation", this.root).textContent = r.explanation;
 
     const details = $(".details", this.root);
     details.replaceChildren();
     const takesLock = locksOf(config.store, config.strategy).some((lock) => lock !== "none");
+    const ms = (...values) => t("unit.ms", { n: values.map(num).join(" / ") });
     const rows = [
-      ["Seed", config.seed, "seed"],
-      ["Buyers", `${r.buyers_total}: ${r.buyers_succeeded} got one, ${r.buyers_sold_out} sold out, ` +
-        `${r.buyers_gave_up} gave up, ${r.buyers_errored} failed`, "buyers", "wide"],
+      ["seed", String(config.seed), "seed"],
+      ["buyers", t("detail.buyers.value", {
+        n: r.buyers_total, got: r.buyers_succeeded, sold_out: r.buyers_sold_out, gave_up: r.buyers_gave_up,
+        failed: r.buyers_errored,
+      }), "buyers", "wide"],
     ];
     if (config.strategy === "seller") {
       rows.push(
-        ["Seller's queue wait p50 / p95", `${r.queue_wait_p50_ms} / ${r.queue_wait_p95_ms} ms`, "queue_wait", "wide"],
-        ["Seller's rounds", r.seller_rounds, "seller_rounds"],
+        ["queue_wait", ms(r.queue_wait_p50_ms, r.queue_wait_p95_ms), "queue_wait", "wide"],
+        ["seller_rounds", num(r.seller_rounds), "seller_rounds"],
       );
     } else {
-      rows.push(["Most in read\u2013write at once", r.max_in_critical, "max_in_critical"]);
+      rows.push(["max_in_critical", num(r.max_in_critical), "max_in_critical"]);
     }
     if (config.strategy === "optimistic") {
-      rows.push(["Retries (refused writes)", r.retries, "retries"], ["Max retries per buyer", config.max_retries]);
+      rows.push(["retries", num(r.retries), "retries"], ["max_retries", num(config.max_retries)]);
     }
     if (takesLock) {
-      rows.push(["Lock wait p50 / p95 / max", `${r.lock_wait_p50_ms} / ${r.lock_wait_p95_ms} / ${r.lock_wait_max_ms} ms`,
-        "lock_wait", "wide"]);
+      rows.push(["lock_wait", ms(r.lock_wait_p50_ms, r.lock_wait_p95_ms, r.lock_wait_max_ms), "lock_wait", "wide"]);
     }
-    if (config.lock === "semaphore") rows.push(["Semaphore permits", config.permits, "permits"]);
+    if (config.lock === "semaphore") rows.push(["permits", num(config.permits), "permits"]);
+    if (r.schedule) rows.push(["schedule", r.schedule.join(","), "schedule", "wide"]);
     rows.push(
-      ["Purchase p50 / p95", `${r.purchase_p50_ms} / ${r.purchase_p95_ms} ms`, "purchase", "wide"],
-      ["Duration", `${r.duration_ms} ms`, "duration_ms"],
-      ["Sales per second", r.sales_per_second, "sales_per_second"],
-      ["Executor", config.executor === "pool" ? `pool of ${config.workers}` : "process per buyer"],
-      ["Think / hold", `${delayText(config.think_ms)} / ${delayText(config.hold_ms)}`],
+      ["purchase", ms(r.purchase_p50_ms, r.purchase_p95_ms), "purchase", "wide"],
+      ["duration_ms", ms(r.duration_ms), "duration_ms"],
+      ["sales_per_second", num(r.sales_per_second), "sales_per_second"],
+      ["executor", config.executor === "pool" ? t("detail.executor.pool", { n: config.workers }) :
+        t("detail.executor.process")],
+      ["think_hold", `${delayText(config.think_ms)} / ${delayText(config.hold_ms)}`],
     );
-    for (const [label, value, field, size] of rows) {
+    for (const [name, value, field, size] of rows) {
       const row = text("div", null, size === "wide" ? "wide" : undefined);
-      row.append(text("dt", label));
+      row.append(text("dt", t(`detail.${name}`)));
       const dd = text("dd", value);
       if (field) dd.dataset.field = field;
       row.append(dd);
@@ -249,16 +272,16 @@ export class SimulationCard {
     const links = $(".card-links", this.root);
     links.replaceChildren();
     links.hidden = false;
-    const link = text("a", "Link to this run");
-    link.href = `/?id=${encodeURIComponent(simulation.id)}`;
+    const link = text("a", t("card.link"));
+    link.href = keepLanguage(`/?id=${encodeURIComponent(simulation.id)}`);
     link.addEventListener("click", (event) => {
       event.preventDefault();
       this.hooks.open([simulation.id]);
     });
-    const csv = text("a", "Buyer records (CSV)");
+    const csv = text("a", t("card.csv"));
     csv.href = `/simulations/${encodeURIComponent(simulation.id)}/buyers?format=csv`;
     csv.setAttribute("download", `ticketrush-${simulation.id}.csv`);
-    const repeat = text("button", "Repeat in the form", "quiet");
+    const repeat = text("button", t("card.repeat"), "quiet");
     repeat.type = "button";
     repeat.addEventListener("click", () => this.hooks.repeat(simulation.config));
     links.append(link);
@@ -285,7 +308,7 @@ export class SimulationCard {
       }
     } catch (err) {
       section.hidden = false;
-      $(".timeline-note", this.root).textContent = `The buyer records could not be loaded: ${err.message}`;
+      $(".timeline-note", this.root).textContent = t("card.records_failed", { error: err.message });
     }
   }
 

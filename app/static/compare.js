@@ -3,7 +3,7 @@
 
 import { api, configBody } from "./api.js";
 import { curesOf } from "./cures.js";
-import { capitalize, listed, plural } from "./format.js";
+import { listed, t } from "./i18n.js";
 import { readBase, setBusy, showFormError, withCure } from "./form.js";
 import { addToComparison, beginComparison, setComparisonNote, stillShown } from "./view.js";
 
@@ -12,26 +12,24 @@ export async function compareCures() {
   const base = readBase();
   const cures = curesOf(base.store);
   if (!cures.length) {
-    showFormError(`The server lists no cure for store ${base.store}.`);
+    showFormError(t("compare.no_cure", { store: base.store }));
     return;
   }
   const token = beginComparison(cures.length);
-  const what = `the ${plural(cures.length, "cure")} of the ${base.store} store`;
+  const what = { n: cures.length, store: base.store };
   let seed = base.seed;
   setBusy(true);
   try {
     for (const [i, cure] of cures.entries()) {
-      const withSeed = seed === undefined ? "" : ` with seed ${seed}`;
-      setComparisonNote(
-        `Comparing ${what} one after another${withSeed}: ${i} of ${cures.length} done, now ${cure.name}.`,
-      );
+      const withSeed = seed === undefined ? "" : t("compare.with_seed", { seed: String(seed) });
+      setComparisonNote(t("compare.running", { ...what, seed: withSeed, done: i, cure: cure.name }));
       let simulation;
       try {
         simulation = await api("POST", "/simulations", configBody(withCure({ ...base, seed }, cure)));
       } catch (err) {
         if (!stillShown(token)) return;
-        showFormError(i === 0 ? err.message : `${cure.name} was not started: ${err.message}`);
-        setComparisonNote(i === 0 ? "" : stopped(cures, i, `${cure.name} was not started`));
+        showFormError(i === 0 ? err.message : t("compare.not_started.error", { cure: cure.name, error: err.message }));
+        setComparisonNote(i === 0 ? "" : stopped(cures, i, t("compare.not_started", { cure: cure.name })));
         return;
       }
       if (!stillShown(token)) return;
@@ -39,14 +37,11 @@ export async function compareCures() {
       const final = await addToComparison(simulation).finished;
       if (!stillShown(token)) return;
       if (!final || final.status === "cancelled") {
-        setComparisonNote(stopped(cures, i + 1, `${cure.name} was cancelled`));
+        setComparisonNote(stopped(cures, i + 1, t("compare.cancelled", { cure: cure.name })));
         return;
       }
     }
-    setComparisonNote(
-      `${capitalize(what)}, run one after another with seed ${seed}, each on its own; their timelines share ` +
-        "one time axis, the longest run's.",
-    );
+    setComparisonNote(t("compare.done", { ...what, seed: String(seed) }));
   } finally {
     setBusy(false);
   }
@@ -54,6 +49,6 @@ export async function compareCures() {
 
 function stopped(cures, next, why) {
   const left = cures.slice(next).map((c) => c.name);
-  return `The comparison stopped: ${why}` + (left.length ? `, so ${listed(left)} did not run.` : ".");
+  return t(left.length ? "compare.stopped.left" : "compare.stopped", { why, left: listed(left) });
 }
 

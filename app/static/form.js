@@ -1,13 +1,8 @@
 /* The form: the config it describes, and the choices it offers (only what the chosen store takes). */
 
 import { $ } from "./dom.js";
+import { has, t } from "./i18n.js";
 import { defaults, locksOf, storeNames, strategiesOf } from "./cures.js";
-
-const STRATEGY_HELP = {
-  "read-write": "Read, hold, write back: the lesson's way.",
-  optimistic: "Write back only if nobody wrote since the read; else read again.",
-  seller: "Buyers ask one seller, who alone touches the store.",
-};
 
 /** The field's number; an empty (or unreadable) field is null, which the server refuses naming the field,
  * rather than left out, which would run with a default the user did not ask for. Optional fields (the pool
@@ -34,11 +29,13 @@ function pick(names, ...candidates) {
   return candidates.find((c) => c !== undefined && c !== null && names.includes(c)) ?? names[0] ?? "";
 }
 
+/** The options of `select`, one per name: the API's name, said in the page's language where the catalogue has it. */
 function offer(select, names, chosen) {
   const options = names.map((name) => {
     const option = document.createElement("option");
+    const key = `choice.${select.id}.${name}`;
     option.value = name;
-    option.textContent = name;
+    option.textContent = has(key) ? t(key) : name;
     return option;
   });
   select.replaceChildren(...options);
@@ -58,7 +55,8 @@ export function offerChoices(wanted = {}) {
   offer(strategy, strategies, pick(strategies, wanted.strategy, strategy.value, fallback.strategy));
   const locks = locksOf(store.value, strategy.value);
   offer(lock, locks, pick(locks, wanted.lock, lock.value, fallback.lock));
-  $("#strategy-help").textContent = STRATEGY_HELP[strategy.value] || "";
+  const help = `strategy.help.${strategy.value}`;
+  $("#strategy-help").textContent = has(help) ? t(help) : "";
   showFieldsInUse();
 }
 
@@ -144,6 +142,5 @@ export function showFormError(message) {
 }
 
 export function setBusy(busy) {
-  $("#run").disabled = busy;
-  $("#compare").disabled = busy;
+  for (const id of ["#run", "#step", "#compare"]) $(id).disabled = busy;
 }

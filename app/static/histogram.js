@@ -2,31 +2,19 @@
  * its height), instead of a timeline of more rows than a page can show. */
 
 import { $, svgEl, svgText } from "./dom.js";
-import { formatTick, plural } from "./format.js";
+import { formatTick } from "./format.js";
+import { num, t } from "./i18n.js";
 import { niceTicks, patterns } from "./chart.js";
 import { waitFor } from "./terms.js";
 
 /** Why there is no lock wait to draw, in this run's terms. */
 function noWaits(config, result) {
   if (config.strategy === "seller") {
-    return (
-      "Buyers who ask a seller take no lock, so there are no lock waits to show; they wait in the seller's " +
-      `queue instead, ${result.queue_wait_p50_ms} ms at the median and ${result.queue_wait_p95_ms} ms at p95 (on the card).`
-    );
+    return t("histogram.none.seller", { p50: result.queue_wait_p50_ms, p95: result.queue_wait_p95_ms });
   }
-  if (config.strategy === "optimistic") {
-    return (
-      "Optimistic buyers take no lock, so there are no lock waits to show: a buyer whose write was refused read " +
-      `again instead (${plural(result.retries, "retry", "retries")} in all, on the card).`
-    );
-  }
-  if (!waitFor(config)) {
-    return (
-      "Without a lock nobody waits for one, so there are no lock waits to show (0 ms on the card): every buyer " +
-      "raced for the count at once."
-    );
-  }
-  return "No buyer waited for the lock, so there are no lock waits to show.";
+  if (config.strategy === "optimistic") return t("histogram.none.optimistic", { n: result.retries });
+  if (!waitFor(config)) return t("histogram.none.no_lock");
+  return t("histogram.none");
 }
 
 export function drawHistogram({ root, id, simulation, rowLimit }) {
@@ -35,17 +23,16 @@ export function drawHistogram({ root, id, simulation, rowLimit }) {
   const buckets = result.lock_wait_histogram || [];
   const waited = buckets.reduce((sum, b) => sum + b.buyers, 0);
   const gaveUp = buckets.reduce((sum, b) => sum + b.gave_up, 0);
-  $(".timeline-title", root).textContent = buckets.length ? "Lock waits" : "Lock waits: none";
-  const big = `${plural(result.buyers_total, "buyer")} are more than the ${rowLimit} rows a timeline draws`;
+  $(".timeline-title", root).textContent = t(buckets.length ? "histogram.title" : "histogram.title.none");
+  const big = t("histogram.big", { n: result.buyers_total, rows: rowLimit });
   const note = $(".timeline-note", root);
   if (!buckets.length) {
-    note.textContent = `${big}. ${noWaits(simulation.config, result)}`;
+    note.textContent = t("histogram.big.none", { big, why: noWaits(simulation.config, result) });
     chart.replaceChildren();
     return;
   }
-  note.textContent =
-    `${big}, so this shows how long ${plural(waited, "buyer")} waited for the lock` +
-    (gaveUp ? `; ${plural(gaveUp, "buyer")} gave up waiting (cross-hatched).` : ".");
+  note.textContent = t("histogram.note", { big, n: waited }) +
+    (gaveUp ? t("histogram.note.gave_up", { n: gaveUp }) : t("histogram.note.end"));
   const most = buckets[buckets.length - 1].to_ms;
   const peak = Math.max(1, ...buckets.map((b) => b.buyers));
 
@@ -62,7 +49,7 @@ export function drawHistogram({ root, id, simulation, rowLimit }) {
     viewBox: `0 0 ${width} ${height}`,
     class: "histogram-svg",
     role: "img",
-    "aria-label": `Histogram of ${plural(waited, "lock wait")}, from 0 to ${formatTick(most)} ms`,
+    "aria-label": t("histogram.aria", { n: waited, most: formatTick(most) }),
   });
   svg.append(patterns(`tr-${id}`));
   buckets.forEach((bucket, i) => {
@@ -83,13 +70,13 @@ export function drawHistogram({ root, id, simulation, rowLimit }) {
         style: `fill: url(#tr-${id}-error)` }));
     }
     const title = svgEl("title", {});
-    const range = `${formatTick(bucket.from_ms)}\u2013${formatTick(bucket.to_ms)} ms`;
-    title.textContent = `${plural(bucket.buyers, "buyer")} waited ${range}` +
-      (bucket.gave_up ? `, ${bucket.gave_up} of them then gave up` : "");
+    const range = t("unit.ms", { n: `${formatTick(bucket.from_ms)}\u2013${formatTick(bucket.to_ms)}` });
+    title.textContent = t("histogram.bucket", { n: bucket.buyers, range }) +
+      (bucket.gave_up ? t("histogram.bucket.gave_up", { n: bucket.gave_up }) : "");
     g.append(title);
     svg.append(g);
     if (bucket.buyers && barW >= 14) {
-      svg.append(svgText(String(bucket.buyers), bx + barW / 2, top + plotH - h - 3, "hist-count middle"));
+      svg.append(svgText(num(bucket.buyers), bx + barW / 2, top + plotH - h - 3, "hist-count middle"));
     }
   });
   svg.append(svgEl("line", { x1: left, x2: width - left, y1: top + plotH, y2: top + plotH, class: "axis" }));
@@ -97,9 +84,9 @@ export function drawHistogram({ root, id, simulation, rowLimit }) {
     const tx = left + (most > 0 ? tick / most : 0) * plotW;
     const anchor = tick === 0 ? "start" : tx > width - left - 20 ? "end" : "middle";
     svg.append(svgEl("line", { x1: tx, x2: tx, y1: top + plotH, y2: top + plotH + 4, class: "axis" }));
-    svg.append(svgText(`${formatTick(tick)}${tick === 0 ? " ms" : ""}`, tx, top + plotH + 16, `axis-label ${anchor}`));
+    const label = tick === 0 ? t("unit.ms", { n: 0 }) : formatTick(tick);
+    svg.append(svgText(label, tx, top + plotH + 16, `axis-label ${anchor}`));
   }
-  svg.append(svgText("time waiting for the lock \u2192 (bar height: number of buyers)", width / 2, top + plotH + 30,
-    "axis-label middle"));
+  svg.append(svgText(t("histogram.axis"), width / 2, top + plotH + 30, "axis-label middle"));
   chart.replaceChildren(svg);
 }

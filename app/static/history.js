@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { $, text } from "./dom.js";
 import { formatWhen } from "./format.js";
+import { keepLanguage, num, t } from "./i18n.js";
 import { cureName } from "./cures.js";
 
 const HISTORY_PAGE = 15;
@@ -39,11 +40,11 @@ async function loadHistory(append) {
     for (const s of page.data) tbody.append(historyRow(s));
     historyList.offset += page.data.length;
     note.textContent = page.count
-      ? `${historyList.offset} of ${page.count} shown, newest first.`
-      : "None yet: your runs will be listed here.";
+      ? t("history.shown", { shown: historyList.offset, n: page.count })
+      : t("history.none");
     $("#history-more").hidden = historyList.offset >= page.count;
   } catch (err) {
-    note.textContent = `The list could not be loaded: ${err.message}`;
+    note.textContent = t("history.failed", { error: err.message });
   } finally {
     historyList.loading = false;
   }
@@ -54,8 +55,8 @@ function historyRow(s) {
   const tr = text("tr");
   tr.dataset.id = s.id;
   const when = text("td");
-  const link = text("a", s.started_at ? formatWhen(s.started_at) : s.status === "queued" ? "not yet" : "never");
-  link.href = `/?id=${encodeURIComponent(s.id)}`;
+  const link = text("a", s.started_at ? formatWhen(s.started_at) : t(s.status === "queued" ? "history.not_yet" : "history.never"));
+  link.href = keepLanguage(`/?id=${encodeURIComponent(s.id)}`);
   link.addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey) return;
     event.preventDefault();
@@ -63,8 +64,8 @@ function historyRow(s) {
   });
   when.append(link);
   const cure = text("td", cureName(config.strategy, config.lock));
-  cure.append(text("span", ` on ${config.store}`, "muted"));
-  tr.append(when, cure, text("td", `${config.buyers} / ${config.tickets}`, "num"), resultCell(s));
+  cure.append(text("span", t("history.on", { store: config.store }), "muted"));
+  tr.append(when, cure, text("td", `${num(config.buyers)} / ${num(config.tickets)}`, "num"), resultCell(s));
   return tr;
 }
 
@@ -73,13 +74,13 @@ function resultCell(s) {
   const cell = text("td");
   const r = s.result;
   if (s.status === "completed" && r) {
-    const label = r.safe ? "\u2713 safe" : `\u26A0 ${r.oversold} oversold, ${r.lost_updates} lost`;
+    const label = r.safe ? t("history.safe") : t("history.unsafe", { oversold: r.oversold, lost: r.lost_updates });
     const span = text("span", label, r.safe ? "safe-text" : "alarm-text");
     span.dataset.field = "oversold";
     span.dataset.value = String(r.oversold);
     cell.append(span);
   } else {
-    const chip = text("span", s.status, "status-chip");
+    const chip = text("span", t(`status.chip.${s.status}`), "status-chip");
     chip.dataset.status = s.status;
     cell.append(chip);
   }

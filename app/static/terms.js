@@ -1,60 +1,54 @@
 /* How the page speaks of each cure's records: what a buyer waits for, why one gave up, what its timeline shows.
  * Every sentence is about the run's own config and result. */
 
-import { plural } from "./format.js";
+import { has, t } from "./i18n.js";
 
 export const OUTCOME_MARK = { success: "\u2713", sold_out: "\u25CB", gave_up: "\u2013", error: "\u2715" };
+export const STALE_MARK = "\u26A0";
 export const RETRY_MARK = "\u21BB";
 
-const LOCK_NAME = { process: "the process lock", file: "the file lock", semaphore: "a semaphore permit" };
+/** The lock's name, as the page says it: "the process lock". */
+export function lockName(lock) {
+  return has(`lock.${lock}`) ? t(`lock.${lock}`) : t("lock.other", { lock });
+}
 
 /** What a buyer of this run waits for between t_lock_requested and t_lock_acquired, or null when nobody waits. */
 export function waitFor(config) {
-  if (config.strategy === "seller") return { kind: "queue", what: "in the seller's queue" };
-  if (config.lock && config.lock !== "none") return { kind: "lock", what: `for ${LOCK_NAME[config.lock] || `the ${config.lock} lock`}` };
+  if (config.strategy === "seller") return { kind: "queue", what: t("wait.queue") };
+  if (config.lock && config.lock !== "none") return { kind: "lock", what: t("wait.lock", { lock: lockName(config.lock) }) };
   return null;
 }
 
 export function outcomeText(outcome, config) {
-  if (outcome === "success") return "got a ticket";
-  if (outcome === "sold_out") return "found it sold out";
-  if (outcome === "error") return "failed";
+  if (outcome === "success") return t("outcome.success");
+  if (outcome === "sold_out") return t("outcome.sold_out");
+  if (outcome === "error") return t("outcome.error");
   if (outcome !== "gave_up") return outcome;
-  if (config.strategy === "seller") return "gave up waiting for the seller's answer";
-  if (config.strategy === "optimistic") return "gave up: every write it tried was refused";
+  if (config.strategy === "seller") return t("outcome.gave_up.seller");
+  if (config.strategy === "optimistic") return t("outcome.gave_up.optimistic");
   const wait = waitFor(config);
-  return wait ? `gave up waiting ${wait.what}` : "gave up";
+  return wait ? t("outcome.gave_up.waiting", { what: wait.what }) : t("outcome.gave_up");
+}
+
+/** A step's name (search, read, write) as the page says it. */
+export function stepName(step) {
+  return has(`step.${step}`) ? t(`step.${step}`) : step;
 }
 
 /** What the timeline of this run shows, in the run's own figures. */
 export function timelineStory(config, result) {
   const most = result ? result.max_in_critical : null;
   if (config.strategy === "seller") {
-    const rounds = result ? ` (${plural(result.seller_rounds, "round")} here)` : "";
-    return (
-      "Each buyer waits in the seller's queue (hatched) until the seller takes its request. The seller reads the " +
-      "count once a round and decides that round's requests in turn, so a round's buyers share one read\u2013write " +
-      `window${rounds}.`
-    );
+    return t("story.seller") + (result ? t("story.seller.rounds", { n: result.seller_rounds }) : "") + t("story.end");
   }
   if (config.strategy === "optimistic") {
-    const refused = result ? ` Here ${plural(result.retries, "write was", "writes were")} refused and retried.` : "";
-    return (
-      "No lock: the read\u2013write windows may overlap, but a write is refused when another buyer wrote since the " +
-      `read, and that buyer reads again (dashed: its refused tries; ${RETRY_MARK} how many).${refused}`
-    );
+    return t("story.optimistic", { mark: RETRY_MARK }) + (result ? t("story.optimistic.refused", { n: result.retries }) : "");
   }
   if (config.lock === "semaphore") {
-    const here = most !== null ? `; here up to ${most} overlapped` : "";
-    return `The semaphore lets ${plural(config.permits, "buyer")} between read and write at once${here}.`;
+    return t("story.semaphore", { n: config.permits }) + (most !== null ? t("story.semaphore.most", { n: most }) : "") +
+      t("story.end");
   }
-  if (config.lock && config.lock !== "none") {
-    return "Under the lock the read\u2013write windows follow one another like a staircase.";
-  }
-  if (most !== null && most <= 1) return "Without a lock nothing kept the read\u2013write windows apart, but here none overlapped.";
-  return (
-    "Without a lock the read\u2013write windows overlap" +
-    (most !== null ? ` (up to ${most} at once)` : "") +
-    ": each buyer in an overlap sold from a stale count."
-  );
+  if (config.lock && config.lock !== "none") return t("story.lock");
+  if (most !== null && most <= 1) return t("story.none.apart");
+  return t("story.none") + (most !== null ? t("story.none.most", { n: most }) : "") + t("story.none.end");
 }

@@ -2,11 +2,19 @@
  * every timeline of a comparison is drawn from 0 to the longest run's span, each from its own run's start. */
 
 import { $ } from "./dom.js";
+import { keepLanguage } from "./i18n.js";
 import { SimulationCard } from "./card.js";
 
-const view = { cards: [], comparison: false, comparing: null, generation: 0, hooks: { finished() {}, repeat() {} } };
+const view = {
+  cards: [],
+  comparison: false,
+  comparing: null,
+  generation: 0,
+  hooks: { finished() {}, repeat() {}, run() {} },
+};
 
-/** `finished()`: a shown run has ended; `repeat(config)`: put a run's config back in the form. */
+/** `finished()`: a shown run has ended; `repeat(config)`: put a run's config back in the form; `run(config)`: start
+ * a run of this config (a replay). */
 export function setViewHooks(hooks) {
   Object.assign(view.hooks, hooks);
 }
@@ -21,12 +29,13 @@ export function idsFromLocation() {
 export function urlFor(ids) {
   const params = new URLSearchParams();
   for (const id of ids) params.append("id", id);
-  return `/?${params}`;
+  return keepLanguage(`/?${params}`);
 }
 
 const cardHooks = {
   open: (ids) => showSimulations(ids, { push: true }),
   repeat: (config) => view.hooks.repeat(config),
+  run: (config) => view.hooks.run(config),
   finished: () => view.hooks.finished(),
   timelineReady: () => drawTimelines(),
 };

@@ -81,9 +81,9 @@ class Guarded:
     """A browser context on the closed network ("nothing fetched from outside"), noting the errors its pages
     throw; `close` fails the test on either."""
 
-    def __init__(self, browser: Browser, viewport: ViewportSize) -> None:
+    def __init__(self, browser: Browser, viewport: ViewportSize, locale: str = "en-US") -> None:
         self.errors: list[str] = []
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, locale=locale)
         self.outside = closed_network(self.context)
 
     def new_page(self) -> Page:
@@ -98,12 +98,13 @@ class Guarded:
 
 
 @pytest.fixture
-def open_context(browser: Browser) -> Iterator[Callable[[ViewportSize], Guarded]]:
-    """`open_context(viewport)`: a guarded context, closed and checked at the end of the test."""
+def open_context(browser: Browser) -> Iterator[Callable[..., Guarded]]:
+    """`open_context(viewport, locale="en-US")`: a guarded context (a browser whose language is `locale`), closed
+    and checked at the end of the test."""
     opened: list[Guarded] = []
 
-    def open_one(viewport: ViewportSize) -> Guarded:
-        opened.append(Guarded(browser, viewport))
+    def open_one(viewport: ViewportSize, locale: str = "en-US") -> Guarded:
+        opened.append(Guarded(browser, viewport, locale))
         return opened[-1]
 
     yield open_one
@@ -112,7 +113,7 @@ def open_context(browser: Browser) -> Iterator[Callable[[ViewportSize], Guarded]
 
 
 @pytest.fixture
-def page(open_context: Callable[[ViewportSize], Guarded]) -> Page:
+def page(open_context: Callable[..., Guarded]) -> Page:
     return open_context(WIDE).new_page()
 
 
@@ -155,7 +156,7 @@ def test_dashboard_run_shows_the_api_figures_and_one_row_per_buyer(server: Serve
     rows = card.locator("svg .row")
     expect(rows).to_have_count(10)
     rows.nth(0).hover()
-    expect(card.locator(".record h5")).to_have_text(f"Buyer {rows.nth(0).get_attribute('data-buyer')}: got a ticket")
+    expect(card.locator(".record h5")).to_contain_text(f"Buyer {rows.nth(0).get_attribute('data-buyer')}: ")
     rows.nth(0).focus()
     page.keyboard.press("ArrowDown")
     expect(rows.nth(1)).to_be_focused()
@@ -191,6 +192,7 @@ def test_dashboard_picking_a_store_offers_only_what_it_takes(server: Server, pag
     strategy_select = page.get_by_label("Strategy", exact=True)
     lock_select = page.get_by_label("Lock", exact=True)
     options = "select => [...select.options].map(o => o.value)"
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_enabled()  # the form has what GET /cures lists
 
     assert store_select.evaluate(options) == [s["name"] for s in stores]
     for store in stores:
@@ -331,7 +333,7 @@ def test_dashboard_compare_cures_runs_every_cure_one_after_another(server: Serve
 
 
 def test_dashboard_opens_a_shared_link_in_a_new_page(
-    server: Server, open_context: Callable[[ViewportSize], Guarded], tmp_path: Path
+    server: Server, open_context: Callable[..., Guarded], tmp_path: Path
 ) -> None:
     simulation_id = server.post({"buyers": 10, "tickets": 1, "lock": "file", "think_ms": 20, "hold_ms": [20, 60]})["id"]
 
@@ -372,10 +374,11 @@ def test_dashboard_draws_the_lock_wait_histogram_the_api_returns(server: Server,
         "bars => bars.map(b => [b.dataset.fromMs, b.dataset.toMs, b.dataset.buyers, b.dataset.gaveUp].map(Number))"
     )
     assert drawn == [[b["from_ms"], b["to_ms"], b["buyers"], b["gave_up"]] for b in buckets]
-    waits = [float(w) for w in shown(card, "lock_wait").removesuffix(" ms").split(" / ")]
+    waits = [float(w.replace(",", "")) for w in shown(card, "lock_wait").removesuffix(" ms").split(" / ")]
     assert waits == [result["lock_wait_p50_ms"], result["lock_wait_p95_ms"], result["lock_wait_max_ms"]]
     assert buckets[-1]["to_ms"] == result["lock_wait_max_ms"] > 0
     expect(card.locator(".timeline-note")).to_contain_text("this shows how long 2,000 buyers waited for the lock")
+    assert shown(card, "buyers").startswith("2,000: ")  # numbers are written 1,000,000
     expect(card.locator(".verdict")).to_have_text(f"\u2713 {result['verdict']}")
     page.screenshot(path=tmp_path / "histogram.png", full_page=True)
 
@@ -647,3 +650,355 @@ def test_dashboard_api_docs_list_every_operation_with_the_network_closed(
     assert ("POST", "/simulations") in shown
     expect(page.get_by_role("heading", name="ticketrush")).to_be_visible()
     page.screenshot(path=tmp_path / "docs.png", full_page=True)
+
+
+# --- step mode, replay, the timeline's story, languages, presets ----------------------------------------------
+
+
+def replay_state(server: Server, simulation_id: str, steps: int | None = None) -> dict[str, Any]:
+    params = {} if steps is None else {"steps": steps}
+    response = server.client.get(f"/simulations/{simulation_id}/replay", params=params)
+    assert response.status_code == 200, response.text
+    state: dict[str, Any] = response.json()
+    return state
+
+
+def start_stepping(page: Page, buyers: int, lock: str) -> Locator:
+    """Step mode from the form: `buyers` buyers for 1 ticket; the card once its buyers can step."""
+    page.get_by_label("Buyers", exact=True).fill(str(buyers))
+    page.get_by_label("Tickets", exact=True).fill("1")
+    page.get_by_label("Lock", exact=True).select_option(lock)
+    page.get_by_role("button", name="Step", exact=True).click()
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "running", timeout=RUN_TIMEOUT_MS)
+    expect(card.get_by_role("button", name="Buyer 1: search")).to_be_enabled()
+    return card
+
+
+def shown_state(box: Locator) -> tuple[int, str]:
+    """The count and the lock's holders a step panel or the replay shows."""
+    count = int(str(box.locator(".step-count").get_attribute("data-count")))
+    return count, str(box.locator(".step-lock").get_attribute("data-holders"))
+
+
+def test_dashboard_step_mode_steps_buyer_by_buyer_to_an_oversell(server: Server, page: Page, tmp_path: Path) -> None:
+    page.goto(server.url)
+    card = start_stepping(page, 2, "none")
+    simulation_id = str(card.get_attribute("data-id"))
+    stepping = card.locator(".stepping")
+    assert server.get(simulation_id)["config"]["mode"] == "step"
+
+    for n, buyer in enumerate([1, 2, 1, 2, 1, 2], 1):
+        before = server.client.get(f"/simulations/{simulation_id}/step").json()
+        step = next(b["next_step"] for b in before["buyers"] if b["buyer"] == buyer)
+        card.get_by_role("button", name=f"Buyer {buyer}: {step}").click()
+        if n == 6:
+            break  # the last step: the run finishes and shows its result
+        expect(stepping.locator(".step-note")).to_have_text(re.compile(rf"^Step {n}: buyer {buyer} "))
+        state = server.client.get(f"/simulations/{simulation_id}/step").json()
+        assert state["steps"][-1] == buyer and len(state["steps"]) == n
+        if not state["finished"]:
+            assert shown_state(stepping) == (state["count"], "")
+            expect(stepping.locator(".step-count")).to_have_text(f"Count in the db: {state['count']}")
+            expect(stepping.locator(".steps-chart .step-cell")).to_have_count(n)
+            for b in state["buyers"]:
+                label = f"Buyer {b['buyer']}: {b['next_step'] or 'got a ticket'}"
+                expect(stepping.get_by_role("button", name=label)).to_be_visible()
+        if n == 4:  # both have read count=1 and neither has written
+            assert [(b["read"], b["next_step"]) for b in state["buyers"]] == [(1, "write"), (1, "write")]
+            page.screenshot(path=tmp_path / "step-mode.png", full_page=True)
+        if n == 5:
+            assert state["count"] == 0
+
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    result = server.get(simulation_id)["result"]
+    assert (result["oversold"], result["schedule"]) == (1, [1, 2, 1, 2, 1, 2])
+    assert shown(card, "oversold") == "1"
+    expect(stepping).to_be_hidden()
+    expect(card.locator(".replay")).to_be_visible()
+    expect(card.locator("svg.timeline-svg .row")).to_have_count(2)
+
+
+def test_dashboard_step_mode_shows_why_a_buyer_cannot_step(server: Server, page: Page) -> None:
+    page.goto(server.url)
+    card = start_stepping(page, 2, "process")
+    simulation_id = str(card.get_attribute("data-id"))
+    stepping = card.locator(".stepping")
+    for n, name in enumerate(("Buyer 1: search", "Buyer 2: search", "Buyer 1: read"), 1):
+        card.get_by_role("button", name=name).click()
+        expect(stepping.locator(".steps-chart .step-cell")).to_have_count(n)
+
+    state = server.client.get(f"/simulations/{simulation_id}/step").json()
+    waiting = state["buyers"][1]
+    assert state["lock_holders"] == [1] and not waiting["can_step"]
+    reason = waiting["waits_for"]
+    assert reason == "buyer 2 waits for the process lock held by buyer 1"
+    blocked = card.get_by_role("button", name="Buyer 2: read")
+    expect(blocked).to_be_disabled()
+    expect(blocked).to_have_attribute("title", reason)
+    expect(blocked).to_have_accessible_description(reason)
+    expect(stepping.locator(".step-lock")).to_have_text("Who holds the process lock: buyer 1.")
+    assert shown_state(stepping) == (1, "1")
+
+    # the page never offers it; forced, the step is refused and the page says the API's reason
+    blocked.evaluate("button => { button.disabled = false; button.click(); }")
+    expect(stepping.get_by_role("alert")).to_have_text(reason)
+    assert server.client.get(f"/simulations/{simulation_id}/step").json()["steps"] == [1, 2, 1]
+
+    card.get_by_role("button", name="Run to the end").click()
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    result = server.get(simulation_id)["result"]
+    assert result["safe"] and result["schedule"] == [1, 2, 1, 1, 2]
+    expect(card.locator(".verdict")).to_have_text(f"\u2713 {result['verdict']}")
+
+
+STALE_RACE = {"buyers": 3, "tickets": 2, "lock": "none", "schedule": [1, 1, 3, 3, 1, 2, 2, 2, 3]}
+"""Buyers 1 and 3 read 2; 1 writes 1; 2 reads 1 and writes 0; then 3 writes its stale 1 over the 0."""
+
+
+def test_dashboard_replay_shows_the_apis_state_after_each_step_and_replays_exactly(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    card, simulation = open_finished(server, page, STALE_RACE)
+    schedule = simulation["result"]["schedule"]
+    assert schedule == STALE_RACE["schedule"]
+    replay = card.locator(".replay")
+    slider = replay.get_by_role("slider", name="Steps taken")
+    expect(slider).to_have_attribute("max", str(len(schedule)))
+    expect(replay.locator(".replay-position")).to_have_text("Before the first step (9 steps in all).")
+
+    for k in range(len(schedule) + 1):
+        if k:
+            replay.get_by_role("button", name="Next step").click()
+        expect(replay).to_have_attribute("data-at", str(k))
+        state = replay_state(server, simulation["id"], k)
+        assert shown_state(replay) == (state["count"], ",".join(map(str, state["lock_holders"])))
+        items = replay.locator(".replay-buyers li")
+        drawn = items.evaluate_all(
+            "items => items.map(i => [Number(i.dataset.buyer), i.dataset.next, i.dataset.outcome])"
+        )
+        assert drawn == [[b["buyer"], b["next_step"] or "", b["outcome"] or ""] for b in state["buyers"]]
+        cells = replay.locator(".steps-chart .step-cell")
+        expect(cells).to_have_count(k)
+        assert cells.evaluate_all(
+            "cs => cs.map(c => [Number(c.dataset.buyer), c.dataset.step, Number(c.dataset.count)])"
+        ) == [[s["buyer"], s["step"], s["count"]] for s in state["taken"]]
+    expect(replay.locator(".replay-position")).to_have_text(
+        "Step 9 of 9: buyer 3 writes: the count is now 1 (told it got a ticket)."
+    )
+    expect(replay.get_by_role("button", name="Next step")).to_be_disabled()
+    slider.focus()
+    page.keyboard.press("Home")
+    expect(replay).to_have_attribute("data-at", "0")
+    page.keyboard.press("ArrowRight")
+    expect(replay).to_have_attribute("data-at", "1")
+    page.screenshot(path=tmp_path / "replay.png", full_page=True)
+
+    replay.get_by_role("button", name="Replay exactly").click()
+    again = page.locator("article.card")
+    expect(again).to_have_count(1)
+    expect(again).not_to_have_attribute("data-id", simulation["id"])
+    expect(again).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    replayed = server.get(str(again.get_attribute("data-id")))
+    assert replayed["config"]["schedule"] == schedule and replayed["config"]["seed"] == simulation["config"]["seed"]
+    same = ("schedule", "oversold", "lost_updates", "tickets_remaining", "tickets_handed_out", "explanation")
+    assert {k: replayed["result"][k] for k in same} == {k: simulation["result"][k] for k in same}
+    told = [(r["buyer"], r["outcome"], r["read"], r["wrote"]) for r in buyer_records(server, simulation["id"])]
+    assert [(r["buyer"], r["outcome"], r["read"], r["wrote"]) for r in buyer_records(server, replayed["id"])] == told
+
+
+def test_dashboard_timeline_tells_the_winner_from_the_oversold(server: Server, page: Page, tmp_path: Path) -> None:
+    card, simulation = open_finished(
+        server, page, {"buyers": 10, "tickets": 1, "lock": "none", "think_ms": 20, "hold_ms": 200}
+    )
+    result = simulation["result"]
+    records = buyer_records(server, simulation["id"])
+    assert result["oversold"] == 9, "every buyer read count=1 before the first write (200 ms hold, released together)"
+    (conflict,) = result["conflicts"]
+    winner = conflict["first_writer"]
+    assert winner == min(records, key=lambda r: r["t_write"])["buyer"]
+    oversold = sorted(set(conflict["buyers"]) - {winner})
+    assert len(oversold) == 9
+
+    timeline = card.locator("svg.timeline-svg")
+    sale = timeline.locator(".row.role-sale")
+    stale = timeline.locator(".row.role-stale")
+    expect(sale).to_have_count(1)
+    expect(sale).to_have_attribute("data-buyer", str(winner))
+    assert sorted(int(str(r.get_attribute("data-buyer"))) for r in stale.all()) == oversold
+    expect(sale.locator(".bar.critical:not(.stale)")).to_have_count(1)
+    expect(stale.locator(".bar.critical.stale")).to_have_count(9)
+    expect(sale.locator(".row-mark")).to_have_text("\u2713")
+    expect(stale.locator(".row-mark")).to_have_text(["\u26a0"] * 9)
+    expect(sale).to_have_accessible_name(f"Buyer {winner} got a ticket: the first to write count=0")
+    loser = oversold[0]
+    expect(timeline.locator(f".row[data-buyer='{loser}']")).to_have_accessible_name(
+        f"Buyer {loser} was told it got a ticket, but buyer {winner} had already written count=0: this sale is not "
+        "in the count"
+    )
+
+    first = timeline.locator(".first-write")
+    expect(first).to_have_attribute("data-buyer", str(winner))
+    expect(first.locator("text")).to_have_text(f"first write (buyer {winner})")
+    line = timeline.locator(".count-line")
+    expect(line).to_have_attribute("data-start", "1")
+    expect(line).to_have_attribute("data-final", str(result["tickets_remaining"]))
+    expect(line).to_have_attribute("data-writes", "10")
+    expect(line.locator(".count-end")).to_have_text(f"{result['tickets_remaining']} left")
+    expect(line.locator(".count-write.stale")).to_have_count(9)
+    expect(line.locator(".count-write.pushed-up")).to_have_count(0)
+    expect(card.locator(".legend li[data-kind='stale']")).to_be_visible()
+    page.screenshot(path=tmp_path / "timeline-story.png", full_page=True)
+
+
+def test_dashboard_timeline_shows_a_stale_write_pushing_the_count_back_up(server: Server, page: Page) -> None:
+    card, simulation = open_finished(server, page, STALE_RACE)
+    result = simulation["result"]
+    line = card.locator("svg.timeline-svg .count-line")
+    writes = line.locator(".count-write").evaluate_all(
+        "ws => ws.map(w => [Number(w.dataset.buyer), Number(w.dataset.count)])"
+    )
+    assert writes == [[1, 1], [2, 0], [3, 1]]  # the order of the schedule's writes
+    expect(line).to_have_attribute("data-final", str(result["tickets_remaining"]))
+    assert result["tickets_remaining"] == 1
+    pushed = line.locator(".count-write.pushed-up")
+    expect(pushed).to_have_count(1)
+    expect(pushed).to_have_attribute("data-buyer", "3")
+    row = card.locator("svg.timeline-svg .row[data-buyer='3']")
+    expect(row).to_have_class(re.compile(r"\bpushed-up\b"))
+    expect(row.locator(".pushed-up-mark")).to_have_count(1)
+    expect(row).to_have_accessible_name(
+        "Buyer 3 was told it got a ticket, but buyer 1 had already written count=1: this sale is not in the count; "
+        "its write pushed the count back up from 0 to 1"
+    )
+    expect(card.locator(".legend li[data-kind='pushed-up']")).to_be_visible()
+
+
+def zh(server: Server, simulation_id: str) -> dict[str, Any]:
+    response = server.client.get(f"/simulations/{simulation_id}", headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_dashboard_language_switch_says_the_page_and_the_explanation_in_chinese(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    card, simulation = open_finished(server, page, {"buyers": 4, "tickets": 1, "think_ms": 0, "hold_ms": 100})
+    expect(card.locator(".explanation")).to_have_text(simulation["result"]["explanation"])
+    chinese = zh(server, simulation["id"])["result"]
+    assert chinese["explanation"] != simulation["result"]["explanation"] and "路人" in chinese["explanation"]
+
+    page.get_by_label("Language").select_option("zh")
+    expect(page).to_have_url(f"{server.url}/?id={simulation['id']}&lang=zh")
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(card.locator(".explanation")).to_have_text(chinese["explanation"])
+    expect(card.locator(".verdict")).to_have_text(f"{VERDICT_MARK[chinese['verdict_kind']]} {chinese['verdict']}")
+    expect(page.get_by_role("button", name="开始", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="单步", exact=True)).to_be_visible()
+    expect(page.get_by_label("路人数", exact=True)).to_have_value("10")
+    expect(card.locator(".figure[data-field='oversold'] dt")).to_have_text("超卖")
+    expect(card.locator(".timeline-title")).to_have_text("时间线:4 个路人")
+    expect(card.locator(".status-chip")).to_have_text("已完成")
+    expect(page.get_by_role("link", name="这次运行的链接")).to_have_attribute(
+        "href", f"/?id={simulation['id']}&lang=zh"
+    )
+    page.screenshot(path=tmp_path / "zh.png", full_page=True)
+
+    page.get_by_label("语言").select_option("en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("article.card .explanation")).to_have_text(simulation["result"]["explanation"])
+
+
+def test_dashboard_speaks_the_browsers_language_by_default(
+    server: Server, open_context: Callable[..., Guarded]
+) -> None:
+    simulation = server.wait_finished(server.post({"buyers": 2, "tickets": 1, "schedule": [1, 2, 1, 2, 1, 2]})["id"])
+    page = open_context(WIDE, locale="zh-CN").new_page()
+    asked: list[str | None] = []
+    page.on("request", lambda r: asked.append(r.headers.get("accept-language")) if "/simulations/" in r.url else None)
+    page.goto(f"{server.url}/?id={simulation['id']}")
+    card = page.locator("article.card")
+    expect(card.locator(".explanation")).to_have_text(zh(server, simulation["id"])["result"]["explanation"])
+    expect(page.get_by_label("语言")).to_have_value("zh")
+    expect(card.locator(".replay-position")).to_have_text("第一步之前(共 6 步)。")
+    assert asked and all(a == "zh" for a in asked), asked
+
+
+CATALOGUE_SHAPES = """async () => {
+  const shape = (entry) => {
+    const texts = typeof entry === "object" ? Object.values(entry) : [entry];
+    return [typeof entry === "object" ? "plural" : "text",
+            [...new Set(texts.flatMap((t) => [...t.matchAll(/\\{(\\w+)\\}/g)].map((m) => m[1])))].sort()];
+  };
+  const shapes = async (lang) => {
+    const words = (await import(`/static/locales/${lang}.js`)).default;
+    return Object.fromEntries(Object.entries(words).map(([k, v]) => [k, shape(v)]));
+  };
+  return [await shapes("en"), await shapes("zh")];
+}"""
+
+
+def test_dashboard_every_word_has_a_chinese_entry_with_the_same_holes(server: Server, page: Page) -> None:
+    page.goto(server.url)
+    en, zh_words = page.evaluate(CATALOGUE_SHAPES)
+    missing = sorted(set(en) - set(zh_words))
+    assert not missing, f"en.js entries that zh.js lacks: {missing}"
+    extra = sorted(k for k in set(zh_words) - set(en) if not k.startswith("choice."))
+    assert not extra, f"zh.js entries that en.js lacks: {extra}"
+    holes = {k: (en[k][1], zh_words[k][1]) for k in en if set(zh_words[k][1]) != set(en[k][1])}
+    assert not holes, f"entries whose values differ between en and zh: {holes}"
+    used = page.evaluate("() => [...document.querySelectorAll('[data-i18n]')].map(e => e.dataset.i18n)")
+    assert used and set(used) <= set(en)
+
+
+PRESETS = {
+    "The lesson": {"buyers": 10, "tickets": 1, "strategy": "read-write", "lock": "none", "executor": "process"},
+    "Lost updates": {"buyers": 20, "tickets": 100, "lock": "none"},
+    "A semaphore is not a lock": {"buyers": 10, "tickets": 1, "lock": "semaphore", "permits": 3},
+    "A lock that times out": {"buyers": 10, "tickets": 1, "lock": "process", "lock_timeout_s": 0.5, "hold_ms": 1000},
+    "The flash sale": {"buyers": 100_000, "tickets": 10_000, "executor": "pool", "lock": "file"},
+}
+READ_FORM = "async () => (await import('/static/form.js')).readForm()"
+
+
+def test_dashboard_presets_set_up_each_lesson_in_one_click(server: Server, page: Page) -> None:
+    page.goto(server.url)
+    for name, wanted in PRESETS.items():
+        page.get_by_role("button", name=name, exact=True).click()
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_attribute("aria-pressed", "true")
+        config = page.evaluate(READ_FORM)
+        assert {k: config.get(k) for k in wanted} == wanted, name
+        assert "seed" not in config
+    expect(page.locator("#preset-note")).to_contain_text("100,000 buyers for 10,000 tickets")
+
+    page.get_by_role("button", name="A semaphore is not a lock", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).click()
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    result = server.get(str(card.get_attribute("data-id")))["result"]
+    assert (result["tickets_handed_out"], result["oversold"]) == (3, 2)  # 3 permits: 3 tickets for 1 seat
+
+
+def test_dashboard_shows_the_lessons_code_with_the_cures_lines_highlighted(server: Server, page: Page) -> None:
+    card, _ = open_finished(server, page, {"buyers": 2, "tickets": 1, "lock": "file", "think_ms": 0, "hold_ms": 0})
+    code = card.locator(".cure-code")
+    code.get_by_text("The lesson's code for this cure").click()
+    changed = code.locator(".line.changed")
+    expect(changed).to_have_text(
+        [
+            "import fcntl",
+            "    with open('db.json.lock', 'w') as lock:",
+            "        fcntl.flock(lock, fcntl.LOCK_EX)",
+            "        get(i)",
+        ]
+    )
+    expect(code.locator(".line", has_text="print('路人%s抢票成功' % i)")).to_have_count(1)
+    expect(code.locator(".code-note")).to_have_text(
+        "The lesson's 12306 program with this cure; the 4 highlighted lines are what it changes."
+    )
+    card, _ = open_finished(server, page, {"buyers": 2, "tickets": 1, "lock": "none", "think_ms": 0, "hold_ms": 0})
+    expect(card.locator(".cure-code .line.changed")).to_have_count(0)
+    expect(card.locator(".cure-code .line", has_text="# mutex.acquire()")).to_have_count(1)
