@@ -312,6 +312,12 @@ export class SimulationCard {
     }
   }
 
+  /** Draw the step charts again (the window's width changed). */
+  redrawSteps() {
+    if (this.stepping && !this.stepping.box.hidden) this.stepping.draw();
+    this.replay.redraw();
+  }
+
   /** Draw the timeline on `axisMs` (a comparison's shared axis), or on the run's own span when null. */
   drawTimeline(axisMs) {
     if (!this.records) return;

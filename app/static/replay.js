@@ -51,7 +51,13 @@ export class ReplayPanel {
     }
   }
 
+  /** Draw again at the window's new width. */
+  redraw() {
+    if (this.last) this.draw(...this.last);
+  }
+
   draw(state, at) {
+    this.last = [state, at];
     const box = this.box;
     box.dataset.at = String(at);
     const position = $(".replay-position", box);

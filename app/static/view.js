@@ -113,4 +113,5 @@ function drawTimelines() {
 
 export function redraw() {
   drawTimelines();
+  for (const card of view.cards) card.redrawSteps();
 }
