@@ -297,9 +297,10 @@ export function drawLegend(root, id, config, records, sales) {
   if (roles.some((role) => role.role === "stale")) items.push(["stale", t("legend.stale", { mark: STALE_MARK })]);
   items.push(["soldout", t("legend.soldout", { mark: OUTCOME_MARK.sold_out })]);
   if (wait || retried) {
+    const what = outcomeText("gave_up", config);
     items.push(["gaveup", t(wait ? "legend.gaveup.wait" : "legend.gaveup", {
       mark: OUTCOME_MARK.gave_up,
-      what: outcomeText("gave_up", config),
+      what: what.charAt(0).toUpperCase() + what.slice(1),
     })]);
   }
   items.push(["error", t("legend.error", { mark: OUTCOME_MARK.error })]);
