@@ -195,24 +195,31 @@ class Plan:
 def plan(spec: ExperimentSpec, *, spell: Callable[[str], str] = str, range_form: str = RANGE) -> Plan:
     """Check every point of `spec` with the engine's own SimulationConfig; raise ExperimentInvalid if any fails.
 
-    `spell` and `range_form` are how the user writes a field and a range (see config_errors.field_errors).
+    `spell` and `range_form` are how the user writes a field and a range (see config_errors.field_errors);
+    `spell` also names the experiment's own parts: 'trials', 'vary.field' and 'vary.values'.
     """
     field, values, config = spec.vary.field, spec.vary.values, spec.config
     problems: list[Problem] = []
     if not 1 <= spec.trials <= MAX_TRIALS:
-        problems.append(Problem(("trials",), f"trials: {_SPEC_WORDS[('trials',)]} (got {spec.trials})", spec.trials))
+        problems.append(
+            Problem(("trials",), f"{spell('trials')}: {_SPEC_WORDS[('trials',)]} (got {spec.trials})", spec.trials)
+        )
     if field not in VARIABLE_FIELDS:
         why = "cannot be varied" if field in SimulationConfig.model_fields else "is not a setting of a simulation"
         extra = " (trials repeat a point with seeds seed, seed + 1, ...)" if field == "seed" else ""
         problems.append(
-            Problem(("vary", "field"), f"vary.field: {field!r} {why}{extra}; vary {_listed(VARIABLE_FIELDS)}", field)
+            Problem(
+                ("vary", "field"),
+                f"{spell('vary.field')}: {field!r} {why}{extra}; vary {_listed(VARIABLE_FIELDS)}",
+                field,
+            )
         )
         raise ExperimentInvalid(problems)
     if not 1 <= len(values) <= MAX_VALUES:
         problems.append(
             Problem(
                 ("vary", "values"),
-                f"vary.values: from 1 to {MAX_VALUES:,} values of {spell(field)} (got {len(values)})",
+                f"{spell('vary.values')}: from 1 to {MAX_VALUES:,} values of {field} (got {len(values)})",
                 values,
             )
         )
