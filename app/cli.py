@@ -1,4 +1,4 @@
-"""The `ticketrush` command: run a rush, compare the cures, sweep a field, or serve the API.
+"""The `ticketrush` command: run a rush, step through one, compare the cures, sweep a field, or serve the API.
 
 ticketrush run --buyers 10 --tickets 1 --lock none
 ticketrush compare --buyers 1000 --tickets 100 --think-ms 0 --hold-ms 0
@@ -12,8 +12,10 @@ import argparse
 import csv
 import json
 import math
+import queue
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, get_args
@@ -39,6 +41,7 @@ from workers.experiments import (
     summarise,
 )
 from workers.locks import DEFAULT_PERMITS, LockKind
+from workers.schedules import Model, ScheduleError, complete, play
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
 from workers.support import Cure, cures
@@ -82,6 +85,14 @@ def _delay(text: str) -> float | list[float]:
             low, high = text.split(sep, 1)
             return [float(low), float(high)]
     return float(text)
+
+
+def _schedule(text: str) -> list[int]:
+    """'1,2,1,2' is a schedule of buyer numbers."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"buyer numbers separated by commas, such as 1,2,1,2 (got {text!r})") from None
 
 
 def _time_limit(text: str) -> float:
@@ -128,6 +139,12 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
             "--permits",
             type=int,
             help=f"buyers the semaphore lets in at once, with --lock semaphore only (default: {DEFAULT_PERMITS})",
+        )
+        parser.add_argument(
+            "--schedule",
+            type=_schedule,
+            help="buyer numbers such as 1,2,1,2,1,2: each lets that buyer take its next step (search, read, write), "
+            "so the race happens the same way every time (default: none, the scheduler decides)",
         )
         parser.add_argument(
             "--max-retries",
@@ -186,7 +203,7 @@ def _settings(args: argparse.Namespace, cure: Cure | None = None) -> dict[str, A
     """The simulation settings the options give, not yet checked."""
     chosen = {"strategy": cure.strategy, "lock": cure.lock} if cure else {"strategy": args.strategy, "lock": args.lock}
     if cure is None:
-        chosen |= {"permits": args.permits, "max_retries": args.max_retries}
+        chosen |= {"permits": args.permits, "max_retries": args.max_retries, "schedule": args.schedule}
     return {
         "buyers": args.buyers,
         "tickets": args.tickets,
@@ -292,6 +309,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     out.write(table({cure_name(report.config): report}) + "\n\n")
     out.write(report.result.explanation + "\n")
     out.write(f"(seed {report.config.seed}: pass --seed {report.config.seed} to repeat these delays)\n")
+    if report.result.schedule is not None:
+        steps = ",".join(map(str, report.result.schedule))
+        out.write(f"(the steps in the order they happened: pass --schedule {steps} to replay this run exactly)\n")
     return 0
 
 
@@ -446,6 +466,87 @@ def _write_sweep(
     out.write(f"(seed {seed}: trial k of every value ran with seed {seed} + k - 1; --seed {seed} repeats them)\n")
 
 
+def _describe_state(model: Model) -> str:
+    parts = [f"count={model.count}"]
+    if model.holders:
+        parts.append("lock held by " + ", ".join(f"buyer {h}" for h in model.holders))
+    for number, b in model.buyers.items():
+        step = model.next_step(number)
+        parts.append(f"buyer {number}: {step or b.outcome}")
+    return "; ".join(parts)
+
+
+def _one_step(model: Model, word: str) -> int:
+    """Take the step the user typed on `model`; ScheduleError says why it cannot be taken."""
+    try:
+        buyer = int(word)
+    except ValueError:
+        raise ScheduleError(f"type a buyer's number, 'end' or 'quit' (got {word!r})") from None
+    model.take(buyer)
+    return buyer
+
+
+def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -> int:
+    """A step-mode run in the terminal: type a buyer's number to let it take its next step, 'end' to run every
+    buyer to its end, 'quit' to stop."""
+    config = _config(args).model_copy(update={"mode": "step"})
+    config = SimulationConfig.model_validate(config.model_dump())  # the step-mode rules apply
+    model = play(config.race(), config.schedule or [])
+    steps: queue.Queue[int] = queue.Queue()
+    stopped = threading.Event()
+    outcome: list[RunReport | BaseException] = []
+
+    def feed() -> list[int]:
+        taken = []
+        while not steps.empty():
+            taken.append(steps.get_nowait())
+        return taken
+
+    def run() -> None:
+        try:
+            with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
+                report = run_simulation(
+                    config, Path(run_dir), next_steps=feed, should_stop=stopped.is_set, time_limit_s=args.time_limit_s
+                )
+            outcome.append(report)
+        except BaseException as e:  # reported by the main thread
+            outcome.append(e)
+
+    runner = threading.Thread(target=run, name="ticketrush-step-run")
+    runner.start()
+    out.write(f"{_describe_state(model)}\n> ")
+    out.flush()
+    try:
+        for line in lines:
+            word = line.strip()
+            if word in ("quit", "q"):
+                raise KeyboardInterrupt
+            try:
+                taken = complete(model) if word == "end" else [_one_step(model, word)]
+            except ScheduleError as e:
+                out.write(f"{e}\n> ")
+                out.flush()
+                continue
+            for buyer in taken:
+                steps.put(buyer)
+            out.write(f"{_describe_state(model)}\n")
+            if all(model.done(b) for b in model.buyers):
+                break
+            out.write("> ")
+            out.flush()
+        else:
+            raise KeyboardInterrupt  # the input ended before the visit did
+    finally:
+        if not all(model.done(b) for b in model.buyers):
+            stopped.set()  # the run is cancelled: its buyers are stopped
+        runner.join(args.time_limit_s + 30)
+    report = outcome[0]
+    if isinstance(report, BaseException):
+        raise report
+    out.write(f"\n{report.result.verdict}\n{report.result.explanation}\n")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     """Settings and the data dir are checked before the server starts, so that a refusal is one line."""
     import uvicorn
@@ -487,6 +588,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one ticket rush and explain it")
     _add_config_options(run, with_lock=True)
     run.set_defaults(handler=cmd_run)
+    stepper = commands.add_parser(
+        "step", help="take a small race one step at a time: type a buyer's number, 'end' or 'quit'"
+    )
+    _add_config_options(stepper, with_lock=True)
+    stepper.set_defaults(handler=cmd_step)
     compare = commands.add_parser(
         "compare", help="run one config under every cure its store has, one after another, side by side"
     )

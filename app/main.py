@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodyLimit
 from app.api.errors import add_exception_handlers
-from app.api.routes import experiments, ops, simulations
+from app.api.routes import experiments, interleavings, ops, simulations, steps
 from app.dispatcher import Dispatcher
 from app.experiments_store import ExperimentStore
 from app.ownership import DataDirClaim
@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None, claim: DataDirClaim | None = No
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     add_exception_handlers(app)
     app.include_router(simulations.router)
+    app.include_router(steps.router)
+    app.include_router(interleavings.router)
     app.include_router(experiments.router)
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")

@@ -68,6 +68,20 @@ def _yield_cpu() -> None:
         group.write(str(GROUP_NICENESS))
 
 
+class StepFeed:
+    """A step-mode run's steps as the API stores them, each handed to the engine once."""
+
+    def __init__(self, store: Store, sim_id: str) -> None:
+        self.store = store
+        self.sim_id = sim_id
+        self.taken = 0
+
+    def __call__(self) -> list[int]:
+        steps = self.store.steps(self.sim_id, self.taken)
+        self.taken += len(steps)
+        return steps
+
+
 def _settle(
     store: Store, sim_id: str, status: Status, *, error: str | None = None, result: Result | None = None
 ) -> None:
@@ -98,6 +112,7 @@ def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, s
             should_stop=stop.should_stop,
             time_limit_s=time_limit_s,
             pause_collector=True,  # this process exists for this one run
+            next_steps=StepFeed(store, sim_id),
         )
     except RunCancelled:
         _settle(store, sim_id, Status.CANCELLED, error=stop.reason)

@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +53,12 @@ CREATE INDEX IF NOT EXISTS simulations_by_created ON simulations (created_at);
 CREATE TABLE IF NOT EXISTS totals (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+    sim_id TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    buyer  INTEGER NOT NULL,
+    PRIMARY KEY (sim_id, n)
 );
 """
 
@@ -341,6 +347,24 @@ class Store:
                 "UPDATE simulations SET finished = ? WHERE id = ? AND status = ?", (finished, sim_id, Status.RUNNING)
             )
 
+    def add_steps(self, sim_id: str, check: Callable[[list[int]], list[int]]) -> list[int]:
+        """Append to a step-mode simulation's steps what `check(steps so far)` returns (it raises to refuse), in one
+        transaction, so that two requests never both extend the same steps; returns every step."""
+        with self._transaction("IMMEDIATE") as db:
+            taken = [b for (b,) in db.execute("SELECT buyer FROM steps WHERE sim_id = ? ORDER BY n", (sim_id,))]
+            added = check(taken)
+            db.executemany(
+                "INSERT INTO steps (sim_id, n, buyer) VALUES (?, ?, ?)",
+                [(sim_id, len(taken) + i, buyer) for i, buyer in enumerate(added)],
+            )
+        return taken + added
+
+    def steps(self, sim_id: str, after: int = 0) -> list[int]:
+        """A step-mode simulation's steps, from the `after`-th on."""
+        with self._connect() as db:
+            rows = db.execute("SELECT buyer FROM steps WHERE sim_id = ? AND n >= ? ORDER BY n", (sim_id, after))
+            return [b for (b,) in rows]
+
     def delete(self, sim_id: str) -> None:
         """Remove a finished simulation and its run folder (its ticket db and its buyer records)."""
         with self._transaction("IMMEDIATE") as db:
@@ -350,6 +374,7 @@ class Store:
             if Status(found[0]) not in FINISHED:
                 raise SimulationBusy(f"simulation {sim_id} is {found[0]}; cancel it before deleting it")
             db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,))
+            db.execute("DELETE FROM steps WHERE sim_id = ?", (sim_id,))
         # Only once the row is gone for good: a commit that fails (a full disk) must leave the files in place.
         try:
             shutil.rmtree(self.run_dir(sim_id))

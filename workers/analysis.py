@@ -91,6 +91,12 @@ class Result(BaseModel):
     queue_wait_p50_ms: float = Field(0.0, description="Seller: from sending a request to the seller taking it.")
     queue_wait_p95_ms: float = 0.0
     seller_rounds: int = Field(0, description="Seller: rounds of one read and one write, each deciding requests.")
+    schedule: list[int] | None = Field(
+        None,
+        description="The schedule the run followed, told from its records and checked against them: pass it as "
+        "`schedule` to replay the run exactly. Null when the records cannot tell it (a buyer retried, gave up or "
+        "failed; the strategy is the seller).",
+    )
     conflicts: list[Conflict] = Field(description="The largest groups of buyers who sold from one reading.")
     explanation: str
 
@@ -344,6 +350,7 @@ def analyse(
     strategy: str = "read-write",
     lock: str = "none",
     permits: int | None = None,
+    schedule: list[int] | None = None,
 ) -> Result:
     """The result of a run from its records; `lock_label` None: no lock (the store and strategy name the rest)."""
     outcomes = Counter(r.outcome for r in records)
@@ -404,6 +411,7 @@ def analyse(
         queue_wait_p50_ms=round(_percentile(queue_waits, 0.50), 3),
         queue_wait_p95_ms=round(_percentile(queue_waits, 0.95), 3),
         seller_rounds=extra.seller_rounds,
+        schedule=schedule,
         conflicts=find_conflicts(records),
         explanation="",
     )

@@ -239,6 +239,15 @@ def plan(spec: ExperimentSpec, *, spell: Callable[[str], str] = str, range_form:
         for error in field_errors(e, spell=spell, range_form=range_form):
             base_fields.add(error.field)
             problems.append(Problem(("config", error.field), error.message, error.input, error.type))
+    if base is not None and base.mode == "step":
+        problems.append(
+            Problem(
+                ("config", "mode"),
+                f"{spell('mode')}: an experiment runs its trials by themselves, and step mode waits for each step to "
+                "be asked for; leave mode 'run'",
+                base.mode,
+            )
+        )
     seed = base.resolved().seed if base is not None else 0
     assert seed is not None
     if base is not None and seed + spec.trials - 1 > MAX_SEED:

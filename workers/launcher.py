@@ -42,6 +42,7 @@ from pathlib import Path
 from workers.buyer import buyer_process, run_buyers
 from workers.channel import RecordChannel
 from workers.errors import TicketrushError
+from workers.gates import ScheduleGate
 from workers.hygiene import die_with_parent, exit_cause
 from workers.process import LeanProcess, start_untracked
 from workers.stores.base import TicketStore
@@ -125,6 +126,43 @@ def rehearse(plan: Plan, store: TicketStore) -> None:
             store.remove_leftovers()
 
 
+class Conductor:
+    """Releases a scheduled run's steps one at a time, each once the one before it is done."""
+
+    def __init__(self, gate: ScheduleGate, schedule: tuple[int, ...]) -> None:
+        self.gate = gate
+        self.schedule = list(schedule)
+        self.position = 0  # entries released so far
+        self.pending = False  # the step released last is not done yet
+
+    @property
+    def finished(self) -> bool:
+        return not self.pending and self.position >= len(self.schedule)
+
+    def add(self, buyer: int) -> None:
+        """One more step (step mode), released as soon as the steps before it are done."""
+        self.schedule.append(buyer)
+        self.next()
+
+    def next(self) -> None:
+        if not self.pending and self.position < len(self.schedule):
+            self.gate.release(self.schedule[self.position])
+            self.position += 1
+            self.pending = True
+
+    def heard(self) -> str | None:
+        """Take one ack and release the next step; a problem to fail the run with, or None."""
+        buyer = self.gate.heard()
+        expected = self.schedule[self.position - 1]
+        if buyer == -expected:
+            return f"buyer {expected} failed during step {self.position} of the schedule (its record says why)"
+        if buyer != expected:
+            return f"buyer {buyer} reported a step when step {self.position} was buyer {expected}'s"
+        self.pending = False
+        self.next()
+        return None
+
+
 class Stop(Exception):
     """The coordinator asked for a stop, or is gone."""
 
@@ -140,6 +178,11 @@ class _Launcher:
         self.store = store
         store.share(context)
         self.strategy = strategy_class(plan.strategy)(self.plan, store, context, shares)
+        self.conductor: Conductor | None = None
+        if plan.schedule is not None:
+            gate = ScheduleGate(context, sum(len(share) for share in shares), plan.start_timeout_s)
+            self.strategy.gate = gate
+            self.conductor = Conductor(gate, plan.schedule)
         self.start = context.Event() if together else None
         self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process); share -1: a helper
         self.buyers_left = 0
@@ -183,7 +226,7 @@ class _Launcher:
                     raise Stop from e
                 started += 1
                 if started % CHECK_EVERY == 0 and self.link.poll(0):
-                    raise Stop
+                    self._hear_coordinator()
         finally:
             for n, process in enumerate(processes[:started]):  # watched, and so joined, whatever happened
                 self._watch(n, process)
@@ -192,6 +235,9 @@ class _Launcher:
         if self.start is not None:
             self.link.send(("started", time.monotonic_ns()))
             self.start.set()
+        if self.conductor is not None:
+            self.watching.register(self.conductor.gate.acks_r, selectors.EVENT_READ)
+            self.conductor.next()
 
     def _watch(self, share: int, process: BaseProcess) -> None:
         self.live[process.sentinel] = (share, process)
@@ -203,12 +249,30 @@ class _Launcher:
         while self.live:
             for key, _ in self.watching.select(WATCH_TIMEOUT_S):
                 if key.fileobj is self.link:
-                    raise Stop
+                    self._hear_coordinator()
+                    continue
+                if self.conductor is not None and key.fd == self.conductor.gate.acks_r:
+                    self._step_done()
+                    continue
                 self._join(key.fd)
         try:
             self.link.send(("done", self.store.final_count(), None))
         except TicketrushError as e:
             self.link.send(("done", None, str(e)))
+
+    def _hear_coordinator(self) -> None:
+        """A step to release (step mode); anything else is a stop."""
+        message = self.link.recv()
+        if message[0] != "step" or self.conductor is None:
+            raise Stop
+        self.conductor.add(message[1])
+
+    def _step_done(self) -> None:
+        assert self.conductor is not None
+        problem = self.conductor.heard()
+        if problem is not None:
+            self.link.send(("failed", problem))
+            raise Stop
 
     def _join(self, sentinel: int) -> None:
         self.watching.unregister(sentinel)
@@ -222,6 +286,9 @@ class _Launcher:
             self.buyers_left -= 1
             if process.exitcode != 0:
                 self.link.send(("died", n, process.pid, process.exitcode))
+                if self.conductor is not None and not self.conductor.finished:
+                    self.link.send(("failed", f"a buyer process {exit_cause(process.exitcode)} mid-schedule"))
+                    raise Stop
         if process.exitcode is not None:
             process.close()
 

@@ -32,10 +32,6 @@ def _listed(names: Sequence[int]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
 
 
-def semaphore_label(permits: int) -> str:
-    return f"semaphore of {_plural(permits, 'permit')}"
-
-
 def figures(strategy: str, records: Sequence[BuyerRecord]) -> CureFigures:
     if strategy == "optimistic":
         return CureFigures(retries=sum(r.retries or 0 for r in records))

@@ -266,3 +266,31 @@ def test_cli_progress_bar_is_redrawn_in_place_on_a_terminal_and_ends_its_line() 
     bar(2, 2)  # the last figure reported again draws nothing more
 
     assert terminal.getvalue() == "\r[....] 0/2 buyers\r[##..] 1/2 buyers\r[####] 2/2 buyers\n"
+
+
+def test_cli_run_follows_a_schedule_and_says_how_to_replay_it() -> None:
+    code, text = run_cli("run", "--buyers", "2", "--tickets", "1", "--schedule", "1,2,1,2,1,2")
+    assert code == 0
+    assert text.splitlines()[-1] == (
+        "(the steps in the order they happened: pass --schedule 1,2,1,2,1,2 to replay this run exactly)"
+    )
+    assert "Oversold: 2 tickets handed out for 1 seat" in text
+
+
+def test_cli_step_takes_the_steps_typed_and_refuses_one_that_would_wait() -> None:
+    typed = "1\n1\n2\n2\nend\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "step", "--buyers", "2", "--tickets", "1", "--lock", "file"],
+        input=typed, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = [line.removeprefix("> ") for line in done.stdout.splitlines()]
+    assert shown[:4] == [
+        "count=1; buyer 1: search; buyer 2: search",
+        "count=1; buyer 1: read; buyer 2: search",
+        "count=1; lock held by buyer 1; buyer 1: write; buyer 2: search",
+        "count=1; lock held by buyer 1; buyer 1: write; buyer 2: read",
+    ]
+    assert shown[4] == "buyer 2 waits for the file lock held by buyer 1"
+    assert shown[5] == "count=0; buyer 1: success; buyer 2: sold_out"
+    assert "Safe: no seat sold twice" in done.stdout

