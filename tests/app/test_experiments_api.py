@@ -142,7 +142,7 @@ def test_experiments_refuse_what_cannot_be_varied_naming_the_field(make_client: 
             'trials: a whole number of trials for each value, from 1 to 1,000 (got "five")',
         ),
         ({"config": {}, "trials": 2}, ["body", "vary"], "vary: missing; give an object naming the field to vary"),
-        ([1, 2], ["body"], "experiment: an object with config, trials and vary (got [1, 2])"),
+        ([1, 2], ["body"], "the body must be a JSON object with config, trials and vary, sent as application/json"),
     ]
     for body, loc, message in cases:
         response = client.post("/experiments", json=body)

@@ -16,6 +16,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
@@ -42,6 +43,7 @@ from workers.experiments import (
     summarise,
 )
 
+NOT_AN_OBJECT = "the body must be a JSON object with config, trials and vary, sent as application/json"
 PAGE = FilePath(__file__).resolve().parents[2] / "static" / "experiment.html"
 MAX_PAGE = 100
 
@@ -60,6 +62,8 @@ class ExperimentRoute(APIRoute):
                 in_body = [error for error in errors if tuple(error.get("loc", ()))[:1] == ("body",)]
                 if not in_body or len(in_body) < len(errors) or any(e["type"] == "json_invalid" for e in in_body):
                     raise  # a query parameter, or a body that is not JSON at all: as for every other route
+                if any(tuple(error["loc"]) == ("body",) for error in in_body):
+                    return refused([Problem((), NOT_AN_OBJECT, None, "model_attributes_type")])
                 return refused(spec_problems([{**error, "loc": tuple(error["loc"])[1:]} for error in in_body]))
             except ExperimentInvalid as e:
                 return refused(e.problems)
@@ -69,7 +73,9 @@ class ExperimentRoute(APIRoute):
 
 def refused(problems: Sequence[Problem]) -> JSONResponse:
     detail = [{"type": p.type, "loc": ["body", *p.loc], "msg": p.message, "input": p.input} for p in problems]
-    return JSONResponse({"detail": _json_safe(detail)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return JSONResponse(
+        {"detail": _json_safe(jsonable_encoder(detail))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 router = APIRouter(
