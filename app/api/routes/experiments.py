@@ -203,6 +203,7 @@ def _server_limits(experiment: Plan, check: Callable[[Any], None], settings: Set
     dependencies=[TokenDep],
     responses={
         **_UNAUTHORIZED,
+        400: {"description": "The body cannot be parsed at all (it is not UTF-8 text)"},
         413: {"description": "The body is larger than 16 KiB"},
         422: {"description": "A field that cannot be varied, values it refuses, or more than this server allows"},
         429: {"description": "The queue has no room for every trial (see Retry-After)"},
