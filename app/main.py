@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodyLimit
 from app.api.errors import add_exception_handlers
-from app.api.routes import experiments, interleavings, ops, simulations, steps
+from app.api.routes import cures, experiments, interleavings, ops, simulations, steps
 from app.dispatcher import Dispatcher
 from app.experiments_store import ExperimentStore
 from app.ownership import DataDirClaim
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, claim: DataDirClaim | None = No
     app.include_router(interleavings.router)
     app.include_router(experiments.router)
     app.include_router(ops.router)
+    app.include_router(cures.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
     @app.get("/docs", include_in_schema=False)

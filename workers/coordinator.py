@@ -31,7 +31,6 @@ from workers.config import SimulationConfig, delay_bounds
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
 from workers.hygiene import exit_cause
 from workers.launcher import STOP_GRACE_S, start_launcher
-from workers.locks import describe
 from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records
 from workers.stores import make_store
@@ -285,7 +284,6 @@ def run_simulation(
             tickets_initial=config.tickets,
             tickets_remaining=remaining,
             duration_ns=finished_ns - run.started_ns,
-            lock_label=describe(config.lock, config.permits),
             store=config.store,
             strategy=config.strategy,
             lock=config.lock,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from live_server import Server, wait_for
 from playwright.sync_api import Page, expect
-from test_dashboard import CHROMIUM, browser, page  # noqa: F401 -- fixtures
+from test_dashboard import CHROMIUM, browser, open_context, page  # noqa: F401 -- fixtures
 
 RUN_TIMEOUT_MS = 120_000
 # Three buyers released together: with no window between read and write few oversell, with 100 ms all do.
@@ -24,7 +24,12 @@ EXPERIMENT = {
     "vary": {"field": "hold_ms", "values": [100, 0]},
 }
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium"
+    ),
+]
 
 
 def chart(page: Page, name: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ BUYERS = "buyers: a whole number of buyers from 1 to 10,000,000"
 DELAY = "a number of milliseconds from 0 to 60000, or a [min, max] range of them with min at most max"
 SETTINGS = (
     "buyers, tickets, store, strategy, lock, permits, max_retries, executor, workers, think_ms, hold_ms, seed, "
-    "together, lock_timeout_s"
+    "together, lock_timeout_s, schedule, mode"
 )
 BAD_INPUT = [
     ({"buyers": 0}, "buyers", f"{BUYERS} (got 0)"),
