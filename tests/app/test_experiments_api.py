@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from live_server import FINISHED, Server, wait_for, when
 
 # Three buyers released together, each holding the count 100 ms: without a lock all three sell the one ticket.
-RACE = {"buyers": 3, "think_ms": 0, "hold_ms": 100}  # and tickets 1, the default
+RACE = {"buyers": 3, "think_ms": 0, "hold_ms": 400}  # and tickets 1; a window wide enough on a loaded machine
 # The first trial is quick; the second thinks for a minute, so it is still running when the test acts.
 QUICK_THEN_LONG = {
     "config": {"buyers": 3, "tickets": 1, "hold_ms": 0},
