@@ -17,6 +17,7 @@ and reaps the buyers. It has one thread, so forking is safe whatever the caller 
       | <------------ ("started", ns)      | start.set() ---------------------> buy
       | <========== records, over the result channel, straight from the buyers ===========|
       | <---- ("died", share, pid, code)   | a buyer process that exited with a non-zero code
+      | <------------ ("lost", message)    | the store's server closed a connection (the first to say so)
       | <------------- ("failed", reason)  | a buyer could not be forked, or a helper died mid-run
       | <----------- ("done", count, why)  | every process joined, the tickets left (or why unknown)
       | anything, or its end closed ----->  | stop: terminate, then kill, and join every buyer
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -145,6 +147,9 @@ class _Launcher:
         self.buyers_left = 0
         self.watching = selectors.DefaultSelector()  # registered once each: no rescan of every sentinel per wait
         self.watching.register(link, selectors.EVENT_READ)
+        self.notices = store.notices()  # news from the store's side of the buyers: a server that closed on them
+        if self.notices is not None:
+            self.watching.register(self.notices, selectors.EVENT_READ)
 
     def launch(self) -> None:
         """Rehearse, start the strategy's helpers, fork a buyer process per share, then release them all (or let
@@ -204,11 +209,24 @@ class _Launcher:
             for key, _ in self.watching.select(WATCH_TIMEOUT_S):
                 if key.fileobj is self.link:
                     raise Stop
-                self._join(key.fd)
+                if key.fd == self.notices:
+                    self._pass_on_notice()
+                else:
+                    self._join(key.fd)
+        if self.notices is not None and select.select([self.notices], [], [], 0)[0]:
+            self._pass_on_notice()  # written by a process that exited before it was read
         try:
             self.link.send(("done", self.store.final_count(), None))
         except TicketrushError as e:
             self.link.send(("done", None, str(e)))
+
+    def _pass_on_notice(self) -> None:
+        """The first message is the one the coordinator needs; the rest say the same of other connections."""
+        assert self.notices is not None
+        message = os.read(self.notices, select.PIPE_BUF).decode(errors="replace").split("\n", 1)[0]
+        self.watching.unregister(self.notices)
+        self.notices = None
+        self.link.send(("lost", message))
 
     def _join(self, sentinel: int) -> None:
         self.watching.unregister(sentinel)

@@ -24,6 +24,7 @@ class Plan(NamedTuple):
     strategy: str = "read-write"
     lock: str = "none"
     permits: int | None = None
+    lock_ttl_ms: int | None = None
     max_retries: int = 100
     think_ms: tuple[float, float] = (0.0, 0.0)
     hold_ms: tuple[float, float] = (0.0, 0.0)
@@ -65,6 +66,7 @@ class Strategy:
     kind: ClassVar[str]
     steps: ClassVar[tuple[str, ...]]
     rehearsable: ClassVar[bool] = True  # can run a few buyers on a scratch store before the real ones fork
+    buyers_open_store: ClassVar[bool] = True  # each buyer process opens the store (a connection) for itself
 
     def __init__(self, plan: Plan, store: TicketStore, context: BaseContext, shares: Sequence[range]) -> None:
         self.plan = plan
