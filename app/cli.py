@@ -8,17 +8,22 @@ ticketrush serve --port 8000
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 from pydantic import ValidationError
 
-from workers import BuyerRecord, RunReport, SimulationConfig, TicketrushError, run_simulation
+from app.settings import store_url_problem, store_urls_from
+from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
 from workers.locks import LockKind
+from workers.stores import StoreKind
+from workers.strategies import StrategyKind
 
 STORY_LIMIT = 50
 SHUTDOWN_GRACE_S = 3
@@ -55,8 +60,15 @@ def _delay(text: str) -> float | list[float]:
 def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> None:
     parser.add_argument("--buyers", type=int, default=10)
     parser.add_argument("--tickets", type=int, default=1)
+    parser.add_argument(
+        "--store",
+        choices=get_args(StoreKind),
+        default="file",
+        help="where the tickets live (postgres, redis: the servers of TICKETRUSH_POSTGRES_URL, TICKETRUSH_REDIS_URL)",
+    )
     if with_lock:
-        parser.add_argument("--lock", choices=LOCKS, default="none")
+        parser.add_argument("--strategy", choices=get_args(StrategyKind), default="read-write")
+        parser.add_argument("--lock", choices=get_args(LockKind), default="none")
     parser.add_argument("--executor", choices=("process", "pool"), default="process")
     parser.add_argument("--workers", type=int, help="pool size (default: number of CPUs)")
     parser.add_argument("--think-ms", type=_delay, default=100.0, help="ms, or a range such as 50-150")
@@ -72,6 +84,8 @@ def _config(args: argparse.Namespace, lock: LockKind) -> SimulationConfig:
     return SimulationConfig(
         buyers=args.buyers,
         tickets=args.tickets,
+        store=args.store,
+        strategy=getattr(args, "strategy", "read-write"),
         lock=lock,
         executor=args.executor,
         workers=args.workers,
@@ -142,11 +156,31 @@ def _cell(value: Any) -> str:
 
 
 def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
+    """Run `config` in a folder of its own, and remove it and what the run left on its store's server after."""
     progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
+    urls = store_urls_from(os.environ)
+    problem = store_url_problem(config.store, urls)
+    if problem is not None:
+        raise StoreRefused(problem)
     with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
-        return run_simulation(
-            config, Path(run_dir), on_progress=progress, time_limit_s=args.time_limit_s, pause_collector=True
-        )
+        try:
+            report = run_simulation(
+                config,
+                Path(run_dir),
+                on_progress=progress,
+                time_limit_s=args.time_limit_s,
+                pause_collector=True,
+                store_urls=urls,
+            )
+        except BaseException:
+            with contextlib.suppress(TicketrushError):  # the run's own failure is the one to tell
+                drop_store(config, Path(run_dir), urls)
+            raise
+        try:
+            drop_store(config, Path(run_dir), urls)
+        except TicketrushError as e:
+            sys.stderr.write(f"ticketrush: the run's tickets on store {config.store} were not removed: {e}\n")
+    return report
 
 
 def _report_json(report: RunReport) -> dict[str, Any]:
@@ -214,6 +248,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         for error in e.errors():
             field = ".".join(str(part) for part in error["loc"]) or "config"
             sys.stderr.write(f"ticketrush: invalid {field}: {error['msg']}\n")
+        return 2
+    except StoreRefused as e:
+        sys.stderr.write(f"ticketrush: invalid {e.field}: {e}\n")
         return 2
     except TicketrushError as e:
         sys.stderr.write(f"ticketrush: {e}\n")

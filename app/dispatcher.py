@@ -30,9 +30,9 @@ from multiprocessing.process import BaseProcess
 
 from app.lifecycle import FINISHED, InvalidTransition, Status
 from app.runner import RUN_NICENESS, execute
-from app.settings import Settings
+from app.settings import Settings, store_url_problem
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
-from workers import SimulationConfig
+from workers import SimulationConfig, StoreLost, StoreRefused, check_store
 from workers.hygiene import exit_cause
 
 logger = logging.getLogger("ticketrush")
@@ -46,7 +46,7 @@ CLOSE_TIMEOUT_S = CANCEL_GRACE_S + 10.0
 class LimitExceeded(Exception):
     """The simulation asks for more than this server allows."""
 
-    def __init__(self, field: str, value: int, limit: int, message: str) -> None:
+    def __init__(self, field: str, value: object, limit: int | None, message: str) -> None:
         super().__init__(field, value, limit, message)
         self.field = field
         self.value = value
@@ -122,6 +122,19 @@ class Dispatcher:
                 f"at most {s.max_process_buyers:,} buyers are allowed with executor 'process', one process per "
                 "buyer (TICKETRUSH_MAX_PROCESS_BUYERS); use executor 'pool' for more",
             )
+        self._check_store(config)
+
+    def _check_store(self, config: SimulationConfig) -> None:
+        """A store on a server needs its URL, and a server that takes as many connections as the run opens."""
+        problem = store_url_problem(config.store, self.settings.store_urls())
+        if problem is not None:
+            raise LimitExceeded("store", config.store, None, problem)
+        try:
+            check_store(config, self.settings.store_urls())
+        except StoreRefused as e:
+            raise LimitExceeded(e.field, e.value, e.limit, e.message) from e
+        except StoreLost:
+            pass  # a server that cannot be reached now fails the run with its own words, if it still cannot
 
     def submit(self, config: SimulationConfig) -> SimulationRow:
         """Store a new simulation, queued, with its seed chosen; raise LimitExceeded or QueueFull instead."""
@@ -234,6 +247,7 @@ class Dispatcher:
                 str(self.store.data_dir),
                 self.settings.run_timeout_s,
                 os.getpid(),
+                self.settings.store_urls(),
             ),
             name=f"ticketrush-run-{sim_id}",
         )
