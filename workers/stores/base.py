@@ -46,6 +46,7 @@ class TicketStore:
     label: ClassVar[str]  # what the explanation calls it
     site_packages: ClassVar[bool] = False  # its buyers import installed packages (a database client)
     server: ClassVar[str | None] = None  # the server it lives on ("PostgreSQL"), None for a store of its own
+    write_lock: ClassVar[str | None] = None  # what a for-update transaction waits for, where the store has one
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir

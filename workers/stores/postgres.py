@@ -48,6 +48,7 @@ SELECT current_setting('max_connections')::int,
 class PostgresStore(ServerStore):
     kind = "postgres"
     label = "the PostgreSQL table"
+    write_lock = "PostgreSQL row lock"
     server = "PostgreSQL"
 
     def __init__(self, run_dir: Path, url: str) -> None:
@@ -121,7 +122,7 @@ class PostgresStore(ServerStore):
         except (errors.SerializationFailure, errors.DeadlockDetected) as e:  # SQLSTATE 40001, 40P01
             raise WriteConflict(f"PostgreSQL refused the transaction: {first_line(e)}") from e
         except errors.LockNotAvailable as e:
-            raise LockTimeout(f"gave up after waiting {self._lock_timeout:g} s for PostgreSQL's lock") from e
+            raise LockTimeout(f"gave up after waiting {self._lock_timeout:g} s for the {self.write_lock}") from e
         except psycopg.Error as e:
             if conn.broken or conn.closed:
                 self._conn = None
@@ -147,6 +148,7 @@ class PostgresStore(ServerStore):
         )
 
     def create(self, tickets: int) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # for a file lock beside it
         self.open()
         try:
             self._run(self._create)

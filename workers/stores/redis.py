@@ -120,6 +120,7 @@ class RedisStore(ServerStore):
     # -- the coordinator's side -------------------------------------------------------------------------------
 
     def create(self, tickets: int) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # for a file lock beside it
         client = self._connected()
         try:
             self._call(client.delete, self.lock_key)

@@ -28,6 +28,7 @@ _BEGIN = {"for-update": "BEGIN IMMEDIATE"}
 class SqliteStore(TicketStore):
     kind = "sqlite"
     label = "the SQLite database"
+    write_lock = "SQLite write lock"
 
     def __init__(self, run_dir: Path) -> None:
         super().__init__(run_dir)
@@ -86,7 +87,7 @@ class SqliteStore(TicketStore):
             return self._db.execute(sql, params)
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
-                raise LockTimeout(f"gave up after waiting {self._timeout:g} s for SQLite's write lock") from e
+                raise LockTimeout(f"gave up after waiting {self._timeout:g} s for the {self.write_lock}") from e
             raise DbError(f"{self.path.name}: {e}") from e
         except sqlite3.Error as e:
             raise DbError(f"{self.path.name}: {e}") from e
