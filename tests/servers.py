@@ -52,6 +52,7 @@ class Postgres:
     def __init__(self, url: str) -> None:
         self.url = url
         self.conn = psycopg.connect(url, autocommit=True)
+        self.where = PostgresStore(Path("."), url).where  # as the engine's messages name the server
 
     def close(self) -> None:
         self.conn.close()
@@ -88,6 +89,7 @@ class Redis:
     def __init__(self, url: str) -> None:
         self.url = url
         self.client = redis.Redis.from_url(url)
+        self.where = RedisStore(Path("."), url).where  # as the engine's messages name the server
 
     def close(self) -> None:
         self.client.close()

@@ -235,7 +235,7 @@ def test_postgres_closing_the_connections_mid_run_fails_the_run_cleanly(
     assert closed == [connections]
     message = str(failed.value)
     assert message.startswith(
-        "the PostgreSQL server at 127.0.0.1:5432 closed the connection: terminating connection due to administrator "
+        f"the PostgreSQL server at {postgres.where} closed the connection: terminating connection due to administrator "
         "command;"
     )
     records = failed.value.records
