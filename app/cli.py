@@ -1,4 +1,4 @@
-"""The `ticketrush` command: run a rush, compare the locks, or serve the API.
+"""The `ticketrush` command: run a rush, compare the cures, or serve the API.
 
 ticketrush run --buyers 10 --tickets 1 --lock none
 ticketrush compare --buyers 1000 --tickets 100 --think-ms 0 --hold-ms 0
@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
+import queue
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, get_args
 
@@ -21,13 +24,20 @@ from pydantic import ValidationError
 
 from app.settings import store_url_problem, store_urls_from
 from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
-from workers.locks import LockKind
+from workers.config import DEFAULT_MAX_RETRIES
+from workers.config_errors import field_errors
+from workers.locks import DEFAULT_PERMITS, LockKind
+from workers.schedules import Model, ScheduleError, complete, play
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
+from workers.support import Cure, cures
 
 STORY_LIMIT = 50
 SHUTDOWN_GRACE_S = 3
-LOCKS: tuple[LockKind, ...] = ("none", "process", "file")
+LOCKS: tuple[str, ...] = get_args(LockKind)
+STORES: tuple[str, ...] = get_args(StoreKind)
+STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
+OPTION_OF = {"together": "--staggered"}  # config fields whose option is not their name
 TABLE_ROWS = (
     ("tickets_initial", "tickets at start"),
     ("tickets_handed_out", "tickets handed out"),
@@ -38,8 +48,13 @@ TABLE_ROWS = (
     ("safe", "safe"),
     ("buyers_succeeded", "buyers who got a ticket"),
     ("buyers_sold_out", "buyers who found it sold out"),
+    ("buyers_gave_up", "buyers who gave up"),
     ("buyers_errored", "buyers who failed"),
     ("max_in_critical", "most buyers in read-to-write at once"),
+    ("retries", "refused writes retried"),
+    ("queue_wait_p50_ms", "seller queue wait p50 (ms)"),
+    ("purchase_p50_ms", "purchase p50 (ms)"),
+    ("purchase_p95_ms", "purchase p95 (ms)"),
     ("lock_wait_p50_ms", "lock wait p50 (ms)"),
     ("lock_wait_p95_ms", "lock wait p95 (ms)"),
     ("lock_wait_max_ms", "lock wait max (ms)"),
@@ -57,43 +72,133 @@ def _delay(text: str) -> float | list[float]:
     return float(text)
 
 
+def _schedule(text: str) -> list[int]:
+    """'1,2,1,2' is a schedule of buyer numbers."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"buyer numbers separated by commas, such as 1,2,1,2 (got {text!r})") from None
+
+
+def _time_limit(text: str) -> float:
+    """A run's time limit: a positive, finite number of seconds (0 or less would fail every run at once)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds < math.inf):
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0 (got {text!r})")
+    return seconds
+
+
+def _option(field: str) -> str:
+    """A config field as the CLI spells it: think_ms -> --think-ms."""
+    return OPTION_OF.get(field, "--" + field.replace("_", "-"))
+
+
 def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> None:
-    parser.add_argument("--buyers", type=int, default=10)
-    parser.add_argument("--tickets", type=int, default=1)
+    parser.add_argument("--buyers", type=int, default=10, help="buyers racing, one process each (default: %(default)s)")
+    parser.add_argument("--tickets", type=int, default=1, help="tickets in the db at the start (default: %(default)s)")
     parser.add_argument(
         "--store",
-        choices=get_args(StoreKind),
+        choices=STORES,
         default="file",
-        help="where the tickets live (postgres, redis: the servers of TICKETRUSH_POSTGRES_URL, TICKETRUSH_REDIS_URL)",
+        help="where the tickets live: the lesson's db.json, shared memory, an SQLite file, or the PostgreSQL or Redis "
+        "server of TICKETRUSH_POSTGRES_URL or TICKETRUSH_REDIS_URL (default: %(default)s)",
     )
     if with_lock:
-        parser.add_argument("--strategy", choices=get_args(StrategyKind), default="read-write")
-        parser.add_argument("--lock", choices=get_args(LockKind), default="none")
-    parser.add_argument("--executor", choices=("process", "pool"), default="process")
-    parser.add_argument("--workers", type=int, help="pool size (default: number of CPUs)")
-    parser.add_argument("--think-ms", type=_delay, default=100.0, help="ms, or a range such as 50-150")
-    parser.add_argument("--hold-ms", type=_delay, default=[100.0, 300.0], help="ms, or a range such as 100-300")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--lock-timeout-s", type=float, default=30.0)
-    parser.add_argument("--staggered", action="store_true", help="start buyers as they are created, not together")
-    parser.add_argument("--time-limit-s", type=float, default=300.0)
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument(
+            "--strategy",
+            choices=STRATEGIES,
+            default="read-write",
+            help="how a buyer buys: the lesson's read, hold, write back; a version check with retries; or requests "
+            "to one seller process (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--lock",
+            choices=LOCKS,
+            default="none",
+            help="what guards a read-write purchase: nothing, a multiprocessing.Lock, a file lock or a "
+            "multiprocessing.Semaphore (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--permits",
+            type=int,
+            help=f"buyers the semaphore lets in at once, with --lock semaphore only (default: {DEFAULT_PERMITS})",
+        )
+        parser.add_argument(
+            "--schedule",
+            type=_schedule,
+            help="buyer numbers such as 1,2,1,2,1,2: each lets that buyer take its next step (search, read, write), "
+            "so the race happens the same way every time (default: none, the scheduler decides)",
+        )
+        parser.add_argument(
+            "--max-retries",
+            type=int,
+            default=DEFAULT_MAX_RETRIES,
+            help="refused writes an optimistic buyer retries before giving up, with --strategy optimistic only "
+            "(default: %(default)s)",
+        )
+    parser.add_argument(
+        "--executor",
+        choices=("process", "pool"),
+        default="process",
+        help="process: one process per buyer; pool: a pool of processes shares the buyers (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="pool size, with --executor pool only (default: the number of CPUs)"
+    )
+    parser.add_argument(
+        "--think-ms", type=_delay, default=100.0, help="search time in ms, or a range such as 50-150 (default: 100)"
+    )
+    parser.add_argument(
+        "--hold-ms",
+        type=_delay,
+        default=[100.0, 300.0],
+        help="ms between reading the count and writing it back, or a range (default: 100-300)",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="seed of the delays, to repeat a run (default: a random one, printed at the end)"
+    )
+    parser.add_argument(
+        "--lock-timeout-s",
+        type=float,
+        default=30.0,
+        help="seconds a buyer waits for the lock before failing (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--staggered",
+        action="store_true",
+        help="start buyers as they are created instead of releasing them together (default: together)",
+    )
+    parser.add_argument(
+        "--time-limit-s",
+        type=_time_limit,
+        default=300.0,
+        help="seconds a run may take before it is stopped and fails (default: %(default)g)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
 
 
-def _config(args: argparse.Namespace, lock: LockKind) -> SimulationConfig:
-    return SimulationConfig(
-        buyers=args.buyers,
-        tickets=args.tickets,
-        store=args.store,
-        strategy=getattr(args, "strategy", "read-write"),
-        lock=lock,
-        executor=args.executor,
-        workers=args.workers,
-        think_ms=args.think_ms,
-        hold_ms=args.hold_ms,
-        seed=args.seed,
-        together=not args.staggered,
-        lock_timeout_s=args.lock_timeout_s,
+def _config(args: argparse.Namespace, cure: Cure | None = None) -> SimulationConfig:
+    """The config the options describe; for a comparison, with `cure`'s strategy and lock."""
+    chosen = {"strategy": cure.strategy, "lock": cure.lock} if cure else {"strategy": args.strategy, "lock": args.lock}
+    if cure is None:
+        chosen |= {"permits": args.permits, "max_retries": args.max_retries, "schedule": args.schedule}
+    return SimulationConfig.model_validate(
+        {
+            "buyers": args.buyers,
+            "tickets": args.tickets,
+            "store": args.store,
+            **chosen,
+            "executor": args.executor,
+            "workers": args.workers,
+            "think_ms": args.think_ms,
+            "hold_ms": args.hold_ms,
+            "seed": args.seed,
+            "together": not args.staggered,
+            "lock_timeout_s": args.lock_timeout_s,
+        }
     )
 
 
@@ -123,11 +228,14 @@ def story(records: Sequence[BuyerRecord]) -> list[str]:
     lines: list[tuple[int, str]] = []
     for r in records:
         if r.t_searched is not None:
-            lines.append((r.t_searched, f"buyer {r.buyer} sees {r.seen} ticket(s) left"))
+            left = "1 ticket" if r.seen == 1 else f"{r.seen} tickets"
+            lines.append((r.t_searched, f"buyer {r.buyer} sees {left} left"))
         if r.outcome == "success" and r.t_write is not None:
             lines.append((r.t_write, f"buyer {r.buyer} got a ticket (read {r.read}, wrote {r.wrote})"))
         elif r.outcome == "sold_out" and r.t_read is not None:
             lines.append((r.t_read, f"buyer {r.buyer} found it sold out"))
+        elif r.outcome == "gave_up":
+            lines.append((r.t_end or origin, f"buyer {r.buyer} {r.error}"))
         elif r.outcome == "error":
             lines.append((r.t_end or origin, f"buyer {r.buyer} failed: {r.error}"))
     lines.sort()
@@ -155,71 +263,219 @@ def _cell(value: Any) -> str:
     return f"{value:,}"
 
 
-def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
-    """Run `config` in a folder of its own, and remove it and what the run left on its store's server after."""
-    progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
+@contextlib.contextmanager
+def _run_folder(config: SimulationConfig) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A temporary folder for a run of `config`, and the URLs of the stores' servers (TICKETRUSH_POSTGRES_URL,
+    TICKETRUSH_REDIS_URL); what the run left on its store's server goes with the folder."""
     urls = store_urls_from(os.environ)
     problem = store_url_problem(config.store, urls)
     if problem is not None:
         raise StoreRefused(problem)
-    with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
+    with tempfile.TemporaryDirectory(prefix="ticketrush-") as folder:
+        run_dir = Path(folder)
         try:
-            report = run_simulation(
-                config,
-                Path(run_dir),
-                on_progress=progress,
-                time_limit_s=args.time_limit_s,
-                pause_collector=True,
-                store_urls=urls,
-            )
+            yield run_dir, urls
         except BaseException:
             with contextlib.suppress(TicketrushError):  # the run's own failure is the one to tell
-                drop_store(config, Path(run_dir), urls)
+                drop_store(config, run_dir, urls)
             raise
         try:
-            drop_store(config, Path(run_dir), urls)
+            drop_store(config, run_dir, urls)
         except TicketrushError as e:
             sys.stderr.write(f"ticketrush: the run's tickets on store {config.store} were not removed: {e}\n")
-    return report
+
+
+def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
+    progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
+    with _run_folder(config) as (run_dir, urls):
+        return run_simulation(
+            config,
+            run_dir,
+            on_progress=progress,
+            time_limit_s=args.time_limit_s,
+            pause_collector=True,
+            store_urls=urls,
+        )
 
 
 def _report_json(report: RunReport) -> dict[str, Any]:
     return {"config": report.config.model_dump(), "result": report.result.model_dump()}
 
 
+def cure_name(config: SimulationConfig) -> str:
+    return Cure(config.strategy, config.lock).name
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    report = _execute(_config(args, args.lock), args)
+    report = _execute(_config(args), args)
     if args.json:
         json.dump(_report_json(report), out, indent=2)
         out.write("\n")
         return 0
     if report.config.buyers <= STORY_LIMIT:
         out.write("\n".join(story(report.records)) + "\n\n")
-    out.write(table({report.config.lock: report}) + "\n\n")
+    out.write(f"{report.result.verdict}\n\n")
+    out.write(table({cure_name(report.config): report}) + "\n\n")
     out.write(report.result.explanation + "\n")
     out.write(f"(seed {report.config.seed}: pass --seed {report.config.seed} to repeat these delays)\n")
+    if report.result.schedule is not None:
+        steps = ",".join(map(str, report.result.schedule))
+        out.write(f"(the steps in the order they happened: pass --schedule {steps} to replay this run exactly)\n")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    base = _config(args, "none").resolved()
-    reports: dict[str, RunReport] = {lock: _execute(base.model_copy(update={"lock": lock}), args) for lock in LOCKS}
+    """Every cure of the store in turn, never two at once; Ctrl-C shows the runs that had finished, then stops
+    (exit 130)."""
+    candidates = cures(args.store)
+    configs = [_config(args, cure) for cure in candidates]  # every one is checked before any runs
+    base = configs[0].resolved()
+    reports: dict[str, RunReport] = {}
+    try:
+        for cure, config in zip(candidates, configs, strict=True):
+            reports[cure.name] = _execute(config.model_copy(update={"seed": base.seed}), args)
+    except KeyboardInterrupt:
+        if reports:
+            _write_comparison(reports, base, args, out)
+            if not args.json:
+                missing = ", ".join(cure.name for cure in candidates if cure.name not in reports)
+                out.write(f"(interrupted: {missing} did not run to the end)\n")
+        raise
+    _write_comparison(reports, base, args, out)
+    return 0
+
+
+def _write_comparison(
+    reports: Mapping[str, RunReport], base: SimulationConfig, args: argparse.Namespace, out: TextIO
+) -> None:
     if args.json:
         json.dump({lock: _report_json(r) for lock, r in reports.items()}, out, indent=2)
         out.write("\n")
-        return 0
+        return
     out.write(table(reports) + "\n\n")
-    for lock, report in reports.items():
-        out.write(f"{lock}: {report.result.explanation}\n")
+    for name, report in reports.items():
+        out.write(f"{name}: {report.result.verdict}. {report.result.explanation}\n")
     out.write(f"(seed {base.seed})\n")
+
+
+def _describe_state(model: Model) -> str:
+    parts = [f"count={model.count}"]
+    if model.holders:
+        parts.append("lock held by " + ", ".join(f"buyer {h}" for h in model.holders))
+    for number, b in model.buyers.items():
+        step = model.next_step(number)
+        parts.append(f"buyer {number}: {step or b.outcome}")
+    return "; ".join(parts)
+
+
+def _one_step(model: Model, word: str) -> int:
+    """Take the step the user typed on `model`; ScheduleError says why it cannot be taken."""
+    try:
+        buyer = int(word)
+    except ValueError:
+        raise ScheduleError(f"type a buyer's number, 'end' or 'quit' (got {word!r})") from None
+    model.take(buyer)
+    return buyer
+
+
+def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -> int:
+    """A step-mode run in the terminal: type a buyer's number to let it take its next step, 'end' to run every
+    buyer to its end, 'quit' to stop."""
+    config = _config(args).model_copy(update={"mode": "step"})
+    config = SimulationConfig.model_validate(config.model_dump())  # the step-mode rules apply
+    model = play(config.race(), config.schedule or [])
+    steps: queue.Queue[int] = queue.Queue()
+    stopped = threading.Event()
+    outcome: list[RunReport | BaseException] = []
+
+    def feed() -> list[int]:
+        taken = []
+        while not steps.empty():
+            taken.append(steps.get_nowait())
+        return taken
+
+    def run() -> None:
+        try:
+            with _run_folder(config) as (run_dir, urls):
+                report = run_simulation(
+                    config,
+                    run_dir,
+                    next_steps=feed,
+                    should_stop=stopped.is_set,
+                    time_limit_s=args.time_limit_s,
+                    store_urls=urls,
+                )
+            outcome.append(report)
+        except BaseException as e:  # reported by the main thread
+            outcome.append(e)
+
+    runner = threading.Thread(target=run, name="ticketrush-step-run")
+    runner.start()
+    out.write(f"{_describe_state(model)}\n> ")
+    out.flush()
+    try:
+        for line in lines:
+            word = line.strip()
+            if word in ("quit", "q"):
+                raise KeyboardInterrupt
+            try:
+                taken = complete(model) if word == "end" else [_one_step(model, word)]
+            except ScheduleError as e:
+                out.write(f"{e}\n> ")
+                out.flush()
+                continue
+            for buyer in taken:
+                steps.put(buyer)
+            out.write(f"{_describe_state(model)}\n")
+            if all(model.done(b) for b in model.buyers):
+                break
+            out.write("> ")
+            out.flush()
+        else:
+            raise KeyboardInterrupt  # the input ended before the visit did
+    finally:
+        if not all(model.done(b) for b in model.buyers):
+            stopped.set()  # the run is cancelled: its buyers are stopped
+        runner.join(args.time_limit_s + 30)
+    report = outcome[0]
+    if isinstance(report, BaseException):
+        raise report
+    out.write(f"\n{report.result.verdict}\n{report.result.explanation}\n")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """Settings and the data dir are checked before the server starts, so that a refusal is one line."""
     import uvicorn
 
-    # Open event streams would otherwise hold the shutdown (and the cancelling of runs) back indefinitely.
-    uvicorn.run("app.main:app", host=args.host, port=args.port, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    from app.main import create_app
+    from app.ownership import DataDirClaim, DataDirInUse
+    from app.settings import Settings, settings_problems
+
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        for line in settings_problems(e):
+            sys.stderr.write(f"ticketrush: {line}\n")
+        return 2
+    try:
+        claim = DataDirClaim.take(settings.data_dir)
+    except DataDirInUse as e:
+        sys.stderr.write(f"ticketrush: {e}\n")
+        return 1
+    except OSError as e:
+        sys.stderr.write(f"ticketrush: cannot use the data dir {settings.data_dir}: {e.strerror or e}\n")
+        return 1
+    try:
+        uvicorn.run(
+            create_app(settings, claim),
+            host=args.host,
+            port=args.port,
+            # open event streams would otherwise hold the shutdown (and the cancelling of runs) back indefinitely
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
+    finally:
+        claim.release()
     return 0
 
 
@@ -229,12 +485,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one ticket rush and explain it")
     _add_config_options(run, with_lock=True)
     run.set_defaults(handler=cmd_run)
-    compare = commands.add_parser("compare", help="run one config under each lock, side by side")
+    stepper = commands.add_parser(
+        "step", help="take a small race one step at a time: type a buyer's number, 'end' or 'quit'"
+    )
+    _add_config_options(stepper, with_lock=True)
+    stepper.set_defaults(handler=cmd_step)
+    compare = commands.add_parser(
+        "compare", help="run one config under every cure its store has, one after another, side by side"
+    )
     _add_config_options(compare, with_lock=False)
     compare.set_defaults(handler=cmd_compare)
     serve = commands.add_parser("serve", help="serve the HTTP API and the dashboard")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     serve.set_defaults(handler=cmd_serve)
     return parser
 
@@ -245,12 +508,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     try:
         return int(args.handler(args, out))
     except ValidationError as e:
-        for error in e.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "config"
-            sys.stderr.write(f"ticketrush: invalid {field}: {error['msg']}\n")
+        for error in field_errors(e, spell=_option, range_form="min-max"):
+            sys.stderr.write(f"ticketrush: {error.message}\n")
         return 2
     except StoreRefused as e:
-        sys.stderr.write(f"ticketrush: invalid {e.field}: {e}\n")
+        sys.stderr.write(f"ticketrush: {_option(e.field)}: {e}\n")
         return 2
     except TicketrushError as e:
         sys.stderr.write(f"ticketrush: {e}\n")

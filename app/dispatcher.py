@@ -1,13 +1,18 @@
 """Admission control and run processes: at most `max_running` runs at once, the rest wait first in first out.
 
-    submit(config)   limits (LimitExceeded) and room (QueueFull) checked; stored as queued; id joins the FIFO
+    submit(config)   limits (LimitExceeded) and room (QueueFull, ShuttingDown) checked; stored as queued; id joins
+                     the FIFO
     cancel(id)       queued: cancelled at once; running: SIGTERM to its process, wait for it, kill if it lingers
     the dispatcher thread, in a loop:
       |-- start      pop queued ids while fewer than max_running run; one spawned process each (app.runner)
       |-- wait       on the run processes' sentinels and a wake-up socket, with a timeout
       |-- reap       join the exited; one that left its simulation unfinished makes it failed (or cancelled)
-      `-- police     SIGTERM runs asked to stop, SIGKILL them after a grace; SIGKILL runs far past the time limit
-    close()          cancel everything, wait for every run process (with timeouts), end the thread
+      `-- police     SIGTERM runs asked to stop (SHUTDOWN_SIGNAL when the server stops), SIGKILL them after a
+                     grace; SIGKILL runs far past the time limit
+    close()          cancel everything, saying why; wait for every run process (with timeouts), end the thread
+
+The lock guards the queue and the table of runs only: every store call (SQLite, which may wait up to its busy
+timeout on a slow disk) happens outside it, so that a request never waits behind another thread's I/O.
 
 Run processes are started from this one long-lived thread on purpose: PR_SET_PDEATHSIG fires when the thread
 that created a child exits, so a request thread (which the thread pool may retire) would take its run down.
@@ -29,7 +34,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 
 from app.lifecycle import FINISHED, InvalidTransition, Status
-from app.runner import RUN_NICENESS, execute
+from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
 from app.settings import Settings, store_url_problem
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
 from workers import SimulationConfig, StoreLost, StoreRefused, check_store
@@ -41,6 +46,8 @@ POLL_S = 0.25
 CANCEL_GRACE_S = 10.0
 TIME_LIMIT_MARGIN_S = 15.0
 CLOSE_TIMEOUT_S = CANCEL_GRACE_S + 10.0
+RETRY_AFTER_S = 5  # a hint for 429 and 503: a slot frees when a run ends, which no one can know in advance
+SHUTDOWN_BEFORE_START = "the server was shut down before this simulation could start"
 
 
 class LimitExceeded(Exception):
@@ -61,12 +68,17 @@ class QueueFull(Exception):
     """No room for another simulation: as many are running and queued as allowed."""
 
 
+class ShuttingDown(Exception):
+    """The server is stopping and takes no new simulation."""
+
+
 @dataclass
 class _Run:
     sim_id: str
     process: BaseProcess
     deadline: float
     cancel_requested: bool = False
+    stop_reason: str | None = None  # why it is stopped, when not at a user's request
     terminated_at: float | None = None
     timed_out: bool = False
     done: threading.Event = field(default_factory=threading.Event)
@@ -80,6 +92,8 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._queue: deque[str] = deque()
         self._runs: dict[str, _Run] = {}
+        self._admitting = 0  # submissions between their room check and their place in the queue
+        self._starting: set[str] = set()  # taken from the queue, their run process not started yet
         self._closing = False
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -137,20 +151,31 @@ class Dispatcher:
             pass  # a server that cannot be reached now fails the run with its own words, if it still cannot
 
     def submit(self, config: SimulationConfig) -> SimulationRow:
-        """Store a new simulation, queued, with its seed chosen; raise LimitExceeded or QueueFull instead."""
+        """Store a new simulation, queued, with its seed chosen; raise LimitExceeded, QueueFull or ShuttingDown."""
         self.check_limits(config)
         room = self.settings.max_running + self.settings.max_queued
         with self._lock:
             if self._closing:
-                raise QueueFull("the server is shutting down")
-            if len(self._queue) + len(self._runs) >= room:
+                raise ShuttingDown("the server is shutting down; it takes no new simulation")
+            if len(self._queue) + len(self._starting) + len(self._runs) + self._admitting >= room:
                 raise QueueFull(
                     f"{room} simulations are already running or queued, the most this server takes "
                     f"(TICKETRUSH_MAX_RUNNING={self.settings.max_running}, "
                     f"TICKETRUSH_MAX_QUEUED={self.settings.max_queued}); try again when one has finished"
                 )
+            self._admitting += 1  # its room is kept while it is stored
+        try:
             row = self.store.create(config.resolved())
-            self._queue.append(row.id)
+        finally:
+            with self._lock:
+                self._admitting -= 1
+        with self._lock:
+            closing = self._closing
+            if not closing:
+                self._queue.append(row.id)
+        if closing:  # close() came while it was being stored, and has cancelled the queue without it
+            self._settle(row.id, Status.CANCELLED, error=SHUTDOWN_BEFORE_START)
+            raise ShuttingDown("the server is shutting down; it takes no new simulation")
         self._wake()
         return row
 
@@ -165,13 +190,20 @@ class Dispatcher:
         if row.status in FINISHED:
             raise InvalidTransition(sim_id, row.status, Status.CANCELLED)
         with self._lock:
-            if sim_id in self._queue:
-                self._queue.remove(sim_id)
-                self.store.transition(sim_id, Status.CANCELLED)
-                return
+            place = self._queue.index(sim_id) if sim_id in self._queue else None
+            if place is not None:
+                del self._queue[place]  # out of the queue: nothing can start it now
             run = self._runs.get(sim_id)
             if run is not None:
                 run.cancel_requested = True
+        if place is not None:
+            try:
+                self.store.transition(sim_id, Status.CANCELLED)
+            except StoreError:
+                with self._lock:
+                    self._queue.insert(place, sim_id)  # still queued in the store: back in its place
+                raise
+            return
         if run is None:  # between the queue and its process: the run process will find it cancelled
             self.store.transition(sim_id, Status.CANCELLED)
             return
@@ -190,8 +222,9 @@ class Dispatcher:
             self._queue.clear()
             for run in self._runs.values():
                 run.cancel_requested = True
+                run.stop_reason = SHUTDOWN_REASON
         for sim_id in queued:
-            self._settle(sim_id, Status.CANCELLED)
+            self._settle(sim_id, Status.CANCELLED, error=SHUTDOWN_BEFORE_START)
         self._wake()
         if self._thread.is_alive():
             self._thread.join(CLOSE_TIMEOUT_S)
@@ -225,12 +258,27 @@ class Dispatcher:
 
     def _next_queued(self) -> str | None:
         with self._lock:
-            if self._queue and len(self._runs) < self.settings.max_running and not self._closing:
-                return self._queue.popleft()
+            if self._queue and len(self._starting) + len(self._runs) < self.settings.max_running and not self._closing:
+                sim_id = self._queue.popleft()
+                self._starting.add(sim_id)
+                return sim_id
         return None
 
     def _launch(self, sim_id: str) -> None:
-        """Start the run process of `sim_id` (outside the lock: a spawn takes a while)."""
+        """Start the run process of `sim_id` (outside the lock: a spawn takes a while), then count it as running."""
+        run = None
+        try:
+            run = self._start_process(sim_id)
+        finally:
+            with self._lock:
+                self._starting.discard(sim_id)
+                if run is not None:
+                    self._runs[sim_id] = run
+                    if self._closing:
+                        run.cancel_requested, run.stop_reason = True, SHUTDOWN_REASON
+
+    def _start_process(self, sim_id: str) -> _Run | None:
+        """The started run process of `sim_id`; None if it is no longer queued or its process could not start."""
         try:
             row = self.store.get(sim_id)
         except StoreError:
@@ -238,7 +286,7 @@ class Dispatcher:
                 self._queue.appendleft(sim_id)  # first in line again once the store answers
             raise
         if row is None or row.status != Status.QUEUED:
-            return
+            return None
         process = self._context.Process(
             target=execute,
             args=(
@@ -255,13 +303,11 @@ class Dispatcher:
             process.start()
         except OSError as e:
             self._settle(sim_id, Status.FAILED, error=f"could not start the run process: {e}")
-            return
+            return None
         if process.pid is not None:  # niced at once, so that its start-up (imports) yields to the API too
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, process.pid, RUN_NICENESS)
-        deadline = time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S
-        with self._lock:
-            self._runs[sim_id] = _Run(sim_id, process, deadline, cancel_requested=self._closing)
+        return _Run(sim_id, process, time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S)
 
     def _wait(self) -> None:
         with self._lock:
@@ -274,12 +320,14 @@ class Dispatcher:
 
     def _reap(self) -> None:
         with self._lock:
-            for run in [r for r in self._runs.values() if not r.process.is_alive()]:
-                run.process.join(timeout=1.0)
-                self._settle_exited(run)
+            exited = [r for r in self._runs.values() if not r.process.is_alive()]
+        for run in exited:
+            run.process.join(timeout=1.0)
+            self._settle_exited(run)  # a StoreError leaves the run in the table, to be settled on the next round
+            with self._lock:
                 del self._runs[run.sim_id]
-                run.process.close()
-                run.done.set()
+            run.process.close()
+            run.done.set()
 
     def _settle_exited(self, run: _Run) -> None:
         row = self.store.get(run.sim_id)
@@ -289,7 +337,7 @@ class Dispatcher:
             limit = self.settings.run_timeout_s
             self._settle(run.sim_id, Status.FAILED, error=f"the run went past its time limit of {limit:g} s")
         elif run.cancel_requested:
-            self._settle(run.sim_id, Status.CANCELLED)
+            self._settle(run.sim_id, Status.CANCELLED, error=run.stop_reason)
         else:
             cause = exit_cause(run.process.exitcode)
             self._settle(run.sim_id, Status.FAILED, error=f"the run process {cause} before finishing")
@@ -299,7 +347,11 @@ class Dispatcher:
         with self._lock:
             for run in self._runs.values():
                 if run.cancel_requested and run.terminated_at is None:
-                    run.process.terminate()
+                    if run.stop_reason is None:
+                        run.process.terminate()
+                    elif run.process.pid is not None:  # the run process then says why it stopped
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(run.process.pid, SHUTDOWN_SIGNAL)
                     run.terminated_at = now
                 elif run.terminated_at is not None and now - run.terminated_at > CANCEL_GRACE_S:
                     logger.warning("run %s ignored SIGTERM for %.0f s; killing it", run.sim_id, CANCEL_GRACE_S)

@@ -4,6 +4,7 @@
       |-- die with the server      PR_SET_PDEATHSIG: killed even when the server is killed with SIGKILL
       |-- yield the CPU            a session of its own, whose scheduling group is niced (see `_yield_cpu`)
       |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
+      |   SHUTDOWN_SIGNAL = stop  the same, because the server is shutting down (and the run says so)
       |-- queued -> running
       |-- run_simulation           progress -> store (the engine calls it at most 10 times a second)
       `-- buyer records -> their file, then running -> completed (with the result) | failed | cancelled
@@ -30,16 +31,21 @@ from workers.hygiene import die_with_parent
 
 RUN_NICENESS = 19
 GROUP_NICENESS = 19
+SHUTDOWN_SIGNAL = signal.SIGUSR1  # sent by the dispatcher instead of SIGTERM when the server itself stops
+SHUTDOWN_REASON = "the server was shut down while this simulation was running"
 
 
 class StopRequest:
-    """Set by SIGTERM or SIGINT; read by the engine through `should_stop`."""
+    """Set by SIGTERM, SIGINT or SHUTDOWN_SIGNAL; read by the engine through `should_stop`."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.reason: str | None = None  # the error a cancelled run is stored with: none for a user's cancel
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
+        if signum == SHUTDOWN_SIGNAL:
+            self.reason = SHUTDOWN_REASON
 
     def should_stop(self) -> bool:
         return self.requested
@@ -63,6 +69,20 @@ def _yield_cpu() -> None:
         group.write(str(GROUP_NICENESS))
 
 
+class StepFeed:
+    """A step-mode run's steps as the API stores them, each handed to the engine once."""
+
+    def __init__(self, store: Store, sim_id: str) -> None:
+        self.store = store
+        self.sim_id = sim_id
+        self.taken = 0
+
+    def __call__(self) -> list[int]:
+        steps = self.store.steps(self.sim_id, self.taken)
+        self.taken += len(steps)
+        return steps
+
+
 def _settle(
     store: Store, sim_id: str, status: Status, *, error: str | None = None, result: Result | None = None
 ) -> None:
@@ -82,11 +102,11 @@ def execute(
     die_with_parent(server_pid)
     _yield_cpu()
     stop = StopRequest()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    for signum in (signal.SIGTERM, signal.SIGINT, SHUTDOWN_SIGNAL):
+        signal.signal(signum, stop)
     store = Store(Path(data_dir))
     if stop.requested:
-        _settle(store, sim_id, Status.CANCELLED)
+        _settle(store, sim_id, Status.CANCELLED, error=stop.reason)
         return
     try:
         store.transition(sim_id, Status.RUNNING)
@@ -100,10 +120,11 @@ def execute(
             should_stop=stop.should_stop,
             time_limit_s=time_limit_s,
             pause_collector=True,  # this process exists for this one run
+            next_steps=StepFeed(store, sim_id),
             store_urls=store_urls,
         )
     except RunCancelled:
-        _settle(store, sim_id, Status.CANCELLED)
+        _settle(store, sim_id, Status.CANCELLED, error=stop.reason)
     except StoreFailed as e:
         with contextlib.suppress(StoreError):  # the failure is what matters; the records are what is left of it
             store.save_buyers(sim_id, e.records)

@@ -1,5 +1,6 @@
 """Where simulations live: SQLite files under the data directory, shared by the server and its run processes.
 
+    data_dir/server.lock                held by the server that owns the data dir (app.ownership)
     data_dir/ticketrush.sqlite3         table `simulations`: one row each (status, config, times, result)
     data_dir/runs/<id>/db.json          the run's ticket db (and db.json.lock for the file lock)
     data_dir/runs/<id>/buyers.sqlite3   table `buyers`: one row per buyer, written once the run has finished
@@ -19,7 +20,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,7 +50,21 @@ CREATE TABLE IF NOT EXISTS simulations (
 );
 CREATE INDEX IF NOT EXISTS simulations_by_status ON simulations (status);
 CREATE INDEX IF NOT EXISTS simulations_by_created ON simulations (created_at);
+CREATE TABLE IF NOT EXISTS totals (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS steps (
+    sim_id TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    buyer  INTEGER NOT NULL,
+    PRIMARY KEY (sim_id, n)
+);
 """
+
+# What the completed runs added up to, kept apart from their rows so that deleting a run takes nothing away:
+# total name -> the Result field it sums. A store made before this table starts from what its rows hold.
+TOTALS = {"buyers": "buyers_total", "tickets_sold": "tickets_sold", "tickets_oversold": "oversold"}
 
 BUYERS_SCHEMA = """
 CREATE TABLE buyers (
@@ -106,7 +121,9 @@ class SimulationRow:
 
 @dataclass(frozen=True)
 class Totals:
-    """Counts over the whole store, for /metrics."""
+    """For /metrics: simulations in the store by status (down when one is deleted), and what every completed
+    run has added up to since the store was made (never down: deleted runs still count).
+    """
 
     by_status: dict[Status, int]
     buyers: int
@@ -152,7 +169,7 @@ def _row(values: tuple[Any, ...]) -> SimulationRow:
 
 class Store:
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
+        self.data_dir = data_dir.absolute()  # the buyer files are opened by URI, which needs a whole path
         self.path = data_dir / DB_NAME
         self.runs_dir = data_dir / "runs"
         self._local = threading.local()
@@ -216,6 +233,14 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode = WAL")
             db.executescript(SCHEMA)
+        with self._transaction("IMMEDIATE") as db:
+            for name, field in TOTALS.items():
+                db.execute(
+                    "INSERT OR IGNORE INTO totals (name, value) "
+                    f"SELECT ?, COALESCE(SUM(json_extract(result, '$.{field}')), 0) FROM simulations "
+                    "WHERE result IS NOT NULL",
+                    (name,),
+                )
 
     def create(self, config: SimulationConfig) -> SimulationRow:
         """Store a new simulation, queued; `config` should be resolved (its seed chosen)."""
@@ -287,12 +312,35 @@ class Store:
                 changes["finished"] = result.buyers_total
             assignments = ", ".join(f"{column} = ?" for column in changes)
             db.execute(f"UPDATE simulations SET {assignments} WHERE id = ?", (*changes.values(), sim_id))
+            if result is not None:
+                db.executemany(
+                    "UPDATE totals SET value = value + ? WHERE name = ?",
+                    [(getattr(result, field), name) for name, field in TOTALS.items()],
+                )
 
     def set_progress(self, sim_id: str, finished: int) -> None:
         with self._connect() as db:
             db.execute(
                 "UPDATE simulations SET finished = ? WHERE id = ? AND status = ?", (finished, sim_id, Status.RUNNING)
             )
+
+    def add_steps(self, sim_id: str, check: Callable[[list[int]], list[int]]) -> list[int]:
+        """Append to a step-mode simulation's steps what `check(steps so far)` returns (it raises to refuse), in one
+        transaction, so that two requests never both extend the same steps; returns every step."""
+        with self._transaction("IMMEDIATE") as db:
+            taken = [b for (b,) in db.execute("SELECT buyer FROM steps WHERE sim_id = ? ORDER BY n", (sim_id,))]
+            added = check(taken)
+            db.executemany(
+                "INSERT INTO steps (sim_id, n, buyer) VALUES (?, ?, ?)",
+                [(sim_id, len(taken) + i, buyer) for i, buyer in enumerate(added)],
+            )
+        return taken + added
+
+    def steps(self, sim_id: str, after: int = 0) -> list[int]:
+        """A step-mode simulation's steps, from the `after`-th on."""
+        with self._connect() as db:
+            rows = db.execute("SELECT buyer FROM steps WHERE sim_id = ? AND n >= ? ORDER BY n", (sim_id, after))
+            return [b for (b,) in rows]
 
     def delete(self, sim_id: str) -> None:
         """Remove a finished simulation and its run folder (its ticket db and its buyer records)."""
@@ -303,6 +351,7 @@ class Store:
             if Status(found[0]) not in FINISHED:
                 raise SimulationBusy(f"simulation {sim_id} is {found[0]}; cancel it before deleting it")
             db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,))
+            db.execute("DELETE FROM steps WHERE sim_id = ?", (sim_id,))
         # Only once the row is gone for good: a commit that fails (a full disk) must leave the files in place.
         try:
             shutil.rmtree(self.run_dir(sim_id))
@@ -394,10 +443,10 @@ class Store:
             by_status = dict.fromkeys(Status, 0)
             for status, count in db.execute("SELECT status, COUNT(*) FROM simulations GROUP BY status"):
                 by_status[Status(status)] = count
-            buyers, sold, oversold = db.execute(
-                "SELECT COALESCE(SUM(json_extract(result, '$.buyers_total')), 0), "
-                "COALESCE(SUM(json_extract(result, '$.tickets_sold')), 0), "
-                "COALESCE(SUM(json_extract(result, '$.oversold')), 0) "
-                "FROM simulations WHERE result IS NOT NULL"
-            ).fetchone()
-        return Totals(by_status=by_status, buyers=buyers, tickets_sold=sold, tickets_oversold=oversold)
+            sums = dict(db.execute("SELECT name, value FROM totals").fetchall())
+        return Totals(
+            by_status=by_status,
+            buyers=sums.get("buyers", 0),
+            tickets_sold=sums.get("tickets_sold", 0),
+            tickets_oversold=sums.get("tickets_oversold", 0),
+        )

@@ -1,6 +1,7 @@
 """One engine run, measured from outside: `run_simulation` timed end to end in a fresh process.
 
     python -m bench.engine --buyers 1000 --tickets 100 --lock process --executor process
+    python -m bench.engine --buyers 1000 --tickets 100 --store memory --strategy seller --lock none
 
 Prints one JSON line: wall time (from the call to the report, launch and reaping included), the counts,
 and whether the run was correct (every buyer accounted for, no oversell, no lost update, no error).
@@ -28,6 +29,8 @@ def measure(config: SimulationConfig, folder: Path) -> dict[str, Any]:
     return {
         "buyers": config.buyers,
         "tickets": config.tickets,
+        "store": config.store,
+        "strategy": config.strategy,
         "lock": config.lock,
         "executor": config.executor,
         "workers": report.config.workers,
@@ -40,6 +43,10 @@ def measure(config: SimulationConfig, folder: Path) -> dict[str, Any]:
         "oversold": r.oversold,
         "lost_updates": r.lost_updates,
         "safe": r.safe,
+        "sales_per_second": r.sales_per_second,
+        "purchase_p50_ms": r.purchase_p50_ms,
+        "purchase_p95_ms": r.purchase_p95_ms,
+        "retries": r.retries,
         "correct": r.safe and exact,
     }
 
@@ -48,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n\n")[0])
     parser.add_argument("--buyers", type=int, default=1000)
     parser.add_argument("--tickets", type=int, default=100)
-    parser.add_argument("--lock", choices=("none", "process", "file"), default="process")
+    parser.add_argument("--store", default="file")
+    parser.add_argument("--strategy", default="read-write")
+    parser.add_argument("--lock", default="process")
+    parser.add_argument("--permits", type=int)
     parser.add_argument("--executor", choices=("process", "pool"), default="process")
     parser.add_argument("--workers", type=int)
     parser.add_argument("--staggered", action="store_true", help="start buyers as they are created")
@@ -57,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     config = SimulationConfig(
         buyers=args.buyers,
         tickets=args.tickets,
+        store=args.store,
+        strategy=args.strategy,
         lock=args.lock,
+        permits=args.permits,
         executor=args.executor,
         workers=args.workers,
         think_ms=0.0,

@@ -22,14 +22,13 @@ import fcntl
 import os
 import pickle
 import select
-import struct
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
+from workers.compat import FRAME_HEADER, frame
 from workers.messages import BuyerRecord
 
-_HEADER = struct.Struct("!i")
-MAX_MESSAGE = select.PIPE_BUF - _HEADER.size
+MAX_MESSAGE = select.PIPE_BUF - FRAME_HEADER.size
 PIPE_SIZE = 1 << 20  # room for ~15,000 unread records before a buyer's write waits for the coordinator
 MAX_ERROR_CHARS = 300
 RECORDS_PER_MESSAGE = 40  # 3-3.5 KB pickled: a message fits at the first try unless errors are long
@@ -63,7 +62,7 @@ class RecordChannel:
     def _send(self, rows: list[tuple[object, ...]]) -> None:
         data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) <= MAX_MESSAGE:
-            os.write(self._writer(), _HEADER.pack(len(data)) + data)
+            os.write(self._writer(), frame(data))
         elif len(rows) > 1:  # long error messages: split until each part fits
             half = len(rows) // 2
             self._send(rows[:half])

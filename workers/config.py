@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind
+from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind, admits, describe
+from workers.schedules import MAX_SCHEDULE, MAX_SCHEDULED_BUYERS, SCHEDULED_STRATEGIES, Race, ScheduleError, follow
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
 from workers.support import RETRYING, lock_problem, strategy_problem
@@ -25,6 +26,20 @@ DEFAULT_MAX_RETRIES = 100
 Millis = Annotated[float, Field(ge=0, le=MAX_DELAY_MS, allow_inf_nan=False)]
 MillisRange = Annotated[list[Millis], Field(min_length=2, max_length=2)]
 Delay = Millis | MillisRange
+
+
+def race_of(buyers: int, tickets: int, strategy: str, lock: str, permits: int | None, max_retries: int) -> Race:
+    return Race(buyers, tickets, strategy, describe(lock, permits) or "none", admits(lock, permits), max_retries)
+
+
+def _steppable(what: str, fields: dict[str, object]) -> None:
+    """Refuse a schedule or step mode for a run whose buyers cannot be stepped."""
+    if fields.get("executor") != "process":
+        raise ValueError(f"{what} needs executor 'process': one process per buyer, so any buyer can step")
+    if fields.get("strategy") not in SCHEDULED_STRATEGIES:
+        raise ValueError(f"{what} steps strategy 'read-write' or 'optimistic', not '{fields.get('strategy')}'")
+    if int(fields.get("buyers", 0)) > MAX_SCHEDULED_BUYERS:  # type: ignore[call-overload]
+        raise ValueError(f"{what} steps at most {MAX_SCHEDULED_BUYERS} buyers")
 
 
 def delay_bounds(delay: Delay) -> tuple[float, float]:
@@ -98,6 +113,21 @@ class SimulationConfig(BaseModel):
         30.0, gt=0, le=3600, allow_inf_nan=False, description="How long a buyer waits for the lock."
     )
 
+    schedule: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None,
+        max_length=MAX_SCHEDULE,
+        description="Buyer numbers: each entry lets that buyer take its next step (search, read, write), so the "
+        "race happens the same way every time; buyers left unfinished then run to their end in number order. "
+        "Delays take no time under a schedule. Process executor, strategy read-write or optimistic, at most "
+        f"{MAX_SCHEDULED_BUYERS} buyers.",
+    )
+
+    mode: Literal["run", "step"] = Field(
+        "run",
+        description="'step': the buyers start and take no step until told (POST /simulations/{id}/step), after "
+        "the `schedule`'s steps if one is given; same limits as a schedule.",
+    )
+
     @field_validator("strategy")
     @classmethod
     def _strategy_runs_on_store(cls, value: str, info: ValidationInfo) -> str:
@@ -147,6 +177,36 @@ class SimulationConfig(BaseModel):
         if value is not None and info.data.get("executor") == "process":
             raise ValueError("workers is the pool's size (executor 'pool'); executor 'process' runs one per buyer")
         return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_can_be_followed(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if value is None:
+            return value
+        fields = info.data
+        _steppable("a schedule", fields)
+        if not {"buyers", "tickets", "lock", "permits", "max_retries"} <= fields.keys():
+            return value  # another field is wrong; that is the message
+        race = race_of(
+            fields["buyers"], fields["tickets"], fields["strategy"], fields["lock"], fields["permits"],
+            fields["max_retries"],
+        )  # fmt: skip
+        try:
+            follow(race, value)
+        except ScheduleError as e:
+            raise ValueError(str(e)) from None
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _step_mode_can_step(cls, value: str, info: ValidationInfo) -> str:
+        if value == "step":
+            _steppable("step mode", info.data)
+        return value
+
+    def race(self) -> Race:
+        """What the schedule model needs of this config."""
+        return race_of(self.buyers, self.tickets, self.strategy, self.lock, self.permits, self.max_retries)
 
     @field_validator("think_ms", "hold_ms")
     @classmethod

@@ -23,7 +23,7 @@ import contextlib
 import gc
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
@@ -35,8 +35,9 @@ from workers.config import SimulationConfig, delay_bounds
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, StoreFailed, StoreLost, StoreRefused, TicketrushError
 from workers.hygiene import exit_cause
 from workers.launcher import STOP_GRACE_S, start_launcher
-from workers.locks import label
+from workers.locks import describe
 from workers.messages import BuyerRecord
+from workers.schedules import follow, from_records
 from workers.stores import make_store
 from workers.stores.base import TicketStore
 from workers.stores.file import FileStore
@@ -44,6 +45,7 @@ from workers.strategies import Plan
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
+StepFeed = Callable[[], Sequence[int]]
 
 POLL_S = 0.05
 PROGRESS_INTERVAL_S = 0.1
@@ -97,7 +99,7 @@ def drop_store(config: SimulationConfig, run_dir: Path, store_urls: Mapping[str,
 def _lock_label(config: SimulationConfig, store: TicketStore) -> str | None:
     """What the buyers waited for, as the explanation names it: their lock, or the store's own write lock."""
     if config.lock != "none":
-        return label(config.lock)
+        return describe(config.lock, config.permits)
     return store.write_lock if config.strategy == "for-update" else None
 
 
@@ -128,6 +130,13 @@ def collector_paused(pause: bool) -> Iterator[None]:
             gc.enable()
 
 
+def _steps_to_follow(config: SimulationConfig) -> tuple[int, ...] | None:
+    """What the conductor releases: a schedule and its completion; in step mode the schedule only (more come)."""
+    if config.mode == "step":
+        return tuple(config.schedule or ())
+    return tuple(follow(config.race(), config.schedule)[0]) if config.schedule else None
+
+
 class _Race:
     def __init__(
         self, config: SimulationConfig, run_dir: Path, time_limit_s: float, store_urls: Mapping[str, str] | None
@@ -152,8 +161,9 @@ class _Race:
             permits=config.permits,
             lock_ttl_ms=config.lock_ttl_ms,
             max_retries=config.max_retries,
-            think_ms=delay_bounds(config.think_ms),
-            hold_ms=delay_bounds(config.hold_ms),
+            think_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.think_ms),  # the schedule sets the pace
+            hold_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.hold_ms),
+            schedule=_steps_to_follow(config),
             seed=config.seed or 0,
             lock_timeout_s=config.lock_timeout_s,
             start_timeout_s=time_limit_s,
@@ -178,7 +188,9 @@ class _Race:
             self.results.close_writer()  # only the launcher and its buyers write
         self.link.send((self.shares, self.plan, self.store, self.config.together))
 
-    def collect(self, on_progress: ProgressCallback | None, should_stop: StopCheck | None) -> None:
+    def collect(
+        self, on_progress: ProgressCallback | None, should_stop: StopCheck | None, next_steps: StepFeed | None
+    ) -> None:
         assert self.link is not None and self.results.reader is not None
         total = self.config.buyers
         sources: list[Connection] = [self.results.reader, self.link]
@@ -189,6 +201,9 @@ class _Race:
                     self._hear_launcher()
                 elif not self._drain():
                     sources.remove(self.results.reader)  # every writer has closed; the launcher's news says why
+            if next_steps is not None and self.started_ns:
+                for buyer in next_steps():
+                    self.link.send(("step", buyer))
             now = time.monotonic()
             if on_progress is not None and now >= next_progress:
                 on_progress(len(self.records), total)
@@ -273,6 +288,7 @@ def run_simulation(
     should_stop: StopCheck | None = None,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     pause_collector: bool = False,
+    next_steps: StepFeed | None = None,
     store_urls: Mapping[str, str] | None = None,
 ) -> RunReport:
     """Run one ticket rush in `run_dir` and report on it.
@@ -281,8 +297,10 @@ def run_simulation(
     anything starts when the store cannot take the run (see `check_store`), StoreFailed when the store's server
     closed a connection mid-run, RunFailed when the run cannot be carried out; in every case no buyer process
     is left behind. `pause_collector` pauses this process's garbage collector while the records pile up (for
-    a caller that owns its process). `store_urls` names the server of each store that lives on one, by store
-    kind ({"postgres": "postgresql://...", "redis": "redis://..."}).
+    a caller that owns its process). In step mode, `next_steps()` is asked about every 50 ms for the buyers to
+    step next (each already checked with workers.schedules: a step that cannot be taken would wait until the
+    time limit). `store_urls` names the server of each store that lives on one, by store kind ({"postgres":
+    "postgresql://...", "redis": "redis://..."}).
     """
     config = config.resolved()
     try:
@@ -300,7 +318,7 @@ def run_simulation(
         cleanly = False
         try:
             run.launch()
-            run.collect(on_progress, should_stop)
+            run.collect(on_progress, should_stop, next_steps if config.mode == "step" else None)
             finished_ns = time.monotonic_ns()
             cleanly = True
         finally:
@@ -324,5 +342,10 @@ def run_simulation(
             tickets_remaining=remaining,
             duration_ns=finished_ns - run.started_ns,
             lock_label=_lock_label(config, run.store),
+            store=config.store,
+            strategy=config.strategy,
+            lock=config.lock,
+            permits=config.permits,
+            schedule=from_records(config.race(), records) if config.executor == "process" else None,
         )
     return RunReport(config=config, result=result, records=records)

@@ -1,4 +1,5 @@
-"""The ticket database: a JSON file {"count": n}, read whole and replaced whole.
+"""The ticket database: a JSON file {"count": n} (with a "version" once optimistic buyers have written it), read
+whole and replaced whole.
 
 A write goes to a new temporary file in the same folder, which then takes the db's name in one step, so a
 reader sees the old count or the new one, never an empty or half-written file, even when the writer is
@@ -8,7 +9,7 @@ it whole, because no file is ever written again once it has been the db.
 On Linux the new file is swapped with the db (renameat2 RENAME_EXCHANGE), which leaves the old db file under
 the temporary name, to be deleted afterwards (see `tidy`). A plain os.replace does the same job in one call,
 but on ext4 replacing an existing file forces the new file's data to be written out first (the auto_da_alloc
-safeguard), which made each write about four times slower here; the swap does not trigger it. Where the
+safeguard), which makes each write several times slower; the swap does not trigger it. Where the
 swap is not supported, os.replace is used.
 """
 

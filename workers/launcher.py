@@ -2,7 +2,7 @@
 
 Forking costs in proportion to the size of the process that forks: the child gets a copy of its page tables,
 and from then on parent and child each pay a copy-on-write fault for every page they write. A server's run
-process, or any program that has imported pydantic, is two to three times the size of a bare interpreter,
+process, or any program that has imported pydantic, is several times the size of a bare interpreter,
 and a run forks a thousand buyers. So the coordinator does not fork them itself: it starts this module as
 `python -S -P -m workers.launcher`, which imports only the buyer's side of the engine (from the engine's own
 folder: -P keeps out a `workers` package in the caller's current folder), and the launcher forks, releases
@@ -44,6 +44,7 @@ from pathlib import Path
 from workers.buyer import buyer_process, run_buyers
 from workers.channel import RecordChannel
 from workers.errors import TicketrushError
+from workers.gates import ScheduleGate
 from workers.hygiene import die_with_parent, exit_cause
 from workers.process import LeanProcess, start_untracked
 from workers.stores.base import TicketStore
@@ -127,6 +128,43 @@ def rehearse(plan: Plan, store: TicketStore) -> None:
             store.remove_leftovers()
 
 
+class Conductor:
+    """Releases a scheduled run's steps one at a time, each once the one before it is done."""
+
+    def __init__(self, gate: ScheduleGate, schedule: tuple[int, ...]) -> None:
+        self.gate = gate
+        self.schedule = list(schedule)
+        self.position = 0  # entries released so far
+        self.pending = False  # the step released last is not done yet
+
+    @property
+    def finished(self) -> bool:
+        return not self.pending and self.position >= len(self.schedule)
+
+    def add(self, buyer: int) -> None:
+        """One more step (step mode), released as soon as the steps before it are done."""
+        self.schedule.append(buyer)
+        self.next()
+
+    def next(self) -> None:
+        if not self.pending and self.position < len(self.schedule):
+            self.gate.release(self.schedule[self.position])
+            self.position += 1
+            self.pending = True
+
+    def heard(self) -> str | None:
+        """Take one ack and release the next step; a problem to fail the run with, or None."""
+        buyer = self.gate.heard()
+        expected = self.schedule[self.position - 1]
+        if buyer == -expected:
+            return f"buyer {expected} failed during step {self.position} of the schedule (its record says why)"
+        if buyer != expected:
+            return f"buyer {buyer} reported a step when step {self.position} was buyer {expected}'s"
+        self.pending = False
+        self.next()
+        return None
+
+
 class Stop(Exception):
     """The coordinator asked for a stop, or is gone."""
 
@@ -142,6 +180,11 @@ class _Launcher:
         self.store = store
         store.share(context)
         self.strategy = strategy_class(plan.strategy)(self.plan, store, context, shares)
+        self.conductor: Conductor | None = None
+        if plan.schedule is not None:
+            gate = ScheduleGate(context, sum(len(share) for share in shares), plan.start_timeout_s)
+            self.strategy.gate = gate
+            self.conductor = Conductor(gate, plan.schedule)
         self.start = context.Event() if together else None
         self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process); share -1: a helper
         self.buyers_left = 0
@@ -188,7 +231,7 @@ class _Launcher:
                     raise Stop from e
                 started += 1
                 if started % CHECK_EVERY == 0 and self.link.poll(0):
-                    raise Stop
+                    self._hear_coordinator()
         finally:
             for n, process in enumerate(processes[:started]):  # watched, and so joined, whatever happened
                 self._watch(n, process)
@@ -197,6 +240,9 @@ class _Launcher:
         if self.start is not None:
             self.link.send(("started", time.monotonic_ns()))
             self.start.set()
+        if self.conductor is not None:
+            self.watching.register(self.conductor.gate.acks_r, selectors.EVENT_READ)
+            self.conductor.next()
 
     def _watch(self, share: int, process: BaseProcess) -> None:
         self.live[process.sentinel] = (share, process)
@@ -208,17 +254,35 @@ class _Launcher:
         while self.live:
             for key, _ in self.watching.select(WATCH_TIMEOUT_S):
                 if key.fileobj is self.link:
-                    raise Stop
+                    self._hear_coordinator()
+                    continue
+                if self.conductor is not None and key.fd == self.conductor.gate.acks_r:
+                    self._step_done()
+                    continue
                 if key.fd == self.notices:
                     self._pass_on_notice()
-                else:
-                    self._join(key.fd)
+                    continue
+                self._join(key.fd)
         if self.notices is not None and select.select([self.notices], [], [], 0)[0]:
             self._pass_on_notice()  # written by a process that exited before it was read
         try:
             self.link.send(("done", self.store.final_count(), None))
         except TicketrushError as e:
             self.link.send(("done", None, str(e)))
+
+    def _hear_coordinator(self) -> None:
+        """A step to release (step mode); anything else is a stop."""
+        message = self.link.recv()
+        if message[0] != "step" or self.conductor is None:
+            raise Stop
+        self.conductor.add(message[1])
+
+    def _step_done(self) -> None:
+        assert self.conductor is not None
+        problem = self.conductor.heard()
+        if problem is not None:
+            self.link.send(("failed", problem))
+            raise Stop
 
     def _pass_on_notice(self) -> None:
         """The first message is the one the coordinator needs; the rest say the same of other connections."""
@@ -240,6 +304,9 @@ class _Launcher:
             self.buyers_left -= 1
             if process.exitcode != 0:
                 self.link.send(("died", n, process.pid, process.exitcode))
+                if self.conductor is not None and not self.conductor.finished:
+                    self.link.send(("failed", f"a buyer process {exit_cause(process.exitcode)} mid-schedule"))
+                    raise Stop
         if process.exitcode is not None:
             process.close()
 

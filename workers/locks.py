@@ -250,6 +250,23 @@ def label(kind: LockKind) -> str:
     return _KINDS[kind].label
 
 
+def describe(kind: str, permits: int | None) -> str | None:
+    """What the explanation calls a run's lock ("process lock", "semaphore of 3 permits"); None for no lock."""
+    if kind == "none":
+        return None
+    if kind == "semaphore":
+        n = permits or DEFAULT_PERMITS
+        return f"semaphore of {n:,} permit{'' if n == 1 else 's'}"
+    return _KINDS[kind].label  # type: ignore[index]
+
+
+def admits(kind: str, permits: int | None) -> int:
+    """How many buyers the lock lets between read and write at once; 0: no lock, no limit."""
+    if kind == "none":
+        return 0
+    return permits or DEFAULT_PERMITS if kind == "semaphore" else 1
+
+
 def make_lock(
     kind: LockKind,
     context: BaseContext,

@@ -5,8 +5,8 @@ close. What differs is what happens in the forked child. An ordinary forked Proc
 `Process._bootstrap`, the bookkeeping that makes the child a full multiprocessing citizen: it closes stdin,
 clears the finalizers and runs the after-fork hooks inherited from the parent, and at exit joins children
 of its own and runs finalizers. A buyer starts no processes and needs none of it, and each of those steps
-touches objects all over the inherited heap: every page touched is a copy-on-write fault, about 180 of them
-per child (over a millisecond of CPU for each buyer here). A `LeanProcess` child runs its target and exits.
+touches objects all over the inherited heap: every page touched is a copy-on-write fault
+(bench section 3c measures them). A `LeanProcess` child runs its target and exits.
 
     process = LeanProcess(target=work, args=(...), daemon=True)
     start_untracked(process)      # see below
@@ -15,15 +15,15 @@ per child (over a millisecond of CPU for each buyer here). A `LeanProcess` child
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
-from multiprocessing import popen_fork
 from multiprocessing.context import ForkProcess
 from multiprocessing.process import BaseProcess
 
+from workers.compat import ForkPopen, forget_child
 
-class _LeanPopen(popen_fork.Popen):
+
+class _LeanPopen(ForkPopen):
     """Fork, run the target, exit; the parent keeps one pipe, whose end the child holds: the sentinel."""
 
     def _launch(self, process_obj: BaseProcess) -> None:
@@ -56,7 +56,7 @@ class LeanProcess(ForkProcess):
     """A forked Process whose child skips multiprocessing's bookkeeping (see the module's docstring)."""
 
     @staticmethod
-    def _Popen(process_obj: BaseProcess) -> popen_fork.Popen:
+    def _Popen(process_obj: BaseProcess) -> ForkPopen:
         return _LeanPopen(process_obj)
 
 
@@ -66,10 +66,7 @@ def start_untracked(process: BaseProcess) -> None:
     Process.start() first polls every process on that list (multiprocessing.process._cleanup), so starting N
     buyers that all stay alive until the start signal costs N * N / 2 waitpid calls: seconds for a thousand
     buyers. The launcher joins every process it starts itself (as they exit, or when it stops), so it does not
-    need multiprocessing to track them. The list is a private module attribute, hence the guard: if it is ever
-    gone, starting simply costs what it used to.
+    need multiprocessing to track them (see workers.compat).
     """
     process.start()
-    children = getattr(multiprocessing.process, "_children", None)
-    if isinstance(children, set):
-        children.discard(process)
+    forget_child(process)

@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from app.dispatcher import LimitExceeded, QueueFull
+from app.dispatcher import RETRY_AFTER_S, LimitExceeded, QueueFull, ShuttingDown
 from app.lifecycle import InvalidTransition
 from app.store import SimulationBusy, SimulationNotFound, StoreError
+from workers.config_errors import field_errors
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
@@ -52,9 +53,27 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _is_field_error(error: dict[str, Any]) -> bool:
+    """An error about one field of the body (not the body as a whole, whose JSON errors give a position)."""
+    loc = tuple(error.get("loc", ()))
+    return len(loc) > 1 and loc[0] == "body" and isinstance(loc[1], str) and error.get("type") != "json_invalid"
+
+
+def _one_per_field(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The body's field errors merged into one each, in the user's words (workers.config_errors); the others
+    (the body as a whole, query parameters) as they are.
+    """
+    in_body = [e for e in errors if _is_field_error(e)]
+    merged = [
+        {"type": f.type, "loc": ["body", f.field], "msg": f.message, "input": f.input}
+        for f in field_errors([{**e, "loc": tuple(e["loc"])[1:]} for e in in_body])
+    ]
+    return merged + [_clearer(e) for e in errors if e not in in_body]
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [_clearer(dict(e)) for e in exc.errors()]
+    errors = _one_per_field([dict(e) for e in exc.errors()])
     return JSONResponse(
         {"detail": _json_safe(jsonable_encoder(errors))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
     )
@@ -73,12 +92,25 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
-    return _detail(status.HTTP_429_TOO_MANY_REQUESTS, str(exc))
+    response = _detail(status.HTTP_429_TOO_MANY_REQUESTS, str(exc))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+async def _shutting_down(request: Request, exc: Exception) -> JSONResponse:
+    response = _detail(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The data directory is full, read-only or gone: say so (the sqlite cause, not the server's paths)."""
     return _detail(status.HTTP_503_SERVICE_UNAVAILABLE, f"the simulation store is unavailable: {exc.__cause__ or exc}")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: answered in JSON like every other error (the traceback goes to the server's log, not the client)."""
+    return _detail(status.HTTP_500_INTERNAL_SERVER_ERROR, "the server failed while answering; the cause is in its log")
 
 
 async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
@@ -121,5 +153,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SimulationBusy, _conflict)
     app.add_exception_handler(SimulationNotFound, _not_found)
     app.add_exception_handler(QueueFull, _queue_full)
+    app.add_exception_handler(ShuttingDown, _shutting_down)
     app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(StoreError, _store_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

@@ -2,7 +2,7 @@
  * The ticketrush dashboard: one page over the HTTP API.
  *
  *   form --POST /simulations--> card --GET /simulations/{id}/events (SSE)--> progress, then the final simulation
- *   card --GET /simulations/{id}/buyers--> timeline (one row per buyer) or, for big runs, a lock-wait histogram
+ *   card --GET /simulations/{id}/buyers--> timeline (one row per buyer); for big runs, the result's lock-wait histogram
  *   list --GET /simulations--> links to /?id=... (several ids: a comparison)
  *
  * Every figure shown comes from the API as it is; the only thing computed here is the timeline's geometry.
@@ -10,23 +10,31 @@
 "use strict";
 
 const TIMELINE_MAX_ROWS = 300;
-const HISTOGRAM_MAX_RECORDS = 20000;
-const HISTOGRAM_BINS = 20;
-const PAGE_SIZE = 10000;
 const HISTORY_PAGE = 15;
 const LOCKS = ["none", "process", "file"];
 const LOCK_NAMES = { none: "No lock", process: "Process lock", file: "File lock" };
 const FINAL = new Set(["completed", "failed", "cancelled", "interrupted"]);
 const SVG_NS = "http://www.w3.org/2000/svg";
-const OUTCOME_TEXT = { success: "got a ticket", sold_out: "found it sold out", error: "failed" };
+const OUTCOME_TEXT = {
+  success: "got a ticket",
+  sold_out: "found it sold out",
+  gave_up: "gave up waiting for the lock",
+  error: "failed",
+};
 const NO_RESULT = {
   cancelled: "stopped before it finished, so there is no result.",
   interrupted: "the server stopped during this run, so there is no result.",
   failed: "the run did not finish.",
 };
-const OUTCOME_MARK = { success: "\u2713", sold_out: "\u25CB", error: "\u2715" };
+const OUTCOME_MARK = { success: "\u2713", sold_out: "\u25CB", gave_up: "\u2013", error: "\u2715" };
+const VERDICT_MARK = { safe: "\u2713", incomplete: "\u26A0", unsafe: "\u2715" };
 
 const $ = (selector, root = document) => root.querySelector(selector);
+
+/** "1 buyer", "2 buyers", "1,000 buyers". */
+function plural(n, word, many = `${word}s`) {
+  return `${Number(n).toLocaleString("en")} ${Number(n) === 1 ? word : many}`;
+}
 
 /* ---------- talking to the API ---------- */
 
@@ -88,27 +96,31 @@ async function api(method, path, bodyText) {
   return body;
 }
 
-/** The request body; the seed is written as typed, so a seed beyond 2^53 is not rounded. */
+/** The request body; the seed is written as typed, so a seed beyond 2^53 is not rounded (and a negative one is
+ * sent as the number it is, for the server to refuse as a seed rather than as text). */
 function configBody(config) {
   const { seed, ...rest } = config;
   const text = JSON.stringify(rest);
   if (seed === undefined || seed === null || seed === "") return text;
-  const literal = /^\d+$/.test(String(seed)) ? String(seed) : JSON.stringify(String(seed));
+  const literal = /^-?\d+$/.test(String(seed)) ? String(seed) : JSON.stringify(String(seed));
   return text === "{}" ? `{"seed":${literal}}` : `${text.slice(0, -1)},"seed":${literal}}`;
 }
 
 /* ---------- the form ---------- */
 
-function numberField(name) {
+/** The field's number; an empty (or unreadable) field is null, which the server refuses naming the field,
+ * rather than left out, which would run with a default the user did not ask for. Optional fields (the pool
+ * size, whose placeholder says what empty means) are left out when empty. */
+function numberField(name, { optional = false } = {}) {
   const input = document.getElementById(name);
-  return input.value.trim() === "" ? undefined : Number(input.value);
+  if (input.value.trim() === "") return optional ? undefined : null;
+  return Number(input.value);
 }
 
 function delayField(name) {
   const low = numberField(`${name}_min`);
   const high = numberField(`${name}_max`);
-  if (low === undefined && high === undefined) return undefined;
-  if (low === undefined || high === undefined || low === high) return low ?? high;
+  if (low === null || high === null || low === high) return low ?? high;
   return [low, high];
 }
 
@@ -118,7 +130,7 @@ function readForm() {
     tickets: numberField("tickets"),
     lock: $("#lock").value,
     executor: $("#executor").value,
-    workers: $("#executor").value === "pool" ? numberField("workers") : undefined,
+    workers: $("#executor").value === "pool" ? numberField("workers", { optional: true }) : undefined,
     think_ms: delayField("think"),
     hold_ms: delayField("hold"),
     together: $("#together").checked,
@@ -346,7 +358,7 @@ class SimulationCard {
     $(".progress-text", this.root).textContent =
       this.status === "queued"
         ? "Queued: waiting for a free slot"
-        : `${capitalize(this.status || "running")}: ${progress.finished} of ${progress.buyers} buyers finished`;
+        : `${capitalize(this.status || "running")}: ${progress.finished} of ${plural(progress.buyers, "buyer")} finished`;
   }
 
   setStatus(status) {
@@ -390,8 +402,8 @@ class SimulationCard {
     const outcome = $(".outcome", this.root);
     outcome.hidden = false;
     const verdict = $(".verdict", this.root);
-    verdict.dataset.safe = String(r.safe);
-    verdict.textContent = r.safe ? "\u2713 Safe" : "\u2715 Not safe";
+    verdict.dataset.verdict = r.verdict_kind;
+    verdict.textContent = `${VERDICT_MARK[r.verdict_kind] || ""} ${r.verdict}`;
 
     const figures = $(".figures", this.root);
     figures.replaceChildren();
@@ -420,7 +432,7 @@ class SimulationCard {
     const rows = [
       ["Seed", config.seed, "seed"],
       ["Buyers", `${r.buyers_total}: ${r.buyers_succeeded} got one, ${r.buyers_sold_out} sold out, ` +
-        `${r.buyers_errored} failed`, "buyers", "wide"],
+        `${r.buyers_gave_up} gave up, ${r.buyers_errored} failed`, "buyers", "wide"],
       ["Most in read\u2013write at once", r.max_in_critical, "max_in_critical"],
       ["Lock wait p50 / p95 / max", `${r.lock_wait_p50_ms} / ${r.lock_wait_p95_ms} / ${r.lock_wait_max_ms} ms`,
         "lock_wait", "wide"],
@@ -478,13 +490,7 @@ class SimulationCard {
         this.drawTimeline();
         return;
       }
-      const records = [...first.data];
-      while (records.length < Math.min(first.count, HISTOGRAM_MAX_RECORDS)) {
-        const page = await api("GET", `${path}?offset=${records.length}&limit=${PAGE_SIZE}`);
-        if (!page.data.length) break;
-        records.push(...page.data);
-      }
-      this.drawHistogram(records, first.count);
+      if (simulation.result) this.drawHistogram(simulation.result);
     } catch (err) {
       section.hidden = false;
       $(".timeline-note", this.root).textContent = `The buyer records could not be loaded: ${err.message}`;
@@ -499,7 +505,7 @@ class SimulationCard {
     const records = this.records;
     const chart = $(".timeline-chart", this.root);
     const lock = this.simulation.config.lock;
-    $(".timeline-title", this.root).textContent = `Timeline: ${records.length} buyers`;
+    $(".timeline-title", this.root).textContent = `Timeline: ${plural(records.length, "buyer")}`;
     $(".timeline-note", this.root).textContent =
       "One row per buyer, in the order they read the count. " +
       (lock === "none"
@@ -538,7 +544,7 @@ class SimulationCard {
       viewBox: `0 0 ${width} ${height}`,
       class: "timeline-svg",
       role: "group",
-      "aria-label": `Timeline of ${ordered.length} buyers over ${spanMs.toFixed(1)} ms`,
+      "aria-label": `Timeline of ${plural(ordered.length, "buyer")} over ${spanMs.toFixed(1)} ms`,
     });
     svg.append(patterns(`tr-${this.id}`));
 
@@ -573,6 +579,7 @@ class SimulationCard {
       };
       span(r.t_start, r.t_searched, "bar think", null, true);
       if (lock !== "none") span(r.t_lock_requested, r.t_lock_acquired, "bar wait", pid("wait"));
+      if (r.outcome === "gave_up") span(r.t_lock_requested, r.t_end, "bar wait gaveup", pid("wait"));
       if (r.outcome === "success") {
         span(r.t_read, r.t_write, "bar critical", null);
       } else if (r.outcome === "sold_out" && r.t_read !== null) {
@@ -618,52 +625,78 @@ class SimulationCard {
     box.replaceChildren(title, list);
   }
 
-  drawHistogram(records, total) {
+  /** The result's lock-wait histogram, drawn as the API gives it: one bar per bucket, its buyers as its height. */
+  drawHistogram(result) {
     const chart = $(".timeline-chart", this.root);
     const lock = this.simulation.config.lock;
-    const waits = records
-      .filter((r) => r.t_lock_acquired !== null && r.t_lock_requested !== null)
-      .map((r) => (Number(r.t_lock_acquired) - Number(r.t_lock_requested)) / 1e6);
+    const buckets = result.lock_wait_histogram || [];
+    const waited = buckets.reduce((sum, b) => sum + b.buyers, 0);
+    const gaveUp = buckets.reduce((sum, b) => sum + b.gave_up, 0);
     $(".timeline-title", this.root).textContent = "Lock waits";
-    const sample = records.length < total ? ` (the first ${records.length} of them)` : "";
-    $(".timeline-note", this.root).textContent =
-      `${total} buyers are more than the ${TIMELINE_MAX_ROWS} rows a timeline draws, so this shows how long ` +
-      `the buyers${sample} waited for the lock.` +
-      (lock === "none" ? " Without a lock nobody waits: they all race for the count at once." : "");
-    const most = waits.length ? Math.max(...waits) : 0;
-    const binMs = most > 0 ? most / HISTOGRAM_BINS : 1;
-    const counts = new Array(HISTOGRAM_BINS).fill(0);
-    for (const w of waits) counts[Math.min(HISTOGRAM_BINS - 1, Math.floor(w / binMs))] += 1;
-    const peak = Math.max(1, ...counts);
+    const big = `${plural(result.buyers_total, "buyer")} are more than the ${TIMELINE_MAX_ROWS} rows a timeline draws`;
+    const note = $(".timeline-note", this.root);
+    if (!buckets.length) {
+      note.textContent =
+        lock === "none"
+          ? `${big}. Without a lock nobody waits for one, so there are no lock waits to show (0 ms on the card): ` +
+            "every buyer raced for the count at once."
+          : `${big}. No buyer waited for the lock, so there are no lock waits to show.`;
+      chart.replaceChildren();
+      this.drawLegend(false);
+      return;
+    }
+    note.textContent =
+      `${big}, so this shows how long ${plural(waited, "buyer")} waited for the lock` +
+      (gaveUp ? `; ${plural(gaveUp, "buyer")} gave up waiting (cross-hatched).` : ".");
+    const most = buckets[buckets.length - 1].to_ms;
+    const peak = Math.max(1, ...buckets.map((b) => b.buyers));
 
     const width = Math.max(280, Math.floor(chart.clientWidth || 320));
     const left = 8;
     const top = 16;
     const plotH = 140;
     const height = top + plotH + 34;
-    const barW = (width - left * 2) / HISTOGRAM_BINS;
+    const plotW = width - left * 2;
+    const barW = plotW / buckets.length;
     const svg = svgEl("svg", {
       width,
       height,
       viewBox: `0 0 ${width} ${height}`,
       class: "histogram-svg",
       role: "img",
-      "aria-label": `Histogram of ${waits.length} lock waits, from 0 to ${most.toFixed(1)} ms`,
+      "aria-label": `Histogram of ${plural(waited, "lock wait")}, from 0 to ${formatTick(most)} ms`,
     });
-    counts.forEach((count, i) => {
-      const h = (count / peak) * plotH;
+    svg.append(patterns(`tr-${this.id}`));
+    buckets.forEach((bucket, i) => {
+      const h = (bucket.buyers / peak) * plotH;
+      const quit = (bucket.gave_up / peak) * plotH;
       const bx = left + i * barW;
-      const bar = svgEl("rect", { x: bx + 1, y: top + plotH - h, width: Math.max(1, barW - 2), height: h, class: "hist-bar" });
+      const g = svgEl("g", {
+        class: "hist-bucket",
+        "data-from-ms": bucket.from_ms,
+        "data-to-ms": bucket.to_ms,
+        "data-buyers": bucket.buyers,
+        "data-gave-up": bucket.gave_up,
+      });
+      const bar = { x: bx + 1, width: Math.max(1, barW - 2), class: "hist-bar" };
+      g.append(svgEl("rect", { ...bar, y: top + plotH - h, height: h - quit }));
+      if (quit > 0) {
+        g.append(svgEl("rect", { ...bar, y: top + plotH - quit, height: quit, class: "hist-bar gaveup",
+          style: `fill: url(#tr-${this.id}-error)` }));
+      }
       const title = svgEl("title", {});
-      title.textContent = `${count} buyers waited ${formatTick(i * binMs)}\u2013${formatTick((i + 1) * binMs)} ms`;
-      bar.append(title);
-      svg.append(bar);
-      if (count && barW >= 14) svg.append(svgText(String(count), bx + barW / 2, top + plotH - h - 3, "hist-count middle"));
+      const range = `${formatTick(bucket.from_ms)}\u2013${formatTick(bucket.to_ms)} ms`;
+      title.textContent = `${plural(bucket.buyers, "buyer")} waited ${range}` +
+        (bucket.gave_up ? `, ${bucket.gave_up} of them then gave up` : "");
+      g.append(title);
+      svg.append(g);
+      if (bucket.buyers && barW >= 14) {
+        svg.append(svgText(String(bucket.buyers), bx + barW / 2, top + plotH - h - 3, "hist-count middle"));
+      }
     });
     svg.append(svgEl("line", { x1: left, x2: width - left, y1: top + plotH, y2: top + plotH, class: "axis" }));
-    const plotW = width - left * 2;
     for (const tick of most > 0 ? niceTicks(most, Math.max(2, Math.floor(plotW / 80))) : [0]) {
-      const tx = left + (tick / (binMs * HISTOGRAM_BINS)) * plotW;
+      const tx = left + (most > 0 ? tick / most : 0) * plotW;
       const anchor = tick === 0 ? "start" : tx > width - left - 20 ? "end" : "middle";
       svg.append(svgEl("line", { x1: tx, x2: tx, y1: top + plotH, y2: top + plotH + 4, class: "axis" }));
       svg.append(svgText(`${formatTick(tick)}${tick === 0 ? " ms" : ""}`, tx, top + plotH + 16, `axis-label ${anchor}`));
@@ -682,6 +715,7 @@ class SimulationCard {
       ["wait", "Waiting for the lock (hatched)"],
       ["critical", `Read to write, ${OUTCOME_MARK.success} got a ticket (solid)`],
       ["soldout", `${OUTCOME_MARK.sold_out} Found it sold out (outlined tick)`],
+      ["gaveup", `${OUTCOME_MARK.gave_up} Gave up waiting for the lock (hatched, outlined)`],
       ["error", `${OUTCOME_MARK.error} Failed (cross-hatched)`],
     ];
     for (const [kind, label] of items) {
@@ -692,6 +726,10 @@ class SimulationCard {
       if (kind === "think") Object.assign(attrs, { y: 4, height: 4 });
       if (kind === "soldout") Object.assign(attrs, { x: 9, width: 4 });
       if (kind === "wait" || kind === "error") attrs.style = `fill: url(#tr-${this.id}-legend-${kind}-${kind})`;
+      if (kind === "gaveup") {
+        attrs.class = "bar wait gaveup";
+        attrs.style = `fill: url(#tr-${this.id}-legend-${kind}-wait)`;
+      }
       swatch.append(svgEl("rect", attrs));
       li.append(swatch, text("span", label));
       legend.append(li);
@@ -812,7 +850,7 @@ function historyRow(s) {
   const tr = text("tr");
   tr.dataset.id = s.id;
   const when = text("td");
-  const link = text("a", formatWhen(s.created_at));
+  const link = text("a", s.started_at ? formatWhen(s.started_at) : s.status === "queued" ? "not yet" : "never");
   link.href = urlFor([s.id]);
   link.addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey) return;

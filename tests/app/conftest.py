@@ -18,12 +18,16 @@ from app.settings import Settings
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Start servers with `start_server(data_dir=None, **env)`; each is stopped and checked at the end."""
+    """Start servers with `start_server(data_dir=None, **env)`, or as `make run` does with
+    `start_server(project_root=folder, **env)`; each is stopped and checked at the end.
+    """
     servers: list[Server] = []
 
-    def start(data_dir: Path | None = None, **env: str) -> Server:
-        folder = data_dir or tmp_path / f"data{len(servers)}"
-        server = Server(folder, env)
+    def start(data_dir: Path | None = None, project_root: Path | None = None, **env: str) -> Server:
+        if project_root is not None:
+            server = Server.like_make_run(project_root, env)
+        else:
+            server = Server(data_dir or tmp_path / f"data{len(servers)}", env)
         servers.append(server)
         return server
 
@@ -41,8 +45,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server shared by a module's tests (default settings)."""
-    running = Server(tmp_path_factory.mktemp("shared") / "data", {})
+    """One server shared by a module's tests, started as `make run` starts it: default settings, ./data."""
+    running = Server.like_make_run(tmp_path_factory.mktemp("project"), {})
     yield running
     running.stop()
     assert own_children() == []

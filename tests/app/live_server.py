@@ -1,8 +1,10 @@
 """Real ticketrush servers in subprocesses, and the checks that no process outlives them.
 
 A server started here runs `python -m app.cli serve` on a free port with TICKETRUSH_DATA_DIR set to its own
-temporary folder. Every process it starts (run processes, buyers) inherits that variable, so after the server
-is gone a scan of /proc finds any process left behind, even one that was reparented.
+temporary folder; or, as `make run` starts it (`Server.like_make_run`), the `ticketrush serve` command in a project
+folder of its own with no TICKETRUSH_* variable at all, so that it keeps its data in ./data. Every server is
+marked with LIVE_SERVER_DATA_DIR, which every process it starts (run processes, buyers) inherits, so after the
+server is gone a scan of /proc finds any process left behind, even one that was reparented.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 40.0
 GONE_TIMEOUT_S = 15.0
 FINISHED = {"completed", "failed", "cancelled", "interrupted"}
+MARK = "LIVE_SERVER_DATA_DIR"
+TICKETRUSH = Path(sys.executable).with_name("ticketrush")  # the command `make run` runs
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
@@ -48,6 +52,16 @@ def when(text: str) -> datetime:
     return moment
 
 
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus text as {'name{labels}': value}."""
+    return {
+        name: float(value)
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+        for name, value in [line.rsplit(" ", 1)]
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,11 +77,11 @@ def is_resource_tracker(process: psutil.Process) -> bool:
 
 
 def processes_marked(data_dir: Path) -> list[psutil.Process]:
-    """Every live process started with TICKETRUSH_DATA_DIR=data_dir, wherever it sits in the process tree."""
+    """Every live process of the server on data_dir (marked with MARK), wherever it sits in the process tree."""
     marked = []
     for process in psutil.process_iter():
         try:
-            if process.environ().get("TICKETRUSH_DATA_DIR") == str(data_dir) and process.status() != "zombie":
+            if process.environ().get(MARK) == str(data_dir) and process.status() != "zombie":
                 marked.append(process)
         except psutil.Error:
             continue
@@ -89,24 +103,44 @@ def own_children() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if not is_resource_tracker(p)]
 
 
+def serve_command(port: int) -> list[str]:
+    return [str(TICKETRUSH), "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def default_environment(**env: str) -> dict[str, str]:
+    """This environment without any TICKETRUSH_* setting, plus `env`: the server's defaults, as `make run` gets."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("TICKETRUSH_")}, **env}
+
+
 class Server:
     """A real ticketrush server in a subprocess, and an httpx client for it."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], *, project_root: Path | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"{data_dir.name}-server-{self.port}.log"
         self._log = open(self.log_path, "ab")  # noqa: SIM115 -- closed in stop()/kill()
+        if project_root is None:
+            command = [sys.executable, "-m", "app.cli", *serve_command(self.port)[1:]]
+            environment = {**os.environ, "TICKETRUSH_DATA_DIR": str(data_dir), **env}
+        else:
+            command = serve_command(self.port)
+            environment = default_environment(**env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=REPO,
-            env={**os.environ, "TICKETRUSH_DATA_DIR": str(data_dir), **env},
+            command,
+            cwd=project_root or REPO,
+            env={**environment, MARK: str(data_dir)},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         self.client = httpx.Client(base_url=self.url, timeout=30.0)
         wait_for(self._ready, START_TIMEOUT_S, f"the server on port {self.port} to answer")
+
+    @classmethod
+    def like_make_run(cls, project_root: Path, env: dict[str, str]) -> Server:
+        """`ticketrush serve` started in `project_root` with the default settings: its data is ./data there."""
+        return cls(project_root / "data", env, project_root=project_root)
 
     def _ready(self) -> bool:
         if self.process.poll() is not None:

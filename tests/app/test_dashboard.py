@@ -1,17 +1,22 @@
-"""The dashboard in a real browser (Debian's chromium driven by Playwright) against a real server.
+"""The dashboard and the API docs in a real browser (Debian's chromium driven by Playwright) against a real server
+started as `make run` starts it.
 
 One server and one browser serve the whole module; every test opens its own page and saves screenshots into
-its tmp_path.
+its tmp_path. The network is closed: every request the page makes goes through `closed_network`, which lets
+only those to the server on 127.0.0.1 through, and a test fails if the page tried any other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from live_server import Server
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from live_server import Server, wait_for, when
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,6 +30,7 @@ CHROMIUM_ARGS = [
 RUN_TIMEOUT_MS = 90_000  # a run waits for a free slot first (max_running 2); spawning is slow on a loaded machine
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
+VERDICT_MARK = {"safe": "\u2713", "incomplete": "\u26a0", "unsafe": "\u2715"}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium")
 
@@ -40,9 +46,25 @@ def browser(server: Server) -> Iterator[Browser]:
             chromium.close()
 
 
+def closed_network(context: BrowserContext) -> list[str]:
+    """Abort every request that would leave 127.0.0.1; the list fills with their URLs."""
+    outside: list[str] = []
+
+    def guard(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", guard)
+    return outside
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=WIDE)
+    outside = closed_network(context)
     errors: list[str] = []
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -51,6 +73,7 @@ def page(browser: Browser) -> Iterator[Page]:
     finally:
         context.close()
     assert not errors, f"the page threw: {errors}"
+    assert not outside, f"the page fetched from outside: {outside}"
 
 
 def fill_small_rush(page: Page, lock: str = "none") -> None:
@@ -134,6 +157,7 @@ def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Br
     simulation_id = server.post({"buyers": 10, "tickets": 1, "lock": "file", "think_ms": 20, "hold_ms": [20, 60]})["id"]
 
     context = browser.new_context(viewport=PHONE)
+    outside = closed_network(context)
     try:
         page = context.new_page()
         page.goto(f"{server.url}/?id={simulation_id}")
@@ -148,14 +172,135 @@ def test_dashboard_opens_a_shared_link_in_a_new_page(server: Server, browser: Br
         page.screenshot(path=tmp_path / "shared-link-375.png", full_page=True)
     finally:
         context.close()
+    assert not outside, f"the page fetched from outside: {outside}"
 
 
-def test_dashboard_bad_input_names_the_field(server: Server, page: Page, tmp_path: Path) -> None:
+def open_finished(server: Server, page: Page, config: dict[str, object]) -> tuple[Locator, dict[str, Any]]:
+    """Start `config` through the API, open its link, and return its card once done and the API's simulation."""
+    simulation_id = server.post(config)["id"]
+    page.goto(f"{server.url}/?id={simulation_id}")
+    card = page.locator(f'article.card[data-id="{simulation_id}"]')
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    return card, server.get(simulation_id)
+
+
+def test_dashboard_draws_the_lock_wait_histogram_the_api_returns(server: Server, page: Page, tmp_path: Path) -> None:
+    card, simulation = open_finished(
+        server,
+        page,
+        {"buyers": 2000, "tickets": 200, "lock": "process", "executor": "pool", "think_ms": 0, "hold_ms": 0.5},
+    )
+    result = simulation["result"]
+    buckets = result["lock_wait_histogram"]
+    assert len(buckets) == 20 and sum(b["buyers"] for b in buckets) == 2000
+    bars = card.locator(".hist-bucket")
+    expect(bars).to_have_count(20)
+    drawn = bars.evaluate_all(
+        "bars => bars.map(b => [b.dataset.fromMs, b.dataset.toMs, b.dataset.buyers, b.dataset.gaveUp].map(Number))"
+    )
+    assert drawn == [[b["from_ms"], b["to_ms"], b["buyers"], b["gave_up"]] for b in buckets]
+    waits = [float(w) for w in shown(card, "lock_wait").removesuffix(" ms").split(" / ")]
+    assert waits == [result["lock_wait_p50_ms"], result["lock_wait_p95_ms"], result["lock_wait_max_ms"]]
+    assert buckets[-1]["to_ms"] == result["lock_wait_max_ms"] > 0
+    expect(card.locator(".timeline-note")).to_contain_text("this shows how long 2,000 buyers waited for the lock")
+    expect(card.locator(".verdict")).to_have_text(f"\u2713 {result['verdict']}")
+    page.screenshot(path=tmp_path / "histogram.png", full_page=True)
+
+
+def test_dashboard_without_a_lock_shows_no_waits_anywhere(server: Server, page: Page, tmp_path: Path) -> None:
+    card, simulation = open_finished(
+        server,
+        page,
+        {"buyers": 1000, "tickets": 100, "lock": "none", "executor": "pool", "think_ms": 0, "hold_ms": 0.2},
+    )
+    result = simulation["result"]
+    assert result["lock_wait_histogram"] == [] and result["lock_wait_max_ms"] == 0
+    assert shown(card, "lock_wait") == "0 / 0 / 0 ms"
+    expect(card.locator(".timeline-note")).to_contain_text("Without a lock nobody waits for one")
+    expect(card.locator(".timeline-chart rect")).to_have_count(0)
+    expect(card.locator(".verdict")).to_have_text(f"{VERDICT_MARK[result['verdict_kind']]} {result['verdict']}")
+    expect(card.locator(".verdict")).to_have_attribute("data-verdict", result["verdict_kind"])
+    page.screenshot(path=tmp_path / "no-lock-histogram.png", full_page=True)
+
+
+def test_dashboard_verdict_says_buyers_gave_up_waiting(server: Server, page: Page, tmp_path: Path) -> None:
+    card, simulation = open_finished(
+        server,
+        page,
+        {"buyers": 10, "tickets": 1, "lock": "process", "lock_timeout_s": 0.05, "think_ms": 0, "hold_ms": 1000},
+    )
+    result = simulation["result"]
+    assert result["verdict"] == "No seat sold twice, but 9 of 10 buyers gave up waiting for the process lock"
+    verdict = card.locator(".verdict")
+    expect(verdict).to_have_text(f"\u26a0 {result['verdict']}")
+    expect(verdict).to_have_attribute("data-verdict", "incomplete")
+    assert shown(card, "buyers") == "10: 1 got one, 0 sold out, 9 gave up, 0 failed"
+    expect(card.locator("svg .row.outcome-gave_up")).to_have_count(9)
+    expect(card.locator("svg .row.outcome-gave_up .bar.gaveup")).to_have_count(9)
+    page.screenshot(path=tmp_path / "gave-up.png", full_page=True)
+
+
+DELAY = "a number of milliseconds from 0 to 60000, or a [min, max] range of them with min at most max"
+
+
+@pytest.mark.parametrize(
+    ("label", "typed", "message"),
+    [
+        ("Buyers", "0", "buyers: a whole number of buyers from 1 to 10,000,000 (got 0)"),
+        ("Buyers", "", "buyers: a whole number of buyers from 1 to 10,000,000 (got null)"),
+        ("Tickets", "", "tickets: a whole number of tickets from 0 to 1,000,000,000 (got null)"),
+        ("max think time (ms)", "5", f"think_ms: {DELAY} (got [100, 5])"),
+        (
+            "Seed",
+            "-5",
+            "seed: a whole number from 0 to 9223372036854775807; without one, a random one is used (got -5)",
+        ),
+    ],
+    ids=["buyers 0", "buyers empty", "tickets empty", "think range reversed", "negative seed"],
+)
+def test_dashboard_bad_input_is_refused_with_the_fields_message(
+    server: Server, page: Page, label: str, typed: str, message: str
+) -> None:
+    count = server.client.get("/simulations").json()["count"]
     page.goto(server.url)
-    page.get_by_label("Buyers", exact=True).fill("0")
+    page.get_by_label(label, exact=True).fill(typed)
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("buyers")
+
+    expect(page.get_by_role("alert")).to_have_text(message)
     expect(page.locator("article.card")).to_have_count(0)
+    assert server.client.get("/simulations").json()["count"] == count
+
+
+SHOWN_TIME = "(iso) => formatWhen(iso)"  # how the page writes a time
+
+
+def test_dashboard_history_started_column_shows_when_a_run_started(server: Server, page: Page) -> None:
+    blockers = [server.post({"buyers": 1, "think_ms": 60_000, "hold_ms": 0})["id"] for _ in range(2)]  # 2 slots
+    waiting = server.post({"buyers": 2, "tickets": 1, "think_ms": 0, "hold_ms": 0})["id"]
+    skipped = server.post({"buyers": 2, "tickets": 1, "think_ms": 0, "hold_ms": 0})["id"]
+    try:
+        for blocker in blockers:
+            server.wait_until(blocker, lambda s: s["status"] == "running", 60, "running")
+        assert server.get(waiting)["status"] == "queued"
+        assert server.client.post(f"/simulations/{skipped}/cancel").json()["status"] == "cancelled"
+        page.goto(server.url)
+        row = page.locator(f'#history tbody tr[data-id="{waiting}"]')
+        expect(row.locator("td").first).to_have_text("not yet")
+        expect(page.locator(f'#history tbody tr[data-id="{skipped}"] td').first).to_have_text("never")
+
+        created = when(server.get(waiting)["created_at"])
+        wait_for(lambda: datetime.now(UTC) - created > timedelta(seconds=1.1), 5, "a second to pass since creation")
+        assert server.client.post(f"/simulations/{blockers[0]}/cancel").json()["status"] == "cancelled"
+        done = server.wait_finished(waiting)
+    finally:
+        for blocker in blockers:
+            server.client.post(f"/simulations/{blocker}/cancel")
+
+    assert done["status"] == "completed"
+    page.get_by_role("button", name="Refresh").click()
+    started = page.evaluate(SHOWN_TIME, done["started_at"])
+    assert started != page.evaluate(SHOWN_TIME, done["created_at"])  # over a second apart: they read differently
+    expect(row.locator("td").first).to_have_text(started)
 
 
 WATCH_PROGRESS = """() => {
@@ -188,3 +333,24 @@ def test_dashboard_shows_live_progress_while_buyers_take_turns(server: Server, p
     assert any(text.startswith("Running: ") and text.endswith(" of 40 buyers finished") for _, text in partway)
     expect(card.locator("progress")).to_be_hidden()
     page.screenshot(path=tmp_path / "progress-done.png")
+
+
+def test_dashboard_api_docs_list_every_operation_with_the_network_closed(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    page.goto(f"{server.url}/docs")
+
+    operations = page.locator(".opblock-summary")
+    expect(operations.first).to_be_visible(timeout=30_000)
+    shown = {
+        (
+            str(op.locator(".opblock-summary-method").inner_text()).strip(),
+            op.locator("[data-path]").get_attribute("data-path"),
+        )
+        for op in operations.all()
+    }
+    paths = server.client.get("/openapi.json").json()["paths"]
+    assert shown == {(method.upper(), path) for path, item in paths.items() for method in item}
+    assert ("POST", "/simulations") in shown
+    expect(page.get_by_role("heading", name="ticketrush")).to_be_visible()
+    page.screenshot(path=tmp_path / "docs.png", full_page=True)

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import itertools
 import signal
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 from fastapi.testclient import TestClient
 from live_server import Server, buyers_of, wait_for, when
+
+from app.dispatcher import Dispatcher, QueueFull
+from app.lifecycle import Status
+from app.settings import Settings
+from app.store import SimulationRow, Store
+from workers import SimulationConfig
 
 QUICK = {"think_ms": 0, "hold_ms": [0, 50]}
 LONG = {"buyers": 5, "tickets": 1, "think_ms": 60_000, "hold_ms": 0}
@@ -34,6 +43,7 @@ def test_dispatcher_full_queue_is_429(start_server: Callable[..., Server]) -> No
     refused = server.client.post("/simulations", json=LONG)
 
     assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "5"
     assert "TICKETRUSH_MAX_QUEUED=1" in refused.json()["detail"]
     assert server.get(queued["id"])["status"] == "queued"
     assert server.client.post(f"/simulations/{queued['id']}/cancel").json()["status"] == "cancelled"
@@ -105,3 +115,65 @@ def test_dispatcher_buyer_limits_name_the_setting(make_client: Callable[..., Tes
     accepted = client.post("/simulations", json={"buyers": 6, "executor": "pool", "workers": 2, **QUICK})
     assert accepted.status_code == 202, accepted.text
     assert client.post(f"/simulations/{accepted.json()['id']}/cancel").status_code in (200, 409)
+
+
+class StallingStore(Store):
+    """A store on a disk that stalls: once `stall` is set, the dispatcher thread's next read waits for `resume`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.stall = threading.Event()
+        self.stalled = threading.Event()
+        self.resume = threading.Event()
+
+    def get(self, sim_id: str) -> SimulationRow | None:
+        if self.stall.is_set() and threading.current_thread().name == "ticketrush-dispatcher":
+            self.stalled.set()
+            self.resume.wait(60)
+        return super().get(sim_id)
+
+
+def test_dispatcher_requests_never_wait_behind_its_store_io(tmp_path: Path, no_leftover_children: None) -> None:
+    """While the dispatcher thread's store call hangs (settling a run that exited), submit and cancel answer."""
+    store = StallingStore(tmp_path / "data")
+    store.init()
+    dispatcher = Dispatcher(store, Settings(data_dir=tmp_path / "data", max_running=1))
+    dispatcher.start()
+    answered = threading.Event()
+    try:
+        first = dispatcher.submit(SimulationConfig(buyers=1, think_ms=0, hold_ms=0))
+        wait_for(lambda: (row := store.get(first.id)) and row.status != Status.QUEUED, 60, "the run to start")
+        store.stall.set()  # the dispatcher's next read is the one that settles the run once its process exits
+        assert store.stalled.wait(60), "the run never exited"
+
+        def request() -> None:
+            queued = dispatcher.submit(SimulationConfig(buyers=1, think_ms=0, hold_ms=0))
+            dispatcher.cancel(queued.id)
+            answered.set()
+
+        asker = threading.Thread(target=request)
+        asker.start()
+        assert answered.wait(10), "a request waited for the dispatcher thread's store call"
+    finally:
+        store.resume.set()
+        dispatcher.close()
+    asker.join(10)
+    assert [row.status for row in store.page(0, 10)[0]] == [Status.CANCELLED, Status.COMPLETED]
+
+
+def test_dispatcher_a_run_being_started_keeps_its_place(tmp_path: Path, no_leftover_children: None) -> None:
+    """Between leaving the queue and its process starting, a run still counts: the room is not given twice."""
+    store = StallingStore(tmp_path / "data")
+    store.init()
+    dispatcher = Dispatcher(store, Settings(data_dir=tmp_path / "data", max_running=1, max_queued=0))
+    store.stall.set()  # the dispatcher's first read is the one that starts the run
+    dispatcher.start()
+    try:
+        first = dispatcher.submit(SimulationConfig(buyers=1, think_ms=0, hold_ms=0))
+        assert store.stalled.wait(60), "the dispatcher never took the run from the queue"
+        with pytest.raises(QueueFull):
+            dispatcher.submit(SimulationConfig(buyers=1, think_ms=0, hold_ms=0))
+    finally:
+        store.resume.set()
+        dispatcher.close()
+    assert [row.id for row in store.page(0, 10)[0]] == [first.id]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from live_server import Server
+from live_server import Server, parse_metrics
 
 QUICK = {"think_ms": 0, "hold_ms": 100}
 
@@ -12,15 +12,6 @@ def test_ops_healthz(server: Server) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    return {
-        name: float(value)
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-        for name, value in [line.rsplit(" ", 1)]
-    }
 
 
 def test_ops_metrics_match_the_stored_simulations(server: Server) -> None:

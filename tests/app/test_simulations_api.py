@@ -154,6 +154,22 @@ def test_simulations_buyers_csv_export_has_every_record(server: Server, finished
     assert all(int(r["t_end"]) >= int(r["t_start"]) for r in rows)
 
 
+def test_simulations_buyers_of_an_unfinished_run_is_409_with_its_status(server: Server) -> None:
+    created = server.post({"buyers": 3, "tickets": 1, "think_ms": 30_000, "hold_ms": 0})
+    server.wait_until(created["id"], lambda s: s["status"] == "running", 60, "running")
+    url = f"/simulations/{created['id']}/buyers"
+
+    for params in ({}, {"format": "csv"}):
+        refused = server.client.get(url, params=params)
+        assert refused.status_code == 409, refused.text
+        assert refused.json() == {
+            "detail": f"simulation {created['id']} is running: its buyer records are saved when it finishes"
+        }
+
+    assert server.client.post(f"/simulations/{created['id']}/cancel").json()["status"] == "cancelled"
+    assert server.client.get(url).json() == {"data": [], "count": 0}  # stopped before finishing: no records
+
+
 def test_simulations_buyers_paging(server: Server, finished: dict[str, Any]) -> None:
     url = f"/simulations/{finished['id']}/buyers"
 

@@ -197,6 +197,30 @@ def test_store_totals_count_statuses_and_completed_results(store: Store) -> None
     assert (totals.buyers, totals.tickets_sold, totals.tickets_oversold) == (10, 2, 3 + 5)
 
 
+def test_store_totals_keep_what_deleted_runs_added_and_a_store_made_before_them_starts_from_its_rows(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "data")
+    store.init()
+    kept, gone = completed(store, 4), completed(store, 6)
+    with store._transaction("IMMEDIATE") as db:  # as a store made before the totals were kept
+        db.execute("DROP TABLE totals")
+    store.close()
+
+    reopened = Store(tmp_path / "data")
+    reopened.init()
+    before = reopened.totals()
+    reopened.delete(gone)
+    after = reopened.totals()
+    reopened.init()  # a restart counts nothing twice
+
+    assert (before.buyers, before.tickets_sold, before.tickets_oversold) == (10, 2, 3 + 5)
+    assert (after.buyers, after.tickets_sold, after.tickets_oversold) == (10, 2, 3 + 5)
+    assert after.by_status[Status.COMPLETED] == 1 == before.by_status[Status.COMPLETED] - 1
+    assert reopened.totals() == after
+    assert reopened.get(kept) is not None
+
+
 def test_store_run_dir_refuses_an_id_that_is_not_ours(store: Store) -> None:
     for odd in ["..", "../x", "ABC", "0" * 31]:
         with pytest.raises(SimulationNotFound):

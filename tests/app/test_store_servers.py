@@ -149,7 +149,7 @@ def test_cli_refuses_a_store_whose_server_is_not_set(
     monkeypatch.delenv("TICKETRUSH_REDIS_URL", raising=False)
     code, _ = _cli("run", "--store", "redis", "--buyers", "3")
     assert code == 2
-    assert "ticketrush: invalid store: store redis needs TICKETRUSH_REDIS_URL" in capsys.readouterr().err
+    assert "ticketrush: --store: store redis needs TICKETRUSH_REDIS_URL" in capsys.readouterr().err
 
 
 @pytest.mark.postgres

@@ -131,7 +131,7 @@ def test_faults_buyers_killed_mid_critical_section(start_server: Callable[..., S
         assert result["buyers_errored"] == kills
         assert result["buyers_succeeded"] == config["tickets"] and result["tickets_remaining"] == 0
     if lock == "process":  # everyone after the dead holder waited out the lock timeout
-        errors = [b["error"] for b in buyers["data"] if b["outcome"] == "error" and b["pid"] not in killed]
+        errors = [b["error"] for b in buyers["data"] if b["outcome"] == "gave_up" and b["pid"] not in killed]
         assert errors and all("gave up after waiting 2 s for the process lock" in e for e in errors)
     wait_for(lambda: server.descendants() == [], 15, "the run's processes to be gone")
 

@@ -113,7 +113,7 @@ def _beyond_the_schema(error: dict[str, Any]) -> bool:
     value = error.get("input")
     return (
         error["type"] == "limit_exceeded"
-        or (error["type"] == "value_error" and "is greater than its maximum" in error["msg"])
+        or (error["type"] == "value_error" and isinstance(value, list) and len(value) == 2 and value[0] > value[1])
         or (error["type"] == "value_error" and error["loc"][-1] in PAIRED_FIELDS)
         or (error["type"] == "int_type" and isinstance(value, float) and value.is_integer())
     )

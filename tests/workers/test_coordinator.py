@@ -156,6 +156,7 @@ def test_killing_the_process_lock_holder_ends_the_run_within_the_lock_timeout(ru
     assert sorted(r.outcome for r in report.records) == ["error"] + ["gave_up"] * 4
     assert sum("killed by signal 9" in e for e in errors) == 1
     assert sum("gave up after waiting 2 s for the process lock" in e for e in errors) == 4
+    assert report.result.buyers_gave_up == 4 and report.result.buyers_errored == 1
     assert report.result.tickets_remaining == 1 and report.result.oversold == 0
 
 

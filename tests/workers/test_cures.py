@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -135,3 +136,27 @@ def test_every_safe_cure_sells_exactly_what_exists(
     assert result.buyers_succeeded == min(buyers, tickets)
     assert result.tickets_remaining == tickets - result.buyers_succeeded
     assert result.oversold == result.lost_updates == result.buyers_errored == 0
+
+
+def test_an_optimistic_buyer_killed_mid_purchase_leaves_the_db_whole_and_the_others_sell(run_dir: Path) -> None:
+    killed: list[int] = []
+    seen: list[float] = []
+
+    def kill_one_holding() -> bool:  # 0.2 s into the 0.4 s hold that follows every buyer's versioned read
+        launchers = psutil.Process().children()
+        buyers = launchers[0].children() if launchers else []
+        if len(buyers) == 3 and not seen:
+            seen.append(time.monotonic())
+        if not killed and seen and time.monotonic() - seen[0] > 0.2 and len(buyers) == 3:
+            victim = min(buyers, key=lambda p: p.pid)
+            killed.append(victim.pid)
+            os.kill(victim.pid, signal.SIGKILL)
+        return False
+
+    config = SimulationConfig(buyers=3, tickets=3, strategy="optimistic", think_ms=0, hold_ms=400)
+    report = run_simulation(config, run_dir, should_stop=kill_one_holding)
+    dead = [r for r in report.records if r.pid in killed]
+    assert len(dead) == 1 and dead[0].outcome == "error"
+    assert report.result.tickets_sold == report.result.buyers_succeeded == 2  # the others sold, one version each
+    assert json.loads((run_dir / "db.json").read_text())["count"] == 1
+    assert sorted(p.name for p in run_dir.iterdir()) == ["db.json"]

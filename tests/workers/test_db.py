@@ -72,3 +72,34 @@ def test_db_is_never_torn_when_writers_are_killed_mid_write(tmp_path: Path) -> N
     assert reads > 100
     db.remove_leftovers()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db.json"]
+
+
+def test_compare_and_set_lets_exactly_one_of_the_writers_of_a_version_through(tmp_path: Path) -> None:
+    first, second = TicketDb(tmp_path / "db.json"), TicketDb(tmp_path / "db.json")
+    first.create(5)
+    assert first.read_versioned() == second.read_versioned() == (5, 0)
+    assert first.compare_and_set(0, 4)
+    assert not second.compare_and_set(0, 4)  # it read version 0 too: refused, so it reads again
+    assert second.read_versioned() == (4, 1)
+    assert second.compare_and_set(1, 3)
+    first.tidy()
+    second.tidy()
+    assert json.loads(first.path.read_text()) == {"count": 3, "version": 2}  # the lesson's code reads its count
+
+
+def test_a_writer_killed_between_claiming_a_version_and_swapping_it_in_loses_nothing(tmp_path: Path) -> None:
+    db = TicketDb(tmp_path / "db.json")
+    db.create(5)
+    os.link(_filled(tmp_path, b'{"count": 4, "version": 1}'), tmp_path / "db.json.v1")  # claimed, never swapped in
+    assert json.loads(db.path.read_text()) == {"count": 5}  # the db itself is whole, one version behind
+    assert db.read_versioned() == (4, 1)  # every reader sees the claimed sale
+    assert not db.compare_and_set(0, 4)  # and nobody can sell that ticket again
+    assert db.remove_leftovers() == 2  # the claimed version and the dead writer's file
+    assert json.loads(db.path.read_text()) == {"count": 4}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.json"]
+
+
+def _filled(folder: Path, data: bytes) -> Path:
+    path = folder / "db.json.99999.tmp"  # what a writer with pid 99999 leaves when it dies after filling its file
+    path.write_bytes(data)
+    return path

@@ -10,6 +10,7 @@ from multiprocessing.process import BaseProcess
 from typing import ClassVar, NamedTuple
 
 from workers.errors import TicketrushError
+from workers.gates import Gate
 from workers.messages import BuyerRecord
 from workers.stores.base import TicketStore
 
@@ -30,6 +31,7 @@ class Plan(NamedTuple):
     hold_ms: tuple[float, float] = (0.0, 0.0)
     seed: int = 0
     lock_timeout_s: float = 30.0
+    schedule: tuple[int, ...] | None = None  # the whole schedule the buyers follow, step by step
     start_timeout_s: float = 300.0
     parent_pid: int | None = None
 
@@ -71,6 +73,7 @@ class Strategy:
     def __init__(self, plan: Plan, store: TicketStore, context: BaseContext, shares: Sequence[range]) -> None:
         self.plan = plan
         self.store = store
+        self.gate: Gate = Gate()  # a ScheduleGate when the run follows a schedule
 
     def helpers(self) -> list[BaseProcess]:
         return []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 
+from workers.gates import NotReleased
 from workers.messages import BuyerRecord, Outcome
 from workers.strategies.base import Strategy, failure, pause
 
@@ -18,28 +19,35 @@ class Optimistic(Strategy):
 
     def buy(self, buyer: int) -> BuyerRecord:
         """Run one buyer's search, then read-hold-compare-and-set until it sells, finds none, or gives up."""
-        plan, store = self.plan, self.store
+        plan, store, gate = self.plan, self.store, self.gate
         now = time.monotonic_ns
         rng = plan.rng(buyer)
-        t_start = now()
-        seen = read = wrote = t_searched = t_read = t_write = None
+        t_start = seen = read = wrote = t_searched = t_read = t_write = None
         outcome: Outcome = "error"
         error = None
         retries = 0
         try:
+            gate.before(buyer)  # step: search
+            t_start = now()
             seen = store.read_versioned()[0]
             pause(rng, plan.think_ms)
             t_searched = now()
+            gate.after(buyer)
             while True:
+                gate.before(buyer)  # step: read
                 read, version = store.read_versioned()
                 t_read = now()
+                gate.after(buyer)
                 if read <= 0:
                     outcome = "sold_out"
                     break
+                gate.before(buyer)  # step: write, which a newer version refuses
                 pause(rng, plan.hold_ms)
                 store.before_sale()
-                if store.compare_and_set(version, read - 1):
-                    t_write = now()
+                written = store.compare_and_set(version, read - 1)
+                t_write = now() if written else None
+                gate.after(buyer)
+                if written:
                     wrote = read - 1
                     outcome = "success"
                     break
@@ -49,8 +57,11 @@ class Optimistic(Strategy):
                     break
                 retries += 1
             store.after_sale()
+        except NotReleased as e:
+            error = str(e)
         except Exception as e:  # a buyer reports any failure instead of dying with it
             error = failure(e)
+            gate.failed(buyer)
         return BuyerRecord(
             buyer, os.getpid(), outcome, seen, read, wrote, error,
             t_start, t_searched, None, None, t_read, t_write, now(), retries,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from multiprocessing.context import BaseContext
 
 from workers.errors import LockTimeout
+from workers.gates import NotReleased
 from workers.locks import make_lock
 from workers.messages import BuyerRecord, Outcome
 from workers.stores.base import TicketStore
@@ -32,25 +33,30 @@ class ReadWrite(Strategy):
 
     def buy(self, buyer: int) -> BuyerRecord:
         """Run one buyer's search and get; never raises: a failure becomes an `error` record."""
-        plan, store, lock = self.plan, self.store, self.lock
+        plan, store, lock, gate = self.plan, self.store, self.lock, self.gate
         now = time.monotonic_ns
         rng = plan.rng(buyer)
-        t_start = now()
-        seen = read = wrote = t_searched = t_lock_requested = t_lock_acquired = t_read = t_write = None
+        t_start = seen = read = wrote = t_searched = t_lock_requested = t_lock_acquired = t_read = t_write = None
         outcome: Outcome = "error"
         error = None
         try:
+            gate.before(buyer)  # step: search
+            t_start = now()
             seen = store.read()
             pause(rng, plan.think_ms)
             t_searched = now()
             if seen > 0:
                 store.before_sale()
+            gate.after(buyer)
+            gate.before(buyer)  # step: read
             t_lock_requested = now()
             with lock.held(plan.lock_timeout_s):
                 t_lock_acquired = now()
                 read = store.read()
                 t_read = now()
                 if read > 0:
+                    gate.after(buyer)
+                    gate.before(buyer)  # step: write
                     pause(rng, plan.hold_ms)
                     store.write(read - 1)
                     t_write = now()
@@ -58,11 +64,15 @@ class ReadWrite(Strategy):
                     outcome = "success"
                 else:
                     outcome = "sold_out"
+            gate.after(buyer)  # the visit's last step is done once the lock is given back
             store.after_sale()
         except LockTimeout as e:
             outcome, error = "gave_up", str(e)
+        except NotReleased as e:
+            error = str(e)
         except Exception as e:  # a buyer reports any failure instead of dying with it
             error = failure(e)
+            gate.failed(buyer)
         return BuyerRecord(
             buyer, os.getpid(), outcome, seen, read, wrote, error,
             t_start, t_searched, t_lock_requested, t_lock_acquired, t_read, t_write, now(),

@@ -14,7 +14,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import DispatcherDep, SettingsDep, SimulationDep, StoreDep, TokenDep
 from app.api.errors import STORE_UNAVAILABLE
-from app.lifecycle import FINISHED, Status
+from app.lifecycle import FINISHED, UNFINISHED, Status
 from app.schemas import (
     BuyerPublic,
     BuyersPublic,
@@ -53,7 +53,8 @@ class ProgressEvent(Progress):
         400: {"description": "The body cannot be parsed at all (it is not UTF-8 text)"},
         413: {"description": "The body is larger than any simulation config (16 KiB)"},
         422: {"description": "Invalid config, or more buyers than this server allows"},
-        429: {"description": "As many simulations are running and queued as this server takes"},
+        429: {"description": "As many simulations are running and queued as this server takes (see Retry-After)"},
+        503: {"description": "The server is shutting down, or the store cannot be written"},
     },
 )
 def create_simulation(config: SimulationCreate, dispatcher: DispatcherDep, response: Response) -> SimulationPublic:
@@ -94,7 +95,11 @@ def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
 @router.get(
     "/{simulation_id}/buyers",
     response_model=BuyersPublic,
-    responses={**_NOT_FOUND, 200: {"content": {"text/csv": {}}, "description": "A page of buyers, or all as CSV"}},
+    responses={
+        **_NOT_FOUND,
+        200: {"content": {"text/csv": {}}, "description": "A page of buyers, or all as CSV"},
+        409: {"description": "The simulation is queued or running: its records are saved when it finishes"},
+    },
 )
 def read_buyers(
     simulation: SimulationDep,
@@ -103,7 +108,15 @@ def read_buyers(
     limit: Annotated[int, Query(ge=1, le=MAX_BUYERS_PAGE)] = 100,
     format: Annotated[Literal["json", "csv"], Query(description="csv: every record, streamed")] = "json",
 ) -> Any:
-    """What each buyer did and when: a page of records, or with `format=csv` the whole set."""
+    """What each buyer did and when: a page of records, or with `format=csv` the whole set.
+
+    A simulation that stopped before finishing (failed, cancelled, interrupted) has no records.
+    """
+    if simulation.status in UNFINISHED:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"simulation {simulation.id} is {simulation.status}: its buyer records are saved when it finishes",
+        )
     if format == "csv":
         return StreamingResponse(
             _csv_chunks(store, simulation.id),

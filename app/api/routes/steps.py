@@ -1,0 +1,121 @@
+"""/simulations/{id}/step: a step-mode simulation taken one step at a time.
+
+The engine's model of the steps (workers.schedules) checks each step before it is stored and tells the state it
+leads to; the run process hands stored steps to the buyer processes, which take them for real in that order.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, status
+from pydantic import BaseModel, Field, model_validator
+
+from app.api.deps import SimulationDep, StoreDep, TokenDep
+from app.lifecycle import Status
+from app.store import SimulationRow
+from workers.schedules import Model, ScheduleError, complete, play
+
+router = APIRouter(prefix="/simulations", tags=["simulations"])
+
+
+class StepRequest(BaseModel):
+    buyer: int | None = Field(None, description="The buyer who takes its next step.")
+    to_end: bool = Field(False, description="Run every unfinished buyer to its end, in number order.")
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> StepRequest:
+        if (self.buyer is None) == (not self.to_end):
+            raise ValueError("send either a buyer number, {'buyer': 2}, or {'to_end': true}")
+        return self
+
+
+class BuyerState(BaseModel):
+    buyer: int
+    next_step: str | None = Field(description="search, read or write; null once the visit is over.")
+    outcome: str | None = Field(description="success, sold_out or gave_up once the visit is over.")
+    seen: int | None
+    read: int | None
+    wrote: int | None
+    can_step: bool = Field(description="Whether this buyer can take its next step now.")
+    waits_for: str | None = Field(description="Why it cannot, in words.")
+
+
+class StepState(BaseModel):
+    status: Status
+    steps: list[int] = Field(description="Every step taken, the schedule's first.")
+    count: int = Field(description="The tickets in the store after these steps.")
+    lock_holders: list[int] = Field(description="Who holds the lock (a semaphore: up to its permits).")
+    buyers: list[BuyerState]
+    finished: bool = Field(description="Every buyer's visit is over.")
+
+
+def _state(row: SimulationRow, steps: list[int]) -> StepState:
+    model: Model = play(row.config.race(), steps)
+    buyers = []
+    for number, b in model.buyers.items():
+        reason = model.blocker(number)
+        buyers.append(
+            BuyerState(
+                buyer=number,
+                next_step=model.next_step(number),
+                outcome=b.outcome,
+                seen=b.seen,
+                read=b.read,
+                wrote=b.wrote,
+                can_step=reason is None,
+                waits_for=reason if b.outcome is None else None,
+            )
+        )
+    return StepState(
+        status=row.status,
+        steps=steps,
+        count=model.count,
+        lock_holders=list(model.holders),
+        buyers=buyers,
+        finished=all(model.done(b) for b in model.buyers),
+    )
+
+
+def _stepping(row: SimulationRow) -> None:
+    if row.config.mode != "step":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"simulation {row.id} is not in step mode")
+
+
+@router.get("/{simulation_id}/step", responses={404: {"description": "No simulation has this id"}})
+def read_steps(simulation: SimulationDep, store: StoreDep) -> StepState:
+    """Where a step-mode simulation stands: its steps so far, the count, each buyer's next step, the lock."""
+    _stepping(simulation)
+    return _state(simulation, [*(simulation.config.schedule or ()), *store.steps(simulation.id)])
+
+
+@router.post(
+    "/{simulation_id}/step",
+    dependencies=[TokenDep],
+    responses={
+        404: {"description": "No simulation has this id"},
+        409: {"description": "Not a running step-mode simulation, or this buyer cannot take a step now"},
+    },
+)
+def take_step(simulation: SimulationDep, store: StoreDep, request: Annotated[StepRequest, Body()]) -> StepState:
+    """Let one buyer take its next step (or every buyer run to its end); answers the state it leads to."""
+    _stepping(simulation)
+    if simulation.status != Status.RUNNING:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"simulation {simulation.id} is {simulation.status}; it takes steps while running"
+        )
+    first = list(simulation.config.schedule or ())
+
+    def check(taken: list[int]) -> list[int]:
+        model = play(simulation.config.race(), first + taken)
+        try:
+            if request.to_end:
+                return complete(model)
+            assert request.buyer is not None
+            model.take(request.buyer)
+        except ScheduleError as e:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
+        return [request.buyer]
+
+    steps = store.add_steps(simulation.id, check)
+    return _state(simulation, first + steps)
