@@ -26,7 +26,7 @@ from app.settings import store_url_problem, store_urls_from
 from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
 from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
-from workers.locks import DEFAULT_PERMITS, LockKind
+from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind
 from workers.schedules import Model, ScheduleError, complete, play
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
@@ -111,15 +111,22 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
             "--strategy",
             choices=STRATEGIES,
             default="read-write",
-            help="how a buyer buys: the lesson's read, hold, write back; a version check with retries; or requests "
-            "to one seller process (default: %(default)s)",
+            help="how a buyer buys: the lesson's read, hold, write back; a version check with retries; requests "
+            "to one seller process; or, on the stores that have them, one atomic step, the store's write lock "
+            "(for-update) or SERIALIZABLE transactions (default: %(default)s)",
         )
         parser.add_argument(
             "--lock",
             choices=LOCKS,
             default="none",
-            help="what guards a read-write purchase: nothing, a multiprocessing.Lock, a file lock or a "
-            "multiprocessing.Semaphore (default: %(default)s)",
+            help="what guards a read-write purchase: nothing, a multiprocessing.Lock, a file lock, a "
+            "multiprocessing.Semaphore, PostgreSQL's advisory lock or a Redis lock (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--lock-ttl-ms",
+            type=int,
+            help=f"how long the Redis lock lives before it expires by itself, with --lock redis only (default: "
+            f"{DEFAULT_LOCK_TTL_MS})",
         )
         parser.add_argument(
             "--permits",
@@ -136,7 +143,7 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
             "--max-retries",
             type=int,
             default=DEFAULT_MAX_RETRIES,
-            help="refused writes an optimistic buyer retries before giving up, with --strategy optimistic only "
+            help="refused writes a buyer retries before giving up, with --strategy optimistic or serializable only "
             "(default: %(default)s)",
         )
     parser.add_argument(
@@ -184,7 +191,8 @@ def _config(args: argparse.Namespace, cure: Cure | None = None) -> SimulationCon
     """The config the options describe; for a comparison, with `cure`'s strategy and lock."""
     chosen = {"strategy": cure.strategy, "lock": cure.lock} if cure else {"strategy": args.strategy, "lock": args.lock}
     if cure is None:
-        chosen |= {"permits": args.permits, "max_retries": args.max_retries, "schedule": args.schedule}
+        chosen |= {"permits": args.permits, "lock_ttl_ms": args.lock_ttl_ms}
+        chosen |= {"max_retries": args.max_retries, "schedule": args.schedule}
     return SimulationConfig.model_validate(
         {
             "buyers": args.buyers,
