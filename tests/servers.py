@@ -49,6 +49,10 @@ def redis_url() -> str:
 class Postgres:
     """An administrator's view of the PostgreSQL server: what a run left there, and its connections."""
 
+    # What a buyer hears when its connection is terminated: the server's message, or libpq's when the socket
+    # closed before the client read that message (which of the two is a race between the server and the client).
+    TERMINATED = ("terminating connection due to administrator command", "server closed the connection unexpectedly")
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.conn = psycopg.connect(url, autocommit=True)
@@ -74,6 +78,15 @@ class Postgres:
         row = self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,))
         return int(row.fetchone()[0])  # type: ignore[index]
 
+    def closed_on(self, message: str) -> str:
+        """The rest of `message` after the engine's words for a connection this server terminated; fails the test
+        if it does not say that."""
+        head = f"the PostgreSQL server at {self.where} closed the connection: "
+        assert message.startswith(head), message
+        rest = message.removeprefix(head)
+        assert rest.startswith(self.TERMINATED), message
+        return rest
+
     def close_connections(self, run_dir: Path) -> int:
         """Terminate the run's connections from the server's side; how many there were."""
         name = f"ticketrush {PostgresStore(run_dir, self.url).key}"
@@ -85,6 +98,10 @@ class Postgres:
 
 class Redis:
     """An administrator's view of the Redis server: the run's keys, and its connections."""
+
+    # What a buyer hears when CLIENT KILL closes its connection: the end of the stream, or (if the client wrote
+    # before it saw that end) the reset its write met.
+    TERMINATED = ("Connection closed by server", "Error 104 while", "Error 32 while")
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -109,6 +126,15 @@ class Redis:
 
     def connections(self, run_dir: Path) -> int:
         return len(self._clients(run_dir))
+
+    def closed_on(self, message: str) -> str:
+        """The rest of `message` after the engine's words for a connection this server closed; fails the test if
+        it does not say that."""
+        head = f"the Redis server at {self.where} closed the connection: "
+        assert message.startswith(head), message
+        rest = message.removeprefix(head)
+        assert rest.startswith(self.TERMINATED), message
+        return rest
 
     def close_connections(self, run_dir: Path) -> int:
         """CLIENT KILL the run's connections; how many there were."""

@@ -18,8 +18,9 @@ BATCH_INTERVAL_S = 0.05
 
 
 def buyer_process(share: int, buyers: range, strategy: Strategy, start: Event | None, results: RecordChannel) -> None:
-    """Process target: open the store (a connection of its own), wait for the start signal, then run `buyers`
-    and report them in batches. A store that cannot be opened fails every buyer of the process with its reason."""
+    """Process target: open the store (a connection of its own) and say so, wait for the start signal, then run
+    `buyers` and report them in batches. A store that cannot be opened fails every buyer of the process with its
+    reason."""
     plan = strategy.plan
     die_with_parent(plan.parent_pid)
     try:
@@ -27,6 +28,9 @@ def buyer_process(share: int, buyers: range, strategy: Strategy, start: Event | 
     except TicketrushError as e:
         results.send([BuyerRecord(b, os.getpid(), "error", error=str(e)) for b in buyers])
         return
+    finally:
+        if strategy.opened is not None:
+            strategy.opened.release()  # at the start line, connected (or failed): the launcher may release them
     if start is not None and not start.wait(plan.start_timeout_s):
         error = f"was not released from the start line within {plan.start_timeout_s:g} s"
         results.send([BuyerRecord(b, os.getpid(), "error", error=error) for b in buyers])

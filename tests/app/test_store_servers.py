@@ -127,13 +127,11 @@ def test_a_run_whose_connections_the_server_closes_fails_with_its_words_and_keep
 
     simulation = server.wait_finished(created["id"])
     assert simulation["status"] == "failed"
-    assert simulation["error"] == (
-        f"the PostgreSQL server at {postgres.where} closed the connection: terminating connection due to administrator "
-        "command; 0 of 5 buyers finished, 5 failed"
-    )
+    assert postgres.closed_on(simulation["error"]).endswith("; 0 of 5 buyers finished, 5 failed")
     buyers = server.client.get(f"/simulations/{created['id']}/buyers").json()
     assert buyers["count"] == 5
-    assert {b["error"] for b in buyers["data"]} == {simulation["error"].split(";")[0]}
+    for buyer in buyers["data"]:  # each one's own words for its connection, as the server closed it
+        postgres.closed_on(buyer["error"])
     assert server.client.delete(f"/simulations/{created['id']}").status_code == 204
     assert not postgres.has_table(run_dir)
 

@@ -186,9 +186,13 @@ class ServerStore(TicketStore):
     def notices(self) -> int | None:
         return self._notice_r
 
+    def words(self, error: BaseException) -> str:
+        """What the client's `error` says happened, in one line."""
+        return first_line(error)
+
     def lost(self, what: str, error: BaseException) -> StoreLost:
         """The StoreLost for `error`, said once to the launcher: "the PostgreSQL server at ... <what>: <its words>"."""
-        message = f"the {self.server} server at {self.where} {what}: {first_line(error)}"
+        message = f"the {self.server} server at {self.where} {what}: {self.words(error)}"
         if self._notice_w is not None:
             with contextlib.suppress(OSError):  # a full pipe already holds a message: the first one is enough
                 os.write(self._notice_w, message.encode()[: select.PIPE_BUF - 1] + b"\n")

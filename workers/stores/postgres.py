@@ -37,6 +37,10 @@ _BEGIN = {
     "advisory": "BEGIN",
 }
 
+# What psycopg was doing when a connection failed, which it puts before libpq's words (connection failed: ...
+# is kept: it says the connection was never made).
+_CLIENT_STEPS = ("consuming input", "sending query", "sending query and params")
+
 _CONNECTION_LIMITS = """
 SELECT current_setting('max_connections')::int,
        current_setting('superuser_reserved_connections')::int
@@ -79,6 +83,16 @@ class PostgresStore(ServerStore):
         except psycopg.Error:
             return "the URL given"
         return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+
+    def words(self, error: BaseException) -> str:
+        """The server's own message where it sent one ("terminating connection due to administrator command"),
+        else the client's, without the step it was on ("consuming input failed: ")."""
+        primary = getattr(getattr(error, "diag", None), "message_primary", None)
+        if primary:
+            return str(primary)
+        words = first_line(error)
+        step, sep, rest = words.partition(" failed: ")
+        return rest if sep and step in _CLIENT_STEPS else words
 
     # -- connections ------------------------------------------------------------------------------------------
 

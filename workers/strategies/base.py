@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Semaphore
 from typing import ClassVar, NamedTuple
 
 from workers.errors import TicketrushError
@@ -74,6 +75,7 @@ class Strategy:
         self.plan = plan
         self.store = store
         self.gate: Gate = Gate()  # a ScheduleGate when the run follows a schedule
+        self.opened: Semaphore | None = None  # released by each buyer process once it has opened the store
 
     def helpers(self) -> list[BaseProcess]:
         return []
