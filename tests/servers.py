@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import redis
 
+from workers.stores.base import run_key
 from workers.stores.postgres import PostgresStore
 from workers.stores.redis import RedisStore
 
@@ -100,8 +101,8 @@ class Redis:
     """An administrator's view of the Redis server: the run's keys, and its connections."""
 
     # What a buyer hears when CLIENT KILL closes its connection: the end of the stream, or (if the client wrote
-    # before it saw that end) the reset its write met.
-    TERMINATED = ("Connection closed by server", "Error 104 while", "Error 32 while")
+    # before it saw that end) the reset its write or its next read met.
+    TERMINATED = ("Connection closed by server", "Error 104 while", "Error 32 while", "Error while reading from")
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -156,3 +157,28 @@ def redis_server(redis_url: str) -> Iterator[Redis]:
     admin = Redis(redis_url)
     yield admin
     admin.close()
+
+
+def servers_of(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The URLs of the servers the test's marks name (asked for before the test runs, not in its teardown)."""
+    marked = {"postgres": "postgres_url", "redis": "redis_url"}
+    return {store: request.getfixturevalue(f) for store, f in marked.items() if request.node.get_closest_marker(store)}
+
+
+def drop_runs_under(folder: Path, servers: dict[str, str]) -> None:
+    """Drop every table and key a run in a folder under `folder` left on `servers`, so that a test that failed
+    before it dropped its run leaves nothing behind either."""
+    keys = {run_key(d) for d in [folder, *folder.rglob("*")] if d.is_dir()}
+    if "postgres" in servers:
+        with psycopg.connect(servers["postgres"], autocommit=True) as conn:
+            for key in keys:
+                conn.execute(f'DROP TABLE IF EXISTS "ticketrush_{key}"')
+    if "redis" in servers:
+        client = redis.Redis.from_url(servers["redis"])
+        try:
+            for key in keys:
+                found = list(client.scan_iter(match=f"ticketrush:{key}:*"))
+                if found:
+                    client.delete(*found)
+        finally:
+            client.close()

@@ -5,19 +5,35 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from live_server import Server, wait_for
 
 from app.cli import main
-from tests.servers import Postgres, Redis, postgres, postgres_url, redis_server, redis_url
+from tests.servers import (
+    Postgres,
+    Redis,
+    drop_runs_under,
+    postgres,
+    postgres_url,
+    redis_server,
+    redis_url,
+    servers_of,
+)
 
 __all__ = ["postgres", "postgres_url", "redis_server", "redis_url"]
 
 LESSON = {"buyers": 10, "tickets": 1, "think_ms": 0, "hold_ms": 150}
 NO_SERVERS = {"TICKETRUSH_POSTGRES_URL": "", "TICKETRUSH_REDIS_URL": ""}
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_on_the_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    servers = servers_of(request)
+    yield
+    drop_runs_under(tmp_path, servers)
 
 
 def _run_dir(server: Server, sim_id: str) -> Path:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from tests.servers import postgres, postgres_url, redis_server, redis_url
+from tests.servers import drop_runs_under, postgres, postgres_url, redis_server, redis_url, servers_of
 
 __all__ = ["postgres", "postgres_url", "redis_server", "redis_url"]
 
@@ -12,9 +15,11 @@ __all__ = ["postgres", "postgres_url", "redis_server", "redis_url"]
 @pytest.fixture
 def store_urls(request: pytest.FixtureRequest) -> dict[str, str]:
     """The URLs of the servers the test's marks say it uses."""
-    urls = {}
-    if request.node.get_closest_marker("postgres"):
-        urls["postgres"] = request.getfixturevalue("postgres_url")
-    if request.node.get_closest_marker("redis"):
-        urls["redis"] = request.getfixturevalue("redis_url")
-    return urls
+    return servers_of(request)
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_on_the_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    servers = servers_of(request)
+    yield
+    drop_runs_under(tmp_path, servers)
