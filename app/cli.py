@@ -1,7 +1,8 @@
-"""The `ticketrush` command: run a rush, compare the cures, or serve the API.
+"""The `ticketrush` command: run a rush, step through one, compare the cures, sweep a field, or serve the API.
 
 ticketrush run --buyers 10 --tickets 1 --lock none
 ticketrush compare --buyers 1000 --tickets 100 --think-ms 0 --hold-ms 0
+ticketrush sweep --vary hold_ms=0,10,50,100 --trials 5
 ticketrush serve --port 8000
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import math
 import os
@@ -17,7 +19,7 @@ import sys
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, get_args
 
@@ -27,6 +29,21 @@ from app.settings import store_url_problem, store_urls_from
 from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
 from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
+from workers.experiments import (
+    VARIABLE_FIELDS,
+    ExperimentInvalid,
+    ExperimentSpec,
+    Outcome,
+    Plan,
+    Point,
+    Spread,
+    Vary,
+    csv_header,
+    csv_rows,
+    plan,
+    run_experiment,
+    summarise,
+)
 from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind
 from workers.schedules import Model, ScheduleError, complete, play
 from workers.speech import DEFAULT, LANGUAGES, fact, language, render
@@ -40,6 +57,7 @@ LOCKS: tuple[str, ...] = get_args(LockKind)
 STORES: tuple[str, ...] = get_args(StoreKind)
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OPTION_OF = {"together": "--staggered"}  # config fields whose option is not their name
+SWEEP_FIGURES = {"oversold": "oversold", "lost_updates": "lost updates", "sales_per_second": "sales per second"}
 TABLE_ROWS = (
     "tickets_initial", "tickets_handed_out", "tickets_sold", "tickets_remaining", "oversold", "lost_updates", "safe",
     "buyers_succeeded", "buyers_sold_out", "buyers_gave_up", "buyers_errored", "max_in_critical", "retries",
@@ -180,33 +198,37 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
 
 def _config(args: argparse.Namespace, cure: Cure | None = None) -> SimulationConfig:
     """The config the options describe; for a comparison, with `cure`'s strategy and lock."""
+    return SimulationConfig.model_validate(_settings(args, cure))
+
+
+def _settings(args: argparse.Namespace, cure: Cure | None = None) -> dict[str, Any]:
+    """The simulation settings the options give, not yet checked."""
     chosen = {"strategy": cure.strategy, "lock": cure.lock} if cure else {"strategy": args.strategy, "lock": args.lock}
     if cure is None:
         chosen |= {"permits": args.permits, "lock_ttl_ms": args.lock_ttl_ms}
         chosen |= {"max_retries": args.max_retries, "schedule": args.schedule}
-    return SimulationConfig.model_validate(
-        {
-            "buyers": args.buyers,
-            "tickets": args.tickets,
-            "store": args.store,
-            **chosen,
-            "executor": args.executor,
-            "workers": args.workers,
-            "think_ms": args.think_ms,
-            "hold_ms": args.hold_ms,
-            "seed": args.seed,
-            "together": not args.staggered,
-            "lock_timeout_s": args.lock_timeout_s,
-        }
-    )
+    return {
+        "buyers": args.buyers,
+        "tickets": args.tickets,
+        "store": args.store,
+        **chosen,
+        "executor": args.executor,
+        "workers": args.workers,
+        "think_ms": args.think_ms,
+        "hold_ms": args.hold_ms,
+        "seed": args.seed,
+        "together": not args.staggered,
+        "lock_timeout_s": args.lock_timeout_s,
+    }
 
 
 class ProgressBar:
     """Redrawn in place on a terminal; elsewhere (a log, a pipe) written once, when every buyer is in."""
 
-    def __init__(self, out: TextIO, width: int = 40) -> None:
+    def __init__(self, out: TextIO, width: int = 40, unit: str = "buyers") -> None:
         self.out = out
         self.width = width
+        self.unit = unit
         self.live = out.isatty()
         self.shown = -1
 
@@ -216,7 +238,7 @@ class ProgressBar:
             return
         self.shown = finished
         filled = self.width * finished // max(total, 1)
-        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {finished:,}/{total:,} buyers"
+        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {finished:,}/{total:,} {self.unit}"
         self.out.write(("\r" if self.live else "") + bar + ("\n" if done else ""))
         self.out.flush()
 
@@ -369,6 +391,123 @@ def _write_comparison(
     out.write(render(fact("cli.compare_seed", seed=base.seed), args.lang) + "\n")
 
 
+def _vary(text: str) -> tuple[str, list[str]]:
+    """--vary hold_ms=0,10,50: the field (as a config field or an option name) and its values, not yet read."""
+    field, sep, values = text.partition("=")
+    if not sep or not field.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"a field and its values, such as hold_ms=0,10,50 (got {text!r})")
+    return field.strip().removeprefix("--").replace("-", "_"), [v.strip() for v in values.split(",")]
+
+
+_READS_AS = {int: "a whole number", _delay: "a number of milliseconds or a min-max range of them"}
+
+
+def _sweep_spelling(field: str) -> Callable[[str], str]:
+    """How sweep's messages name a part: the varied field as `--vary FIELD`, the others as their options."""
+    parts = {"trials": "--trials", "vary.field": "--vary", "vary.values": "--vary", field: f"--vary {field}"}
+    return lambda name: parts.get(name, _option(name))
+
+
+def sweep_table(field: str, points: Sequence[Point]) -> str:
+    """One row per value: trials completed and the min / median / max of each figure."""
+    header = [field, "trials", *(f"{words} (min / median / max)" for words in SWEEP_FIGURES.values())]
+    rows = [header]
+    for point in points:
+        cells = [point.label, f"{point.completed}/{len(point.trials)}"]
+        for name in SWEEP_FIGURES:
+            figure: Spread | None = getattr(point, name)
+            cells.append(" / ".join(_figure(getattr(figure, m)) for m in ("min", "median", "max")) if figure else "-")
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
+    """One config at every value of --vary, each value --trials times, one run after another; Ctrl-C shows the
+    trials that had finished, then stops (exit 130)."""
+    if args.csv and args.json:
+        sys.stderr.write("ticketrush: --csv and --json: choose one\n")
+        return 2
+    field, texts = args.vary
+    spell = _sweep_spelling(field)
+    read = args.readers.get(field)
+    values: list[Any] = []
+    for text in texts:
+        try:
+            values.append(read(text) if read is not None else text)
+        except ValueError:
+            sys.stderr.write(f"ticketrush: --vary {field}: {_READS_AS.get(read, 'a value')} (got {text!r})\n")
+            return 2
+    config = _settings(args)
+    if field in config and config.pop(field) != args.defaults.get(field):
+        sys.stderr.write(f"ticketrush: {_option(field)}: --vary sets {field}; leave {_option(field)} out\n")
+        return 2
+    try:
+        experiment = plan(
+            ExperimentSpec(config=config, trials=args.trials, vary=Vary(field=field, values=values)),
+            spell=spell,
+            range_form="min-max",
+        )
+    except ExperimentInvalid as e:
+        for problem in e.problems:
+            sys.stderr.write(f"ticketrush: {problem.message}\n")
+        return 2
+    total = len(experiment.points) * experiment.trials_per_point
+    progress = ProgressBar(sys.stderr, unit="trials")
+    outcomes: list[Outcome] = []
+
+    def heard(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        progress(len(outcomes), total)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="ticketrush-sweep-") as folder:
+            run_experiment(
+                experiment, Path(folder), on_trial=heard, time_limit_s=args.time_limit_s, pause_collector=True
+            )
+    except KeyboardInterrupt:
+        if outcomes:
+            _write_sweep(experiment, config, outcomes, args, out)
+            if not (args.json or args.csv):
+                out.write(f"(interrupted: {len(outcomes)} of {total} trials ran)\n")
+        raise
+    _write_sweep(experiment, config, outcomes, args, out)
+    return 0
+
+
+def _write_sweep(
+    experiment: Plan, config: dict[str, Any], outcomes: list[Outcome], args: argparse.Namespace, out: TextIO
+) -> None:
+    points = summarise(experiment.values, outcomes)
+    if args.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(csv_header(experiment.field))
+        writer.writerows(csv_rows(experiment.values, outcomes))
+        return
+    if args.json:
+        body = {
+            "config": {**config, "seed": experiment.seed},
+            "trials": experiment.trials_per_point,
+            "vary": {"field": experiment.field, "values": list(experiment.values)},
+            "points": [point.model_dump() for point in points],
+        }
+        json.dump(body, out, indent=2)
+        out.write("\n")
+        return
+    out.write(sweep_table(experiment.field, points) + "\n\n")
+    seed = experiment.seed
+    out.write(f"(seed {seed}: trial k of every value ran with seed {seed} + k - 1; --seed {seed} repeats them)\n")
+
+
 def _describe_state(model: Model) -> str:
     parts = [f"count={model.count}"]
     if model.holders:
@@ -507,6 +646,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_options(compare, with_lock=False)
     compare.set_defaults(handler=cmd_compare)
+    sweep = commands.add_parser(
+        "sweep", help="run one config at several values of one field, each value several times, one run at a time"
+    )
+    sweep.add_argument(
+        "--vary",
+        type=_vary,
+        required=True,
+        metavar="FIELD=V1,V2,...",
+        help=f"the field to vary and its values, such as hold_ms=0,10,50,100 (one of {', '.join(VARIABLE_FIELDS)})",
+    )
+    sweep.add_argument("--trials", type=int, default=5, help="runs of each value (default: %(default)s)")
+    _add_config_options(sweep, with_lock=True)
+    sweep.add_argument("--csv", action="store_true", help="print one CSV row per trial instead of the table")
+    readers = {a.dest: a.type for a in sweep._actions if a.type in _READS_AS}
+    sweep.set_defaults(handler=cmd_sweep, readers=readers, defaults={a.dest: a.default for a in sweep._actions})
     serve = commands.add_parser("serve", help="serve the HTTP API and the dashboard")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")

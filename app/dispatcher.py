@@ -2,9 +2,12 @@
 
     submit(config)   limits (LimitExceeded) and room (QueueFull, ShuttingDown) checked; stored as queued; id joins
                      the FIFO
+    submit_chain(n, create)  the same for n simulations at once (an experiment's trials), each to start only
+                     once the one before it has finished: they never run two at once
     cancel(id)       queued: cancelled at once; running: SIGTERM to its process, wait for it, kill if it lingers
     the dispatcher thread, in a loop:
-      |-- start      pop queued ids while fewer than max_running run; one spawned process each (app.runner)
+      |-- start      pop queued ids while fewer than max_running run, skipping a chained one whose predecessor
+      |              has not finished; one spawned process each (app.runner)
       |-- wait       on the run processes' sentinels and a wake-up socket, with a timeout
       |-- reap       join the exited; one that left its simulation unfinished makes it failed (or cancelled)
       `-- police     SIGTERM runs asked to stop (SHUTDOWN_SIGNAL when the server stops), SIGKILL them after a
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -29,6 +33,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -91,6 +96,7 @@ class Dispatcher:
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._queue: deque[str] = deque()
+        self._after: dict[str, str] = {}  # a chained simulation -> the one it waits for (an experiment's trials)
         self._runs: dict[str, _Run] = {}
         self._admitting = 0  # submissions between their room check and their place in the queue
         self._starting: set[str] = set()  # taken from the queue, their run process not started yet
@@ -153,31 +159,53 @@ class Dispatcher:
     def submit(self, config: SimulationConfig) -> SimulationRow:
         """Store a new simulation, queued, with its seed chosen; raise LimitExceeded, QueueFull or ShuttingDown."""
         self.check_limits(config)
+        (row,) = self._admit(1, lambda: [self.store.create(config.resolved())], chained=False)
+        return row
+
+    def submit_chain(self, count: int, create: Callable[[], list[SimulationRow]]) -> list[SimulationRow]:
+        """Queue `count` simulations that `create` stores (an experiment's trials), to run one after another.
+
+        Each starts only once the one before it has finished, whatever max_running allows; other simulations
+        still take the free slots. All of them find room in the queue, or none is stored (QueueFull).
+        """
+        return self._admit(count, create, chained=True)
+
+    def _admit(self, count: int, create: Callable[[], list[SimulationRow]], *, chained: bool) -> list[SimulationRow]:
         room = self.settings.max_running + self.settings.max_queued
         with self._lock:
             if self._closing:
                 raise ShuttingDown("the server is shutting down; it takes no new simulation")
-            if len(self._queue) + len(self._starting) + len(self._runs) + self._admitting >= room:
-                raise QueueFull(
-                    f"{room} simulations are already running or queued, the most this server takes "
-                    f"(TICKETRUSH_MAX_RUNNING={self.settings.max_running}, "
-                    f"TICKETRUSH_MAX_QUEUED={self.settings.max_queued}); try again when one has finished"
+            taken = len(self._queue) + len(self._starting) + len(self._runs) + self._admitting
+            if taken + count > room:
+                limits = (
+                    f"TICKETRUSH_MAX_RUNNING={self.settings.max_running}, "
+                    f"TICKETRUSH_MAX_QUEUED={self.settings.max_queued}"
                 )
-            self._admitting += 1  # its room is kept while it is stored
+                raise QueueFull(
+                    f"{room} simulations are already running or queued, the most this server takes ({limits}); "
+                    "try again when one has finished"
+                    if count == 1
+                    else f"these {count} runs need {count} of the {room} places this server has for running and "
+                    f"queued simulations ({limits}), and {room - taken} are free; try again when some have finished"
+                )
+            self._admitting += count  # its room is kept while it is stored
         try:
-            row = self.store.create(config.resolved())
+            rows = create()
         finally:
             with self._lock:
-                self._admitting -= 1
+                self._admitting -= count
         with self._lock:
             closing = self._closing
             if not closing:
-                self._queue.append(row.id)
-        if closing:  # close() came while it was being stored, and has cancelled the queue without it
-            self._settle(row.id, Status.CANCELLED, error=SHUTDOWN_BEFORE_START)
+                self._queue.extend(row.id for row in rows)
+                if chained:
+                    self._after.update((later.id, earlier.id) for earlier, later in itertools.pairwise(rows))
+        if closing:  # close() came while they were being stored, and has cancelled the queue without them
+            for row in rows:
+                self._settle(row.id, Status.CANCELLED, error=SHUTDOWN_BEFORE_START)
             raise ShuttingDown("the server is shutting down; it takes no new simulation")
         self._wake()
-        return row
+        return rows
 
     def cancel(self, sim_id: str) -> None:
         """Stop a queued or running simulation and wait until its processes are gone.
@@ -193,6 +221,7 @@ class Dispatcher:
             place = self._queue.index(sim_id) if sim_id in self._queue else None
             if place is not None:
                 del self._queue[place]  # out of the queue: nothing can start it now
+                link = self._unchain(sim_id)
             run = self._runs.get(sim_id)
             if run is not None:
                 run.cancel_requested = True
@@ -202,6 +231,7 @@ class Dispatcher:
             except StoreError:
                 with self._lock:
                     self._queue.insert(place, sim_id)  # still queued in the store: back in its place
+                    self._rechain(sim_id, *link)
                 raise
             return
         if run is None:  # between the queue and its process: the run process will find it cancelled
@@ -220,6 +250,7 @@ class Dispatcher:
             self._closing = True
             queued = list(self._queue)
             self._queue.clear()
+            self._after.clear()
             for run in self._runs.values():
                 run.cancel_requested = True
                 run.stop_reason = SHUTDOWN_REASON
@@ -257,12 +288,38 @@ class Dispatcher:
             self._launch(sim_id)
 
     def _next_queued(self) -> str | None:
+        """The first queued simulation that may start: a slot is free and, if chained, the one before it is done."""
         with self._lock:
             if self._queue and len(self._starting) + len(self._runs) < self.settings.max_running and not self._closing:
-                sim_id = self._queue.popleft()
-                self._starting.add(sim_id)
-                return sim_id
+                pending = {*self._queue, *self._starting, *self._runs} if self._after else set()
+                for place, sim_id in enumerate(self._queue):
+                    if self._after.get(sim_id) not in pending:
+                        del self._queue[place]
+                        self._after.pop(sim_id, None)
+                        self._starting.add(sim_id)
+                        return sim_id
         return None
+
+    def _unchain(self, sim_id: str) -> tuple[str | None, str | None]:
+        """Take `sim_id` out of its chain (under the lock): whoever waited for it waits for what it waited for.
+
+        Returns (what it waited for, who waited for it), for `_rechain`.
+        """
+        earlier = self._after.pop(sim_id, None)
+        later = next((waiting for waiting, before in self._after.items() if before == sim_id), None)
+        if later is not None:
+            if earlier is None:
+                del self._after[later]
+            else:
+                self._after[later] = earlier
+        return earlier, later
+
+    def _rechain(self, sim_id: str, earlier: str | None, later: str | None) -> None:
+        """Undo `_unchain` (under the lock)."""
+        if earlier is not None:
+            self._after[sim_id] = earlier
+        if later is not None:
+            self._after[later] = sim_id
 
     def _launch(self, sim_id: str) -> None:
         """Start the run process of `sim_id` (outside the lock: a spawn takes a while), then count it as running."""

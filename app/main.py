@@ -14,8 +14,9 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodyLimit
 from app.api.errors import add_exception_handlers
-from app.api.routes import cures, interleavings, ops, simulations, steps
+from app.api.routes import cures, experiments, interleavings, ops, simulations, steps
 from app.dispatcher import Dispatcher
+from app.experiments_store import ExperimentStore
 from app.ownership import DataDirClaim
 from app.settings import Settings, get_settings
 from app.store import Store
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None, claim: DataDirClaim | None = No
         try:
             app.state.store = store = Store(current.data_dir)
             store.init()
+            app.state.experiments = ExperimentStore(store)
+            app.state.experiments.init()
             app.state.dispatcher = dispatcher = Dispatcher(store, current)
             dispatcher.start()
             try:
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None, claim: DataDirClaim | None = No
     app.include_router(simulations.router)
     app.include_router(steps.router)
     app.include_router(interleavings.router)
+    app.include_router(experiments.router)
     app.include_router(ops.router)
     app.include_router(cures.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")

@@ -242,8 +242,19 @@ class Store:
                     (name,),
                 )
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction on this thread's connection, for the tables kept beside these (experiments)."""
+        with self._transaction("IMMEDIATE") as db:
+            yield db
+
     def create(self, config: SimulationConfig) -> SimulationRow:
         """Store a new simulation, queued; `config` should be resolved (its seed chosen)."""
+        with self._connect() as db:
+            return self.insert(db, config)
+
+    def insert(self, db: sqlite3.Connection, config: SimulationConfig) -> SimulationRow:
+        """`create` on `db`, inside the caller's transaction (an experiment stores its trials with itself)."""
         row = SimulationRow(
             id=new_id(),
             status=Status.QUEUED,
@@ -256,17 +267,29 @@ class Store:
             result=None,
             error=None,
         )
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO simulations (id, status, config, created_at, buyers) VALUES (?, ?, ?, ?, ?)",
-                (row.id, row.status, config.model_dump_json(), _iso(row.created_at), row.buyers),
-            )
+        db.execute(
+            "INSERT INTO simulations (id, status, config, created_at, buyers) VALUES (?, ?, ?, ?, ?)",
+            (row.id, row.status, config.model_dump_json(), _iso(row.created_at), row.buyers),
+        )
         return row
 
     def get(self, sim_id: str) -> SimulationRow | None:
         with self._connect() as db:
             found = db.execute(f"SELECT {_SIMULATION_COLUMNS} FROM simulations WHERE id = ?", (sim_id,)).fetchone()
         return _row(found) if found is not None else None
+
+    def get_many(self, sim_ids: Iterable[str]) -> dict[str, SimulationRow]:
+        """The simulations among `sim_ids` that exist, by id, read in one transaction."""
+        wanted = list(sim_ids)
+        found: dict[str, SimulationRow] = {}
+        with self._transaction() as db:
+            for start in range(0, len(wanted), 500):  # SQLite takes a bounded number of parameters
+                chunk = wanted[start : start + 500]
+                rows = db.execute(
+                    f"SELECT {_SIMULATION_COLUMNS} FROM simulations WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                ).fetchall()
+                found.update((row.id, row) for row in map(_row, rows))
+        return found
 
     def page(self, offset: int, limit: int) -> tuple[list[SimulationRow], int]:
         """Simulations newest first, and how many there are in all."""

@@ -31,10 +31,12 @@ class Sizes:
     process_growth: tuple[int, ...]
     pool_growth: tuple[int, ...]
     runs: int
+    experiment: tuple[int, int] = (3, 5)  # section 7: values x trials
 
 
 FULL = Sizes(1000, 100_000, (10, 100, 1000), (10, 100, 1000, 10_000, 100_000), runs=5)
-QUICK = Sizes(100, 10_000, (10, 100), (10, 1000, 10_000), runs=2)
+QUICK = Sizes(100, 10_000, (10, 100), (10, 1000, 10_000), runs=2, experiment=(2, 2))
+EXPERIMENT_RUN = {"buyers": 2, "tickets": 1, "think_ms": 0}  # small runs, so that what is around them shows
 
 
 def tickets(buyers: int) -> int:
@@ -284,6 +286,40 @@ def api_under_load(sizes: Sizes, quick: bool) -> tuple[dict[str, Any], Table, di
     return {"buyers": n, **loads}, table, memory
 
 
+def experiment_overhead(sizes: Sizes) -> tuple[dict[str, Any], Table]:
+    """An experiment against the same runs posted one after another by a client that waits for each."""
+    from bench.server import Server, experiment_vs_runs
+
+    values, trials = sizes.experiment
+    with Server() as server:
+        measured = experiment_vs_runs(server, EXPERIMENT_RUN, values, trials)
+    table = Table(
+        f"7. What an experiment adds over its runs: {values} values of hold_ms x {trials} trials of "
+        f"{EXPERIMENT_RUN['buyers']} buyers, zero think time",
+        ["", "wall s", "in runs s", "between runs ms (median)", "per run ms over the runs"],
+    )
+    for name, label in (
+        ("experiment", "POST /experiments"),
+        ("runs", "the same runs, one POST /simulations at a time"),
+    ):
+        row = measured[name]
+        table.add(
+            label,
+            f"{row['wall_s']:.2f}",
+            f"{row['in_runs_s']:.2f}",
+            f"{row['gap_p50_ms']:.0f}",
+            f"{(row['wall_s'] - row['in_runs_s']) / row['runs'] * 1000:.0f}",
+        )
+    table.note(
+        "in runs: the trials' own time, started_at to finished_at; between runs: one finished to the next started"
+    )
+    table.note(
+        f"reading it: GET /experiments/{{id}} p50 {measured['get_experiment_p50_ms']:.1f} ms for {values * trials} "
+        f"trials, GET /simulations/{{id}} p50 {measured['get_simulation_p50_ms']:.1f} ms"
+    )
+    return {"values": values, "trials": trials, **measured}, table
+
+
 def memory_use(sizes: Sizes, folder: str | None, server: dict[str, Any]) -> tuple[dict[str, Any], Table]:
     n = sizes.buyers
     rows = {"server + run process + buyers": server}
@@ -398,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         results["api"], table, server_memory = api_under_load(sizes, args.quick)
         tables.append(table)
         results["memory"], table = memory_use(sizes, args.dir, server_memory)
+        tables.append(table)
+        results["experiments"], table = experiment_overhead(sizes)
         tables.append(table)
     print(file=sys.stderr)
     goals = judge(sizes, args.quick, results)

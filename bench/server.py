@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -237,3 +239,64 @@ def measure_run_memory(server: Server, buyers: int) -> dict[str, Any]:
         "processes_at_peak": peak.processes,
         "samples": peak.samples,
     }
+
+
+def _timings(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """The runs' own time (started_at to finished_at) and the gaps between one's end and the next one's start."""
+    spans = [(datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"])) for r in runs]
+    spans.sort()
+    gaps = [(later[0] - earlier[1]).total_seconds() * 1000 for earlier, later in itertools.pairwise(spans)]
+    return {
+        "in_runs_s": sum((end - start).total_seconds() for start, end in spans),
+        "gap_p50_ms": percentile(gaps, 0.5) if gaps else 0.0,
+        "runs": len(runs),
+    }
+
+
+def _get_p50_ms(client: httpx.Client, path: str, count: int = 20) -> float:
+    took = []
+    for _ in range(count):
+        sent = time.perf_counter()
+        client.get(path).raise_for_status()
+        took.append((time.perf_counter() - sent) * 1000)
+    return percentile(took, 0.5)
+
+
+def experiment_vs_runs(server: Server, config: dict[str, Any], values: int, trials: int) -> dict[str, Any]:
+    """An experiment of `values` x `trials` runs, then the same runs (the same configs and seeds) posted one at a
+    time by a client that waits for each to finish; both polled every 20 ms."""
+    body = {"config": config, "trials": trials, "vary": {"field": "hold_ms", "values": list(range(values))}}
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        started = time.perf_counter()
+        created = client.post("/experiments", json=body)
+        created.raise_for_status()
+        location = created.headers["Location"]
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while (experiment := client.get(location).json())["status"] not in FINISHED:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"experiment {location} did not finish within {RUN_TIMEOUT_S:g} s")
+            time.sleep(0.02)
+        experiment_wall = time.perf_counter() - started
+        if experiment["status"] != "completed":
+            raise RuntimeError(f"experiment {location} {experiment['status']}: {experiment['error']}")
+        order = [p["trials"][k] for k in range(trials) for p in experiment["points"]]
+        trial_runs = [client.get(f"/simulations/{sim_id}").json() for sim_id in order]
+        plain = []
+        started = time.perf_counter()
+        for trial in trial_runs:
+            posted = client.post("/simulations", json=trial["config"])
+            posted.raise_for_status()
+            sim_id = posted.json()["id"]
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            while (run := client.get(f"/simulations/{sim_id}").json())["status"] not in FINISHED:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"simulation {sim_id} did not finish within {RUN_TIMEOUT_S:g} s")
+                time.sleep(0.02)
+            plain.append(run)
+        runs_wall = time.perf_counter() - started
+        return {
+            "experiment": {"wall_s": experiment_wall, **_timings(trial_runs)},
+            "runs": {"wall_s": runs_wall, **_timings(plain)},
+            "get_experiment_p50_ms": _get_p50_ms(client, location),
+            "get_simulation_p50_ms": _get_p50_ms(client, f"/simulations/{order[0]}"),
+        }

@@ -298,32 +298,19 @@ def explain(
         c = r.conflicts[0]
         names = {"names": c.buyers, "size": c.size}
         together = fact("both" if c.size == 2 else "all")
-        if c.read == 1:
-            parts.append(
-                fact(
-                    "explain.conflict.seat",
-                    buyers=names,
-                    all=together,
-                    read=c.read,
-                    first=c.first_writer,
-                    wrote=c.read - 1,
-                    size=c.size,
-                    extra=c.size - 1,
-                )
+        parts.append(
+            fact(
+                "explain.conflict.seat" if c.read == 1 else "explain.conflict.lost",  # one seat, or lost updates
+                buyers=names,
+                all=together,
+                read=c.read,
+                first=c.first_writer,
+                wrote=c.read - 1,
+                size=c.size,
+                extra=c.size - 1,
+                lost=_n("lost_updates", c.size - 1),
             )
-        else:
-            parts.append(
-                fact(
-                    "explain.conflict.lost",
-                    buyers=names,
-                    all=together,
-                    read=c.read,
-                    first=c.first_writer,
-                    wrote=c.read - 1,
-                    size=c.size,
-                    lost=_n("lost_updates", c.size - 1),
-                )
-            )
+        )
     elif r.max_in_critical <= 1 and lock is not None:
         parts.append(fact("explain.turns", lock=lock))
     told = fact("told", n=r.tickets_handed_out)

@@ -25,11 +25,13 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from live_server import wait_for
+from pydantic import ValidationError
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.main import create_app
 from app.settings import Settings
+from workers.experiments import ExperimentInvalid, ExperimentSpec, plan
 
 pytestmark = pytest.mark.slow  # a few hundred requests; `make test` keeps the targeted hostile-input tests
 
@@ -112,6 +114,24 @@ def valid_config_is_accepted_within_the_limits(
     return True
 
 
+def valid_experiment_is_refused_only_as_the_engine_refuses(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    """positive_data_acceptance for POST /experiments: its schema takes any list of values, and which ones a field
+    takes is the engine's to say (workers.experiments.plan, which checks every point with SimulationConfig). A
+    schema-valid experiment is queued (202) or refused for room (429); a 422 comes only for one plan() refuses,
+    or for this server's limits (limit_exceeded)."""
+    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != 422:
+        return None
+    try:
+        plan(ExperimentSpec.model_validate(case.body))
+    except (ValidationError, ExperimentInvalid):
+        return True
+    errors = response.json()["detail"]
+    assert errors and all(e["type"] == "limit_exceeded" for e in errors), f"a valid experiment got 422: {response.text}"
+    return True
+
+
 def _beyond_the_schema(error: dict[str, Any]) -> bool:
     value = error.get("input")
     return (
@@ -173,9 +193,12 @@ def test_fuzz_api_answers_as_documented(case: schemathesis.Case, fuzzing: Fuzzin
         case.path_parameters = {**case.path_parameters, "simulation_id": fuzzing.real_ids[pick]}
 
     seed_clear_of_its_bound(case)
-    creates = case.operation.label in CONFIG_BODIES
+    own_checks = {
+        **{label: [valid_config_is_accepted_within_the_limits] for label in CONFIG_BODIES},
+        "POST /experiments": [valid_experiment_is_refused_only_as_the_engine_refuses],
+    }.get(case.operation.label, [])
     case.call_and_validate(
         session=fuzzing.client,
-        excluded_checks=[positive_data_acceptance] if creates else [],
-        additional_checks=[valid_config_is_accepted_within_the_limits] if creates else [],
+        excluded_checks=[positive_data_acceptance] if own_checks else [],
+        additional_checks=own_checks,
     )
