@@ -87,7 +87,10 @@ class RedisStore(ServerStore):
             )
             client.ping()
         except (redis.ConnectionError, redis.TimeoutError, ValueError) as e:
-            raise self.lost("could not be reached", e) from e
+            # redis-py says "... connecting to <host>:<port> ..." when no connection was made; anything else came
+            # after the server had accepted it (it closed the connection during the handshake or the PING)
+            what = "could not be reached" if " connecting to " in f" {e}" else "closed the connection"
+            raise self.lost(what, e) from e
         except redis.RedisError as e:
             raise DbError(f"Redis: {e}") from e
         self._client = client
