@@ -9,6 +9,7 @@ ticketrush serve --port 8000
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -18,13 +19,14 @@ import sys
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, get_args
 
 from pydantic import ValidationError
 
-from workers import BuyerRecord, RunReport, SimulationConfig, TicketrushError, run_simulation
+from app.settings import store_url_problem, store_urls_from
+from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
 from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
 from workers.experiments import (
@@ -42,7 +44,7 @@ from workers.experiments import (
     run_experiment,
     summarise,
 )
-from workers.locks import DEFAULT_PERMITS, LockKind
+from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind
 from workers.schedules import Model, ScheduleError, complete, play
 from workers.speech import DEFAULT, LANGUAGES, fact, language, render
 from workers.stores import StoreKind
@@ -104,22 +106,30 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
         "--store",
         choices=STORES,
         default="file",
-        help="where the tickets live: the lesson's db.json, or shared memory (default: %(default)s)",
+        help="where the tickets live: the lesson's db.json, shared memory, an SQLite file, or the PostgreSQL or Redis "
+        "server of TICKETRUSH_POSTGRES_URL or TICKETRUSH_REDIS_URL (default: %(default)s)",
     )
     if with_lock:
         parser.add_argument(
             "--strategy",
             choices=STRATEGIES,
             default="read-write",
-            help="how a buyer buys: the lesson's read, hold, write back; a version check with retries; or requests "
-            "to one seller process (default: %(default)s)",
+            help="how a buyer buys: the lesson's read, hold, write back; a version check with retries; requests "
+            "to one seller process; or, on the stores that have them, one atomic step, the store's write lock "
+            "(for-update) or SERIALIZABLE transactions (default: %(default)s)",
         )
         parser.add_argument(
             "--lock",
             choices=LOCKS,
             default="none",
-            help="what guards a read-write purchase: nothing, a multiprocessing.Lock, a file lock or a "
-            "multiprocessing.Semaphore (default: %(default)s)",
+            help="what guards a read-write purchase: nothing, a multiprocessing.Lock, a file lock, a "
+            "multiprocessing.Semaphore, PostgreSQL's advisory lock or a Redis lock (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--lock-ttl-ms",
+            type=int,
+            help=f"how long the Redis lock lives before it expires by itself, with --lock redis only (default: "
+            f"{DEFAULT_LOCK_TTL_MS})",
         )
         parser.add_argument(
             "--permits",
@@ -136,7 +146,7 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
             "--max-retries",
             type=int,
             default=DEFAULT_MAX_RETRIES,
-            help="refused writes an optimistic buyer retries before giving up, with --strategy optimistic only "
+            help="refused writes a buyer retries before giving up, with --strategy optimistic or serializable only "
             "(default: %(default)s)",
         )
     parser.add_argument(
@@ -195,7 +205,8 @@ def _settings(args: argparse.Namespace, cure: Cure | None = None) -> dict[str, A
     """The simulation settings the options give, not yet checked."""
     chosen = {"strategy": cure.strategy, "lock": cure.lock} if cure else {"strategy": args.strategy, "lock": args.lock}
     if cure is None:
-        chosen |= {"permits": args.permits, "max_retries": args.max_retries, "schedule": args.schedule}
+        chosen |= {"permits": args.permits, "lock_ttl_ms": args.lock_ttl_ms}
+        chosen |= {"max_retries": args.max_retries, "schedule": args.schedule}
     return {
         "buyers": args.buyers,
         "tickets": args.tickets,
@@ -281,11 +292,38 @@ def _cell(value: Any, lang: str) -> str:
     return f"{value:,}"
 
 
+@contextlib.contextmanager
+def _run_folder(config: SimulationConfig) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A temporary folder for a run of `config`, and the URLs of the stores' servers (TICKETRUSH_POSTGRES_URL,
+    TICKETRUSH_REDIS_URL); what the run left on its store's server goes with the folder."""
+    urls = store_urls_from(os.environ)
+    problem = store_url_problem(config.store, urls)
+    if problem is not None:
+        raise StoreRefused(problem)
+    with tempfile.TemporaryDirectory(prefix="ticketrush-") as folder:
+        run_dir = Path(folder)
+        try:
+            yield run_dir, urls
+        except BaseException:
+            with contextlib.suppress(TicketrushError):  # the run's own failure is the one to tell
+                drop_store(config, run_dir, urls)
+            raise
+        try:
+            drop_store(config, run_dir, urls)
+        except TicketrushError as e:
+            sys.stderr.write(f"ticketrush: the run's tickets on store {config.store} were not removed: {e}\n")
+
+
 def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
     progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
-    with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
+    with _run_folder(config) as (run_dir, urls):
         return run_simulation(
-            config, Path(run_dir), on_progress=progress, time_limit_s=args.time_limit_s, pause_collector=True
+            config,
+            run_dir,
+            on_progress=progress,
+            time_limit_s=args.time_limit_s,
+            pause_collector=True,
+            store_urls=urls,
         )
 
 
@@ -508,9 +546,14 @@ def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -
 
     def run() -> None:
         try:
-            with tempfile.TemporaryDirectory(prefix="ticketrush-") as run_dir:
+            with _run_folder(config) as (run_dir, urls):
                 report = run_simulation(
-                    config, Path(run_dir), next_steps=feed, should_stop=stopped.is_set, time_limit_s=args.time_limit_s
+                    config,
+                    run_dir,
+                    next_steps=feed,
+                    should_stop=stopped.is_set,
+                    time_limit_s=args.time_limit_s,
+                    store_urls=urls,
                 )
             outcome.append(report)
         except BaseException as e:  # reported by the main thread
@@ -633,6 +676,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     except ValidationError as e:
         for error in field_errors(e, spell=_option, range_form="min-max"):
             sys.stderr.write(f"ticketrush: {error.message}\n")
+        return 2
+    except StoreRefused as e:
+        sys.stderr.write(f"ticketrush: {_option(e.field)}: {e}\n")
         return 2
     except TicketrushError as e:
         sys.stderr.write(f"ticketrush: {e}\n")

@@ -40,9 +40,9 @@ from multiprocessing.process import BaseProcess
 
 from app.lifecycle import FINISHED, InvalidTransition, Status
 from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
-from app.settings import Settings
+from app.settings import Settings, store_url_problem
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
-from workers import SimulationConfig
+from workers import SimulationConfig, StoreLost, StoreRefused, check_store
 from workers.hygiene import exit_cause
 
 logger = logging.getLogger("ticketrush")
@@ -58,7 +58,7 @@ SHUTDOWN_BEFORE_START = "the server was shut down before this simulation could s
 class LimitExceeded(Exception):
     """The simulation asks for more than this server allows."""
 
-    def __init__(self, field: str, value: int, limit: int, message: str) -> None:
+    def __init__(self, field: str, value: object, limit: int | None, message: str) -> None:
         super().__init__(field, value, limit, message)
         self.field = field
         self.value = value
@@ -142,6 +142,19 @@ class Dispatcher:
                 f"at most {s.max_process_buyers:,} buyers are allowed with executor 'process', one process per "
                 "buyer (TICKETRUSH_MAX_PROCESS_BUYERS); use executor 'pool' for more",
             )
+        self._check_store(config)
+
+    def _check_store(self, config: SimulationConfig) -> None:
+        """A store on a server needs its URL, and a server that takes as many connections as the run opens."""
+        problem = store_url_problem(config.store, self.settings.store_urls())
+        if problem is not None:
+            raise LimitExceeded("store", config.store, None, problem)
+        try:
+            check_store(config, self.settings.store_urls())
+        except StoreRefused as e:
+            raise LimitExceeded(e.field, e.value, e.limit, e.message) from e
+        except StoreLost:
+            pass  # a server that cannot be reached now fails the run with its own words, if it still cannot
 
     def submit(self, config: SimulationConfig) -> SimulationRow:
         """Store a new simulation, queued, with its seed chosen; raise LimitExceeded, QueueFull or ShuttingDown."""
@@ -339,6 +352,7 @@ class Dispatcher:
                 str(self.store.data_dir),
                 self.settings.run_timeout_s,
                 os.getpid(),
+                self.settings.store_urls(),
             ),
             name=f"ticketrush-run-{sim_id}",
         )

@@ -1,6 +1,6 @@
 """A run process: one simulation executed in a process of its own, started by the dispatcher with "spawn".
 
-    execute(sim_id, config_json, data_dir, time_limit_s, server_pid)
+    execute(sim_id, config_json, data_dir, time_limit_s, server_pid, store_urls)
       |-- die with the server      PR_SET_PDEATHSIG: killed even when the server is killed with SIGKILL
       |-- yield the CPU            a session of its own, whose scheduling group is niced (see `_yield_cpu`)
       |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
@@ -8,6 +8,7 @@
       |-- queued -> running
       |-- run_simulation           progress -> store (the engine calls it at most 10 times a second)
       `-- buyer records -> their file, then running -> completed (with the result) | failed | cancelled
+                                   (a store server that failed the run mid-way: its records are kept too)
 
 The outcome is written here, by the run process, so a finished result is stored even if the server dies a
 moment later. The engine starts the buyers from a launcher process of its own (workers.launcher); the
@@ -25,7 +26,7 @@ from types import FrameType
 
 from app.lifecycle import InvalidTransition, Status
 from app.store import Store, StoreError
-from workers import Result, RunCancelled, SimulationConfig, TicketrushError, run_simulation
+from workers import Result, RunCancelled, SimulationConfig, StoreFailed, TicketrushError, run_simulation
 from workers.hygiene import die_with_parent
 
 RUN_NICENESS = 19
@@ -89,8 +90,15 @@ def _settle(
         store.transition(sim_id, status, error=error, result=result)
 
 
-def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, server_pid: int) -> None:
-    """Process target: run simulation `sim_id` and store its outcome."""
+def execute(
+    sim_id: str,
+    config_json: str,
+    data_dir: str,
+    time_limit_s: float,
+    server_pid: int,
+    store_urls: dict[str, str] | None = None,
+) -> None:
+    """Process target: run simulation `sim_id` and store its outcome; `store_urls` names the stores' servers."""
     die_with_parent(server_pid)
     _yield_cpu()
     stop = StopRequest()
@@ -113,9 +121,14 @@ def execute(sim_id: str, config_json: str, data_dir: str, time_limit_s: float, s
             time_limit_s=time_limit_s,
             pause_collector=True,  # this process exists for this one run
             next_steps=StepFeed(store, sim_id),
+            store_urls=store_urls,
         )
     except RunCancelled:
         _settle(store, sim_id, Status.CANCELLED, error=stop.reason)
+    except StoreFailed as e:
+        with contextlib.suppress(StoreError):  # the failure is what matters; the records are what is left of it
+            store.save_buyers(sim_id, e.records)
+        _settle(store, sim_id, Status.FAILED, error=str(e))
     except TicketrushError as e:
         _settle(store, sim_id, Status.FAILED, error=str(e))
     except Exception as e:

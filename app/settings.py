@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,12 +26,34 @@ class Settings(BaseSettings):
     max_points: int = Field(20, ge=1, le=1000, description="Most values an experiment varies its field over.")
     run_timeout_s: float = Field(300.0, gt=0, allow_inf_nan=False, description="Time limit of one run, in seconds.")
     api_token: str | None = Field(None, description="When set, POST and DELETE need 'Authorization: Bearer <token>'.")
+    postgres_url: str | None = Field(None, description="The PostgreSQL server of store 'postgres' (postgresql://...).")
+    redis_url: str | None = Field(None, description="The Redis server of store 'redis' (redis://...).")
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         """Resolved against the folder the server starts in, once: run processes and SQLite URIs need it whole."""
         return value.resolve()
+
+    def store_urls(self) -> dict[str, str]:
+        """The servers of the stores that live on one, by store, for the engine (plain values)."""
+        return {store: url for store in STORE_URL_VARIABLES if (url := getattr(self, f"{store}_url"))}
+
+
+STORE_URL_VARIABLES = {"postgres": f"{ENV_PREFIX}POSTGRES_URL", "redis": f"{ENV_PREFIX}REDIS_URL"}
+
+
+def store_urls_from(environ: Mapping[str, str]) -> dict[str, str]:
+    """The same as Settings.store_urls, read from `environ` alone (for the command line)."""
+    return {store: url for store, variable in STORE_URL_VARIABLES.items() if (url := environ.get(variable))}
+
+
+def store_url_problem(store: str, store_urls: Mapping[str, str]) -> str | None:
+    """Why `store` cannot be used here, naming the variable that would give it its server; None when it can."""
+    variable = STORE_URL_VARIABLES.get(store)
+    if variable is None or store_urls.get(store):
+        return None
+    return f"store {store} needs {variable}, the URL of its server; it is not set"
 
 
 def settings_problems(error: ValidationError) -> list[str]:

@@ -269,7 +269,7 @@ def test_dockerfile_installs_dependencies_before_copying_code() -> None:
 
 def test_compose_file_runs_the_image_with_a_named_volume_healthcheck_and_restart_policy() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    (service,) = compose["services"].values()
+    service = compose["services"]["ticketrush"]
     assert service["build"] == "."
     assert f"{CONTAINER_PORT}:{CONTAINER_PORT}" in service["ports"]
     assert service["restart"] == "unless-stopped"
@@ -278,6 +278,29 @@ def test_compose_file_runs_the_image_with_a_named_volume_healthcheck_and_restart
     assert target == DATA_DIR
     assert name in compose["volumes"], f"{name} is not a named volume"
     assert service["healthcheck"]["test"] == ["CMD", *healthcheck_command()], "compose and image health checks differ"
+
+
+def test_compose_file_gives_the_app_postgres_and_redis_servers_it_waits_for() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    app = services["ticketrush"]
+    postgres, redis = services["postgres"], services["redis"]
+    assert postgres["image"].split(":")[0] == "postgres" and redis["image"].split(":")[0] == "redis"  # official
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert app["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
+    env = postgres["environment"]
+    assert app["environment"]["TICKETRUSH_POSTGRES_URL"] == (
+        f"postgresql://postgres:{env['POSTGRES_PASSWORD']}@postgres:5432/{env['POSTGRES_DB']}"
+    )
+    assert app["environment"]["TICKETRUSH_REDIS_URL"] == "redis://redis:6379/0"
+    assert "ports" not in postgres and "ports" not in redis  # reached by the app alone, over compose's network
+    for service in (postgres, redis):
+        (volume,) = service["volumes"]
+        assert volume.partition(":")[0] in compose["volumes"], f"{volume} is not a named volume"
 
 
 # --- the image's install and start commands, replayed -------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""ticketrush's engine: N buyer processes race for T tickets in a JSON db file, with or without a lock.
+"""ticketrush's engine: N buyer processes race for T tickets in a store (a JSON db file by default), buying by
+one strategy or another (the lesson's read-write, with or without a lock, by default).
 
 from workers import SimulationConfig, run_simulation
 report = run_simulation(SimulationConfig(buyers=10, tickets=1, lock="none"), Path("runs/demo"))
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (`X as X`: re-exported)
     from workers.analysis import Result as Result
     from workers.config import SimulationConfig as SimulationConfig
     from workers.coordinator import RunReport as RunReport
+    from workers.coordinator import check_store as check_store
+    from workers.coordinator import drop_store as drop_store
     from workers.coordinator import remove_leftovers as remove_leftovers
     from workers.coordinator import run_simulation as run_simulation
     from workers.errors import DbError as DbError
@@ -25,6 +28,9 @@ if TYPE_CHECKING:  # the same names, for type checkers (`X as X`: re-exported)
     from workers.errors import RunCancelled as RunCancelled
     from workers.errors import RunFailed as RunFailed
     from workers.errors import RunTimedOut as RunTimedOut
+    from workers.errors import StoreFailed as StoreFailed
+    from workers.errors import StoreLost as StoreLost
+    from workers.errors import StoreRefused as StoreRefused
     from workers.errors import TicketrushError as TicketrushError
     from workers.messages import BuyerRecord as BuyerRecord
 
@@ -39,7 +45,12 @@ _HOMES = {
     "RunReport": "workers.coordinator",
     "RunTimedOut": "workers.errors",
     "SimulationConfig": "workers.config",
+    "StoreFailed": "workers.errors",
+    "StoreLost": "workers.errors",
+    "StoreRefused": "workers.errors",
     "TicketrushError": "workers.errors",
+    "check_store": "workers.coordinator",
+    "drop_store": "workers.coordinator",
     "remove_leftovers": "workers.coordinator",
     "run_simulation": "workers.coordinator",
 }

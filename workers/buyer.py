@@ -8,6 +8,7 @@ import time
 from multiprocessing.synchronize import Event
 
 from workers.channel import RecordChannel
+from workers.errors import TicketrushError
 from workers.hygiene import die_with_parent
 from workers.messages import BuyerRecord
 from workers.strategies.base import Strategy
@@ -17,9 +18,19 @@ BATCH_INTERVAL_S = 0.05
 
 
 def buyer_process(share: int, buyers: range, strategy: Strategy, start: Event | None, results: RecordChannel) -> None:
-    """Process target: wait for the start signal, then run `buyers` and report them in batches."""
+    """Process target: open the store (a connection of its own) and say so, wait for the start signal, then run
+    `buyers` and report them in batches. A store that cannot be opened fails every buyer of the process with its
+    reason."""
     plan = strategy.plan
     die_with_parent(plan.parent_pid)
+    try:
+        _open(strategy)
+    except TicketrushError as e:
+        results.send([BuyerRecord(b, os.getpid(), "error", error=str(e)) for b in buyers])
+        return
+    finally:
+        if strategy.opened is not None:
+            strategy.opened.release()  # at the start line, connected (or failed): the launcher may release them
     if start is not None and not start.wait(plan.start_timeout_s):
         error = f"was not released from the start line within {plan.start_timeout_s:g} s"
         results.send([BuyerRecord(b, os.getpid(), "error", error=error) for b in buyers])
@@ -32,7 +43,7 @@ def run_buyers(buyers: range, strategy: Strategy, results: RecordChannel) -> Non
     """Run `buyers` one after another, reporting them in batches; close the store and the strategy when done."""
     batch: list[BuyerRecord] = []
     flushed = time.monotonic()
-    strategy.store.open()
+    _open(strategy)
     try:
         for buyer in buyers:
             batch.append(strategy.buy(buyer))
@@ -45,3 +56,9 @@ def run_buyers(buyers: range, strategy: Strategy, results: RecordChannel) -> Non
     finally:
         strategy.store.close()
         strategy.close()
+
+
+def _open(strategy: Strategy) -> None:
+    """Open the store in this process, if this strategy's buyers use it (opening an open store does nothing)."""
+    if strategy.buyers_open_store:
+        strategy.store.open()

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from workers.locks import DEFAULT_PERMITS, LockKind, admits, describe
+from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind, admits, describe
 from workers.schedules import MAX_SCHEDULE, MAX_SCHEDULED_BUYERS, SCHEDULED_STRATEGIES, Race, ScheduleError, follow
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
-from workers.support import lock_problem, strategy_problem
+from workers.support import RETRYING, lock_problem, strategy_problem
 
 ExecutorKind = Literal["process", "pool"]
 
@@ -20,6 +20,7 @@ MAX_BUYERS = 10_000_000
 MAX_TICKETS = 1_000_000_000
 MAX_DELAY_MS = 60_000.0
 MAX_PERMITS = 1000
+MAX_LOCK_TTL_MS = 3_600_000
 DEFAULT_MAX_RETRIES = 100
 
 Millis = Annotated[float, Field(ge=0, le=MAX_DELAY_MS, allow_inf_nan=False)]
@@ -56,17 +57,22 @@ class SimulationConfig(BaseModel):
     buyers: int = Field(10, ge=1, le=MAX_BUYERS, description="Number of buyers racing for the tickets.")
     tickets: int = Field(1, ge=0, le=MAX_TICKETS, description="Tickets in the db when the rush starts.")
     store: StoreKind = Field(
-        "file", description="Where the tickets live: 'file' (the lesson's db.json) or 'memory' (shared memory)."
+        "file",
+        description="Where the tickets live: 'file' (the lesson's db.json), 'memory' (shared memory), 'sqlite' "
+        "(a database file in the run's folder), 'postgres' or 'redis' (the server the service is given).",
     )
     strategy: StrategyKind = Field(
         "read-write",
         description="How a buyer buys: 'read-write' (the lesson: read, hold, write back, under `lock`), "
-        "'optimistic' (write back only if the version read is unchanged, else retry) or 'seller' (requests to "
-        "one seller process, which alone touches the store).",
+        "'optimistic' (write back only if the version read is unchanged, else retry), 'seller' (requests to "
+        "one seller process, which alone touches the store), 'atomic' (the store checks and decrements in one "
+        "step), 'for-update' (read, hold, write holding the store's write lock) or 'serializable' (read, hold, "
+        "write in a SERIALIZABLE transaction, rerun when the store refuses it).",
     )
     lock: LockKind = Field(
         "none",
-        description="What guards a read-write purchase: nothing, a process lock, a file lock or a semaphore.",
+        description="What guards a read-write purchase: nothing, a process lock, a file lock, a semaphore, "
+        "PostgreSQL's advisory lock (store 'postgres') or a Redis lock (store 'redis').",
     )
     permits: int | None = Field(
         None,
@@ -74,11 +80,18 @@ class SimulationConfig(BaseModel):
         le=MAX_PERMITS,
         description=f"Buyers the semaphore lets in at once (lock 'semaphore' only; default {DEFAULT_PERMITS}).",
     )
+    lock_ttl_ms: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_LOCK_TTL_MS,
+        description="How long the Redis lock lives before it expires by itself, in ms (lock 'redis' only; default "
+        f"{DEFAULT_LOCK_TTL_MS:,}). A hold longer than this lets a second buyer in.",
+    )
     max_retries: int = Field(
         DEFAULT_MAX_RETRIES,
         ge=0,
         le=1_000_000,
-        description="How many refused writes an optimistic buyer retries before it gives up (optimistic only).",
+        description="How many refused writes a buyer retries before it gives up (optimistic and serializable only).",
     )
     executor: ExecutorKind = Field(
         "process",
@@ -126,8 +139,8 @@ class SimulationConfig(BaseModel):
     @field_validator("lock")
     @classmethod
     def _lock_guards_strategy(cls, value: str, info: ValidationInfo) -> str:
-        strategy = info.data.get("strategy")
-        problem = lock_problem(strategy, value) if strategy is not None else None
+        strategy, store = info.data.get("strategy"), info.data.get("store")
+        problem = lock_problem(strategy, value, store) if strategy is not None and store is not None else None
         if problem is not None:
             raise ValueError(problem)
         return value
@@ -140,12 +153,21 @@ class SimulationConfig(BaseModel):
             raise ValueError(f"permits are the semaphore's; lock '{lock}' has none (use lock 'semaphore')")
         return value
 
+    @field_validator("lock_ttl_ms")
+    @classmethod
+    def _ttl_is_the_redis_locks(cls, value: int | None, info: ValidationInfo) -> int | None:
+        lock = info.data.get("lock")
+        if value is not None and lock not in (None, "redis"):
+            raise ValueError(f"lock_ttl_ms is the Redis lock's; lock '{lock}' does not expire (use lock 'redis')")
+        return value
+
     @field_validator("max_retries")
     @classmethod
-    def _retries_are_optimistic(cls, value: int, info: ValidationInfo) -> int:
+    def _retries_are_the_retrying_strategies(cls, value: int, info: ValidationInfo) -> int:
         strategy = info.data.get("strategy")
-        if value != DEFAULT_MAX_RETRIES and strategy not in (None, "optimistic"):
-            raise ValueError(f"max_retries is for strategy 'optimistic'; strategy '{strategy}' never retries a write")
+        if value != DEFAULT_MAX_RETRIES and strategy is not None and strategy not in RETRYING:
+            retrying = " or ".join(f"'{name}'" for name in RETRYING)
+            raise ValueError(f"max_retries is for strategy {retrying}; strategy '{strategy}' never retries a write")
         return value
 
     @field_validator("workers")
@@ -203,4 +225,5 @@ class SimulationConfig(BaseModel):
         if self.executor == "pool":
             workers = min(self.workers or os.cpu_count() or 1, self.buyers)
         permits = self.permits if self.lock != "semaphore" else self.permits or DEFAULT_PERMITS
-        return self.model_copy(update={"seed": seed, "workers": workers, "permits": permits})
+        ttl = self.lock_ttl_ms if self.lock != "redis" else self.lock_ttl_ms or DEFAULT_LOCK_TTL_MS
+        return self.model_copy(update={"seed": seed, "workers": workers, "permits": permits, "lock_ttl_ms": ttl})

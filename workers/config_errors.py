@@ -55,7 +55,11 @@ ALLOWED: dict[str, str] = {
     ),
     "max_retries": (
         f"a whole number of retries from {_bound('max_retries', Ge):,} to {_bound('max_retries', Le):,}, "
-        "for {strategy} optimistic only"
+        "for {strategy} optimistic or serializable only"
+    ),
+    "lock_ttl_ms": (
+        f"how long the Redis lock lives, a whole number of milliseconds from {_bound('lock_ttl_ms', Ge)} to "
+        f"{_bound('lock_ttl_ms', Le):,}, with {{lock}} redis only"
     ),
     "executor": _choices(ExecutorKind),
     "workers": (

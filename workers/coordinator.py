@@ -1,16 +1,20 @@
 """The coordinator: one per run, in the process that calls `run_simulation`.
 
-run_simulation(config, run_dir)
-  |-- prepare   the store holds T tickets (db.json = {"count": T}), a result channel (a pipe)
+run_simulation(config, run_dir, store_urls=...)
+  |-- check     a store on a server: its URL was given, and the server takes as many connections as the run
+  |             opens (StoreRefused otherwise, before anything starts)
+  |-- prepare   the store holds T tickets (db.json = {"count": T}, or a table, or a key), a result channel
   |-- launch    a launcher process (workers.launcher), given the buyers' shares, the plan and the store
   |-- collect   record batches from the channel; the launcher's news (the start time, buyer processes
-  |             that died: their unreported buyers become errors; the tickets left); cancellation and
-  |             the time limit
+  |             that died: their unreported buyers become errors; a store server that closed a
+  |             connection; the tickets left); cancellation and the time limit
   |-- reap      the launcher joins every process it started and exits; asked to stop, it terminates,
   |             then kills them; it is joined (or killed, which kills the buyers with it)
-  `-- analyse   the tickets left + the records -> Result
+  `-- analyse   the tickets left + the records -> Result; a store server that closed a connection mid-run
+                fails the run instead (StoreFailed, which keeps the records)
 
-The launcher's module docstring draws what happens on its side.
+The launcher's module docstring draws what happens on its side. What a run leaves outside its folder (a
+table, keys) stays until `drop_store` removes it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import contextlib
 import gc
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
@@ -28,7 +32,7 @@ from pathlib import Path
 from workers.analysis import Result, analyse
 from workers.channel import RecordChannel
 from workers.config import SimulationConfig, delay_bounds
-from workers.errors import RunCancelled, RunFailed, RunTimedOut, TicketrushError
+from workers.errors import RunCancelled, RunFailed, RunTimedOut, StoreFailed, StoreLost, StoreRefused, TicketrushError
 from workers.hygiene import exit_cause
 from workers.launcher import STOP_GRACE_S, start_launcher
 from workers.messages import BuyerRecord
@@ -62,6 +66,32 @@ def share_out(config: SimulationConfig) -> list[range]:
         return [range(b, b + 1) for b in range(1, config.buyers + 1)]
     size = config.workers or 1
     return [range(k + 1, config.buyers + 1, size) for k in range(size)]
+
+
+def _connections(config: SimulationConfig) -> tuple[int, str]:
+    """How many connections to its store a run opens at once, and who opens them."""
+    if config.strategy == "seller":
+        return 1, "the seller's"  # the buyers never touch the store
+    if config.executor == "process":
+        return config.buyers, "one per buyer process"
+    return config.workers or 1, "one per pool worker"
+
+
+def check_store(config: SimulationConfig, store_urls: Mapping[str, str] | None = None) -> None:
+    """Refuse a run its store cannot take, before anything starts: StoreRefused when the store's server has no
+    URL in `store_urls` or takes fewer connections than the run opens at once; StoreLost when the server
+    cannot be reached to ask."""
+    config = config.resolved()
+    connections, who = _connections(config)
+    problem = make_store(config.store, Path("."), store_urls).connection_problem(connections, who)
+    if problem is not None:
+        raise StoreRefused(problem, "executor", connections)
+
+
+def drop_store(config: SimulationConfig, run_dir: Path, store_urls: Mapping[str, str] | None = None) -> None:
+    """Remove what the run in `run_dir` left outside its folder (its table, its keys); nothing for the stores
+    that live in the folder. Raises StoreRefused without the server's URL, StoreLost when it cannot be reached."""
+    make_store(config.store, run_dir, store_urls).drop()
 
 
 def remove_leftovers(run_dir: Path) -> int:
@@ -99,9 +129,11 @@ def _steps_to_follow(config: SimulationConfig) -> tuple[int, ...] | None:
 
 
 class _Race:
-    def __init__(self, config: SimulationConfig, run_dir: Path, time_limit_s: float) -> None:
+    def __init__(
+        self, config: SimulationConfig, run_dir: Path, time_limit_s: float, store_urls: Mapping[str, str] | None
+    ) -> None:
         self.config = config
-        self.store = make_store(config.store, run_dir)
+        self.store = make_store(config.store, run_dir, store_urls)
         self.shares = share_out(config)
         self.results = RecordChannel.open()
         self.link: Connection | None = None
@@ -113,10 +145,12 @@ class _Race:
         self.done = False  # the launcher has joined every process and counted the tickets left
         self.remaining: int | None = None
         self.remaining_unknown = "the launcher did not say how many tickets were left"
+        self.lost: str | None = None  # what the store's server said when it closed a connection mid-run
         self.plan = Plan(
             strategy=config.strategy,
             lock=config.lock,
             permits=config.permits,
+            lock_ttl_ms=config.lock_ttl_ms,
             max_retries=config.max_retries,
             think_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.think_ms),  # the schedule sets the pace
             hold_ms=(0.0, 0.0) if config.schedule else delay_bounds(config.hold_ms),
@@ -199,6 +233,8 @@ class _Race:
             self._drain()  # whatever it reported before it died is in the channel already
             error = f"buyer process {pid} {exit_cause(exitcode)} before reporting"
             self._record_missing(self.shares[share], pid, error)
+        elif kind == "lost":
+            self.lost = self.lost or news[1]
         elif kind == "done":
             _, self.remaining, why = news
             self.done = True
@@ -244,17 +280,25 @@ def run_simulation(
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     pause_collector: bool = False,
     next_steps: StepFeed | None = None,
+    store_urls: Mapping[str, str] | None = None,
 ) -> RunReport:
     """Run one ticket rush in `run_dir` and report on it.
 
-    Raises RunCancelled when `should_stop()` turns true, RunTimedOut past `time_limit_s`, RunFailed when
-    the run cannot be carried out; in every case no buyer process is left behind. `pause_collector` pauses
-    this process's garbage collector while the records pile up (for a caller that owns its process). In step mode,
-    `next_steps()` is asked about every 50 ms for the buyers to step next (each already checked with
-    workers.schedules: a step that cannot be taken would wait until the time limit).
+    Raises RunCancelled when `should_stop()` turns true, RunTimedOut past `time_limit_s`, StoreRefused before
+    anything starts when the store cannot take the run (see `check_store`), StoreFailed when the store's server
+    closed a connection mid-run, RunFailed when the run cannot be carried out; in every case no buyer process
+    is left behind. `pause_collector` pauses this process's garbage collector while the records pile up (for
+    a caller that owns its process). In step mode, `next_steps()` is asked about every 50 ms for the buyers to
+    step next (each already checked with workers.schedules: a step that cannot be taken would wait until the
+    time limit). `store_urls` names the server of each store that lives on one, by store kind ({"postgres":
+    "postgresql://...", "redis": "redis://..."}).
     """
     config = config.resolved()
-    run = _Race(config, run_dir, time_limit_s)
+    try:
+        check_store(config, store_urls)
+    except StoreLost as e:
+        raise RunFailed(str(e)) from e
+    run = _Race(config, run_dir, time_limit_s, store_urls)
     try:
         run.store.create(config.tickets)
     except TicketrushError as e:
@@ -275,10 +319,14 @@ def run_simulation(
             except (TicketrushError, OSError) as e:
                 if cleanly:
                     raise RunFailed(f"could not tidy the {run.store.label}: {e}") from e
+        records = [run.records[b] for b in sorted(run.records)]
+        if run.lost is not None:
+            failed = sum(r.outcome == "error" for r in records)
+            message = f"{run.lost}; {config.buyers - failed:,} of {config.buyers:,} buyers finished, {failed:,} failed"
+            raise StoreFailed(message, records)
         if run.remaining is None:
             raise RunFailed(run.remaining_unknown)
         remaining = run.remaining
-        records = [run.records[b] for b in sorted(run.records)]
         result = analyse(
             records,
             tickets_initial=config.tickets,

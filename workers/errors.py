@@ -1,5 +1,13 @@
 """The engine's exceptions: one shallow tree, all picklable so they can cross a process boundary."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workers.messages import BuyerRecord
+
 
 class TicketrushError(Exception):
     """Base class for every error the engine raises on purpose."""
@@ -23,3 +31,36 @@ class RunTimedOut(TicketrushError):
 
 class RunFailed(TicketrushError):
     """The run could not be carried out (processes could not start, the db could not be read)."""
+
+
+class StoreRefused(TicketrushError):
+    """A run its store cannot take, refused before it starts: no server named, or more connections than it allows.
+
+    `field`, `value` and `limit` say which setting of the run is refused, for a face that names fields.
+    """
+
+    def __init__(self, message: str, field: str = "store", value: object = None, limit: int | None = None) -> None:
+        super().__init__(message, field, value, limit)
+        self.message = message
+        self.field = field
+        self.value = value
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class StoreLost(TicketrushError):
+    """The store's server could not be reached, or closed the connection."""
+
+
+class WriteConflict(TicketrushError):
+    """The store refused a transaction because another one committed first (a serialization failure)."""
+
+
+class StoreFailed(RunFailed):
+    """The store's server failed the run mid-way; `records` keeps what the buyers had reported by then."""
+
+    def __init__(self, message: str, records: Iterable[BuyerRecord] = ()) -> None:
+        super().__init__(message)
+        self.records = list(records)

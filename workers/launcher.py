@@ -14,9 +14,11 @@ and reaps the buyers. It has one thread, so forking is safe whatever the caller 
       |                                    | a rehearsal: a few buyers on a scratch store (see `rehearse`)
       |                                    | the strategy's helpers (the seller), then
       |                                    | one process per share ---------> wait at the start line
+      |                                    | (a store on a server: until each has connected)
       | <------------ ("started", ns)      | start.set() ---------------------> buy
       | <========== records, over the result channel, straight from the buyers ===========|
       | <---- ("died", share, pid, code)   | a buyer process that exited with a non-zero code
+      | <------------ ("lost", message)    | the store's server closed a connection (the first to say so)
       | <------------- ("failed", reason)  | a buyer could not be forked, or a helper died mid-run
       | <----------- ("done", count, why)  | every process joined, the tickets left (or why unknown)
       | anything, or its end closed ----->  | stop: terminate, then kill, and join every buyer
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -55,6 +58,7 @@ STOP_GRACE_S = 1.0
 WATCH_TIMEOUT_S = 1.0
 CHECK_EVERY = 50  # buyer processes started between two looks for a stop request
 REHEARSALS = 20  # buyers run before forking: enough for CPython to specialise their code (200 did no better)
+CONNECT_WAIT_S = 30.0  # the longest the buyers wait at the start line for every one to connect to a server
 REHEARSAL_LOCK_WAIT_S = 0.01  # a rehearsed buyer's lock timeout: only another tool can hold the run's lock then
 
 
@@ -184,10 +188,15 @@ class _Launcher:
             self.strategy.gate = gate
             self.conductor = Conductor(gate, plan.schedule)
         self.start = context.Event() if together else None
+        if together and store.server is not None and self.strategy.buyers_open_store:
+            self.strategy.opened = context.Semaphore(0)  # released together only once every one is connected
         self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process); share -1: a helper
         self.buyers_left = 0
         self.watching = selectors.DefaultSelector()  # registered once each: no rescan of every sentinel per wait
         self.watching.register(link, selectors.EVENT_READ)
+        self.notices = store.notices()  # news from the store's side of the buyers: a server that closed on them
+        if self.notices is not None:
+            self.watching.register(self.notices, selectors.EVENT_READ)
 
     def launch(self) -> None:
         """Rehearse, start the strategy's helpers, fork a buyer process per share, then release them all (or let
@@ -233,11 +242,27 @@ class _Launcher:
         self.results.close_writer()  # the buyers hold it now: the coordinator sees EOF once they are all gone
         self.strategy.close_launcher_ends()
         if self.start is not None:
+            self._wait_for_connections(started)
             self.link.send(("started", time.monotonic_ns()))
             self.start.set()
         if self.conductor is not None:
             self.watching.register(self.conductor.gate.acks_r, selectors.EVENT_READ)
             self.conductor.next()
+
+    def _wait_for_connections(self, processes: int) -> None:
+        """Wait until each of `processes` buyer processes has opened its connection to the store's server (or
+        failed to), so that none of them starts late for connecting after the others; at most CONNECT_WAIT_S, and
+        a stop request ends the wait."""
+        opened = self.strategy.opened
+        if opened is None:
+            return
+        deadline = time.monotonic() + CONNECT_WAIT_S
+        waiting = processes
+        while waiting and time.monotonic() < deadline:
+            if opened.acquire(timeout=WATCH_TIMEOUT_S / 5):
+                waiting -= 1
+            elif self.link.poll(0):
+                self._hear_coordinator()
 
     def _watch(self, share: int, process: BaseProcess) -> None:
         self.live[process.sentinel] = (share, process)
@@ -254,7 +279,12 @@ class _Launcher:
                 if self.conductor is not None and key.fd == self.conductor.gate.acks_r:
                     self._step_done()
                     continue
+                if key.fd == self.notices:
+                    self._pass_on_notice()
+                    continue
                 self._join(key.fd)
+        if self.notices is not None and select.select([self.notices], [], [], 0)[0]:
+            self._pass_on_notice()  # written by a process that exited before it was read
         try:
             self.link.send(("done", self.store.final_count(), None))
         except TicketrushError as e:
@@ -273,6 +303,14 @@ class _Launcher:
         if problem is not None:
             self.link.send(("failed", problem))
             raise Stop
+
+    def _pass_on_notice(self) -> None:
+        """The first message is the one the coordinator needs; the rest say the same of other connections."""
+        assert self.notices is not None
+        message = os.read(self.notices, select.PIPE_BUF).decode(errors="replace").split("\n", 1)[0]
+        self.watching.unregister(self.notices)
+        self.notices = None
+        self.link.send(("lost", message))
 
     def _join(self, sentinel: int) -> None:
         self.watching.unregister(sentinel)

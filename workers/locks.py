@@ -2,7 +2,8 @@
 
 Every lock is built in the launcher and handed to buyer processes when they start, so it must survive that
 trip: a multiprocessing.Lock travels by inheritance, a file lock travels as a path and opens
-its own descriptor inside each process (an inherited descriptor would share one lock among all forks).
+its own descriptor inside each process (an inherited descriptor would share one lock among all forks), and
+the locks a server keeps (advisory, redis) use the connection the buyer process opened to its store.
 
     with lock.held(timeout=2.0):   # LockTimeout when the wait runs out
         ...critical section...
@@ -16,13 +17,19 @@ import random
 import time
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from workers.errors import LockTimeout
 
-LockKind = Literal["none", "process", "file", "semaphore"]
+if TYPE_CHECKING:
+    from workers.stores.base import TicketStore
+    from workers.stores.postgres import PostgresStore
+    from workers.stores.redis import RedisStore
+
+LockKind = Literal["none", "process", "file", "semaphore", "advisory", "redis"]
 
 DEFAULT_PERMITS = 3  # the lesson's semaphore: "a toilet with 3 stalls"
+DEFAULT_LOCK_TTL_MS = 30_000  # the Redis lock's life, as long as a buyer waits for a lock by default
 
 _FIRST_POLL_S = 0.00005
 _MAX_POLL_S = 0.02
@@ -170,6 +177,61 @@ class FileLock(BuyerLock):
         self._fd = None
 
 
+class AdvisoryLock(BuyerLock):
+    """PostgreSQL's advisory lock on the run's key, taken in a transaction (`pg_advisory_xact_lock`) on the
+    buyer's own connection: the read and the write happen in that transaction, and its commit releases the
+    lock. The server gives the lock back when the holder's connection ends, so a killed holder frees it."""
+
+    kind = "advisory"
+    label = "PostgreSQL advisory lock"
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+
+    def acquire(self, timeout: float) -> bool:
+        try:
+            self.store.begin("advisory", timeout)
+        except LockTimeout:
+            return False
+        return True
+
+    def release(self) -> None:
+        self.store.commit()
+
+
+class RedisLock(BuyerLock):
+    """A Redis key set with `SET key token NX PX ttl`: whoever sets it holds the lock, until it is deleted or
+    its time to live runs out. A waiter tries again after a growing, jittered pause. Release deletes the key
+    only if it still holds the holder's token (one Lua script: compare and delete), so a holder never frees a
+    lock that expired and was taken by another. But a hold longer than the TTL lets the next buyer in while
+    the first still thinks it holds the lock: both are between read and write, and a ticket is sold twice."""
+
+    kind = "redis"
+    label = "Redis lock"
+
+    def __init__(self, store: RedisStore, ttl_ms: int) -> None:
+        self.store = store
+        self.ttl_ms = ttl_ms
+        self._token = ""
+        self._taken = 0
+
+    def acquire(self, timeout: float) -> bool:
+        self._taken += 1
+        self._token = f"{os.getpid()}.{self._taken}"
+        deadline = time.monotonic() + timeout
+        pause = _FIRST_POLL_S
+        while not self.store.try_lock(self._token, self.ttl_ms):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, pause * random.uniform(0.5, 1.5)))
+            pause = min(pause * 2, _MAX_POLL_S)
+        return True
+
+    def release(self) -> None:
+        self.store.unlock(self._token)  # False when the lock had expired: then it is not this buyer's to free
+
+
 def _try_flock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -178,7 +240,9 @@ def _try_flock(fd: int) -> bool:
     return True
 
 
-_KINDS: dict[LockKind, type[BuyerLock]] = {cls.kind: cls for cls in (NoLock, ProcessLock, FileLock, SemaphoreLock)}
+_KINDS: dict[LockKind, type[BuyerLock]] = {
+    cls.kind: cls for cls in (NoLock, ProcessLock, FileLock, SemaphoreLock, AdvisoryLock, RedisLock)
+}
 
 
 def label(kind: LockKind) -> str:
@@ -203,8 +267,23 @@ def admits(kind: str, permits: int | None) -> int:
     return permits or DEFAULT_PERMITS if kind == "semaphore" else 1
 
 
-def make_lock(kind: LockKind, context: BaseContext, lock_path: Path, permits: int | None = None) -> BuyerLock:
-    """Build the lock of `kind`; a file lock lives in `lock_path`, a file of its own beside the store."""
+def make_lock(
+    kind: LockKind,
+    context: BaseContext,
+    lock_path: Path,
+    permits: int | None = None,
+    *,
+    store: TicketStore | None = None,
+    ttl_ms: int | None = None,
+) -> BuyerLock:
+    """Build the lock of `kind`; a file lock lives in `lock_path`, a file of its own beside the store; the
+    advisory and redis locks are kept by `store`'s server (`workers.support` pairs them with their store)."""
+    if kind in ("advisory", "redis"):
+        if store is None or store.kind != {"advisory": "postgres", "redis": "redis"}[kind]:
+            raise ValueError(f"the {label(kind)} is kept by the store's own server")
+        if kind == "advisory":
+            return AdvisoryLock(store)  # type: ignore[arg-type]
+        return RedisLock(store, ttl_ms or DEFAULT_LOCK_TTL_MS)  # type: ignore[arg-type]
     if kind == "process":
         return ProcessLock(context)
     if kind == "semaphore":

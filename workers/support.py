@@ -11,12 +11,22 @@ from typing import NamedTuple
 STRATEGIES_BY_STORE: dict[str, tuple[str, ...]] = {
     "file": ("read-write", "optimistic", "seller"),
     "memory": ("read-write", "seller"),
+    "sqlite": ("read-write", "atomic", "optimistic", "for-update", "seller"),
+    "postgres": ("read-write", "atomic", "optimistic", "for-update", "serializable", "seller"),
+    "redis": ("read-write", "atomic", "optimistic", "seller"),
 }
 LOCKS_BY_STRATEGY: dict[str, tuple[str, ...]] = {
-    "read-write": ("none", "process", "file", "semaphore"),
+    "read-write": ("none", "process", "file", "semaphore", "advisory", "redis"),
     "optimistic": ("none",),
     "seller": ("none",),
+    "atomic": ("none",),
+    "for-update": ("none",),
+    "serializable": ("none",),
 }
+# Locks kept by a store's own server, and so only with that store; every other lock guards every store.
+STORE_OF_LOCK: dict[str, str] = {"advisory": "postgres", "redis": "redis"}
+# Strategies that run a refused write again, up to max_retries times.
+RETRYING: tuple[str, ...] = ("optimistic", "serializable")
 
 
 class Cure(NamedTuple):
@@ -35,6 +45,11 @@ def _listed(names: tuple[str, ...]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
 
 
+def locks_on(store: str, strategy: str) -> tuple[str, ...]:
+    """The locks that can guard `strategy` on `store`."""
+    return tuple(lock for lock in LOCKS_BY_STRATEGY[strategy] if STORE_OF_LOCK.get(lock, store) == store)
+
+
 def strategy_problem(store: str, strategy: str) -> str | None:
     """Why `strategy` cannot run on `store`, in words that say what would; None when it can."""
     if strategy in STRATEGIES_BY_STORE[store]:
@@ -46,16 +61,22 @@ def strategy_problem(store: str, strategy: str) -> str | None:
     )
 
 
-def lock_problem(strategy: str, lock: str) -> str | None:
-    """Why `lock` cannot guard `strategy`; None when it can."""
-    if lock in LOCKS_BY_STRATEGY[strategy]:
-        return None
-    return (
-        f"lock '{lock}' guards strategy 'read-write' only; strategy '{strategy}' takes no lock "
-        f"(use lock 'none', or strategy 'read-write' with lock '{lock}')"
-    )
+def lock_problem(strategy: str, lock: str, store: str = "file") -> str | None:
+    """Why `lock` cannot guard `strategy` on `store`; None when it can."""
+    if lock not in LOCKS_BY_STRATEGY[strategy]:
+        return (
+            f"lock '{lock}' guards strategy 'read-write' only; strategy '{strategy}' takes no lock "
+            f"(use lock 'none', or strategy 'read-write' with lock '{lock}')"
+        )
+    home = STORE_OF_LOCK.get(lock, store)
+    if home != store:
+        return (
+            f"lock '{lock}' guards store '{home}' only (its server keeps the lock); store '{store}' takes lock "
+            f"{_listed(locks_on(store, strategy))}"
+        )
+    return None
 
 
 def cures(store: str) -> list[Cure]:
     """Every cure that runs on `store` (and the race with no cure first): what a comparison runs."""
-    return [Cure(strategy, lock) for strategy in STRATEGIES_BY_STORE[store] for lock in LOCKS_BY_STRATEGY[strategy]]
+    return [Cure(strategy, lock) for strategy in STRATEGIES_BY_STORE[store] for lock in locks_on(store, strategy)]

@@ -121,7 +121,7 @@ def test_cli_run_refuses_a_strategy_on_a_store_it_does_not_run_on() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "ticketrush: --strategy: strategy 'optimistic' does not run on store 'memory', which takes strategy "
-        "'read-write' or 'seller'; strategy 'optimistic' runs on store 'file'"
+        "'read-write' or 'seller'; strategy 'optimistic' runs on store 'file', 'sqlite', 'postgres' or 'redis'"
     )
 
 

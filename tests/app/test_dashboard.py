@@ -229,7 +229,7 @@ def test_dashboard_a_combination_the_page_never_offers_is_refused_with_the_apis_
 
     expect(page.get_by_role("alert")).to_have_text(
         "strategy: strategy 'optimistic' does not run on store 'memory', which takes strategy 'read-write' or "
-        "'seller'; strategy 'optimistic' runs on store 'file'"
+        "'seller'; strategy 'optimistic' runs on store 'file', 'sqlite', 'postgres' or 'redis'"
     )
     assert server.client.get("/simulations").json()["count"] == count
 

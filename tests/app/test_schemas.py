@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 BUYERS = "buyers: a whole number of buyers from 1 to 10,000,000"
 DELAY = "a number of milliseconds from 0 to 60000, or a [min, max] range of them with min at most max"
 SETTINGS = (
-    "buyers, tickets, store, strategy, lock, permits, max_retries, executor, workers, think_ms, hold_ms, seed, "
-    "together, lock_timeout_s, schedule, mode"
+    "buyers, tickets, store, strategy, lock, permits, lock_ttl_ms, max_retries, executor, workers, think_ms, "
+    "hold_ms, seed, together, lock_timeout_s, schedule, mode"
 )
 BAD_INPUT = [
     ({"buyers": 0}, "buyers", f"{BUYERS} (got 0)"),
@@ -22,13 +22,13 @@ BAD_INPUT = [
     ({"buyers": 1.5}, "buyers", f"{BUYERS} (got 1.5)"),
     ({"tickets": -1}, "tickets", "tickets: a whole number of tickets from 0 to 1,000,000,000 (got -1)"),
     ({"tickets": False}, "tickets", "tickets: a whole number of tickets from 0 to 1,000,000,000 (got false)"),
-    ({"lock": "mutex"}, "lock", 'lock: none, process, file or semaphore (got "mutex")'),
-    ({"store": "redis"}, "store", 'store: file or memory (got "redis")'),
+    ({"lock": "mutex"}, "lock", 'lock: none, process, file, semaphore, advisory or redis (got "mutex")'),
+    ({"store": "mongodb"}, "store", 'store: file, memory, sqlite, postgres or redis (got "mongodb")'),
     (
         {"store": "memory", "strategy": "optimistic"},
         "strategy",
         "strategy: strategy 'optimistic' does not run on store 'memory', which takes strategy 'read-write' or "
-        "'seller'; strategy 'optimistic' runs on store 'file'",
+        "'seller'; strategy 'optimistic' runs on store 'file', 'sqlite', 'postgres' or 'redis'",
     ),
     (
         {"strategy": "seller", "lock": "file"},
@@ -45,7 +45,8 @@ BAD_INPUT = [
     (
         {"strategy": "optimistic", "max_retries": -1},
         "max_retries",
-        "max_retries: a whole number of retries from 0 to 1,000,000, for strategy optimistic only (got -1)",
+        "max_retries: a whole number of retries from 0 to 1,000,000, for strategy optimistic or serializable only "
+        "(got -1)",
     ),
     ({"executor": "threads"}, "executor", 'executor: process or pool (got "threads")'),
     ({"think_ms": -5}, "think_ms", f"think_ms: {DELAY} (got -5)"),

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Semaphore
 from typing import ClassVar, NamedTuple
 
 from workers.errors import TicketrushError
@@ -25,6 +26,7 @@ class Plan(NamedTuple):
     strategy: str = "read-write"
     lock: str = "none"
     permits: int | None = None
+    lock_ttl_ms: int | None = None
     max_retries: int = 100
     think_ms: tuple[float, float] = (0.0, 0.0)
     hold_ms: tuple[float, float] = (0.0, 0.0)
@@ -67,11 +69,13 @@ class Strategy:
     kind: ClassVar[str]
     steps: ClassVar[tuple[str, ...]]
     rehearsable: ClassVar[bool] = True  # can run a few buyers on a scratch store before the real ones fork
+    buyers_open_store: ClassVar[bool] = True  # each buyer process opens the store (a connection) for itself
 
     def __init__(self, plan: Plan, store: TicketStore, context: BaseContext, shares: Sequence[range]) -> None:
         self.plan = plan
         self.store = store
         self.gate: Gate = Gate()  # a ScheduleGate when the run follows a schedule
+        self.opened: Semaphore | None = None  # released by each buyer process once it has opened the store
 
     def helpers(self) -> list[BaseProcess]:
         return []

@@ -22,7 +22,14 @@ class ReadWrite(Strategy):
 
     def __init__(self, plan: Plan, store: TicketStore, context: BaseContext, shares: Sequence[range]) -> None:
         super().__init__(plan, store, context, shares)
-        self.lock = make_lock(plan.lock, context, store.lock_path, plan.permits)  # type: ignore[arg-type]
+        self.lock = make_lock(
+            plan.lock,  # type: ignore[arg-type]
+            context,
+            store.lock_path,
+            plan.permits,
+            store=store,
+            ttl_ms=plan.lock_ttl_ms,
+        )
 
     def buy(self, buyer: int) -> BuyerRecord:
         """Run one buyer's search and get; never raises: a failure becomes an `error` record."""

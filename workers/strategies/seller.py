@@ -38,6 +38,7 @@ class Seller(Strategy):
     kind = "seller"
     steps = ("request", "answer")
     rehearsable = False
+    buyers_open_store = False  # only the seller does
 
     def __init__(self, plan: Plan, store: TicketStore, context: BaseContext, shares: Sequence[range]) -> None:
         super().__init__(plan, store, context, shares)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from workers import SimulationConfig
 from workers.config import DEFAULT_MAX_RETRIES
 from workers.locks import DEFAULT_PERMITS
-from workers.support import LOCKS_BY_STRATEGY, STRATEGIES_BY_STORE, cures
+from workers.support import STRATEGIES_BY_STORE, cures, locks_on
 
 router = APIRouter(prefix="/cures", tags=["cures"])
 
@@ -55,7 +55,7 @@ def list_cures() -> CuresPublic:
         stores=[
             StorePublic(
                 name=store,
-                strategies=[StrategyPublic(name=s, locks=list(LOCKS_BY_STRATEGY[s])) for s in strategies],
+                strategies=[StrategyPublic(name=s, locks=list(locks_on(store, s))) for s in strategies],
                 cures=[CurePublic(name=cure.name, strategy=cure.strategy, lock=cure.lock) for cure in cures(store)],
             )
             for store, strategies in STRATEGIES_BY_STORE.items()

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import DispatcherDep, LanguageDep, SimulationDep, StoreDep, TokenDep
+from app.api.deps import DispatcherDep, LanguageDep, SettingsDep, SimulationDep, StoreDep, TokenDep
 from app.api.errors import STORE_UNAVAILABLE
 from app.lifecycle import FINISHED, UNFINISHED, Status
 from app.schemas import (
@@ -23,8 +23,9 @@ from app.schemas import (
     SimulationPublic,
     SimulationsPublic,
 )
+from app.settings import store_url_problem
 from app.store import SimulationNotFound, Store
-from workers import BuyerRecord
+from workers import BuyerRecord, TicketrushError, drop_store
 
 EVENTS_POLL_S = 0.2
 MAX_PAGE = 1000
@@ -169,8 +170,27 @@ def cancel_simulation(simulation: SimulationDep, dispatcher: DispatcherDep, stor
     "/{simulation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[TokenDep],
-    responses={**_UNAUTHORIZED, **_NOT_FOUND, 409: {"description": "The simulation is queued or running"}},
+    responses={
+        **_UNAUTHORIZED,
+        **_NOT_FOUND,
+        409: {"description": "The simulation is queued or running"},
+        503: {"description": "The server of the simulation's store cannot remove its table or keys now"},
+    },
 )
-def delete_simulation(simulation: SimulationDep, store: StoreDep) -> None:
-    """Remove a finished simulation, its buyer records and its run folder."""
+def delete_simulation(simulation: SimulationDep, store: StoreDep, settings: SettingsDep) -> None:
+    """Remove a finished simulation, its buyer records, its run folder and what it left on its store's server."""
+    if simulation.status in FINISHED:  # for good: a finished simulation never runs again
+        urls = settings.store_urls()
+        try:
+            why = store_url_problem(simulation.config.store, urls)
+            if why is None:
+                drop_store(simulation.config, store.run_dir(simulation.id), urls)
+        except TicketrushError as e:
+            why = str(e)
+        if why is not None:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"simulation {simulation.id} was not deleted: its tickets on store {simulation.config.store} "
+                f"could not be removed ({why})",
+            )
     store.delete(simulation.id)
