@@ -11,7 +11,10 @@ import pytest
 import redis
 
 from tests.workers.executors.conftest import Cluster
-from workers import RunCancelled, SimulationConfig, StoreRefused, run_simulation
+from workers import RunCancelled, RunTimedOut, SimulationConfig, StoreRefused, run_simulation
+from workers.executors.clocks import ClockReading
+from workers.executors.dask_executor import DaskRace
+from workers.messages import BuyerRecord
 from workers.stores.redis import RedisStore
 
 pytestmark = pytest.mark.timeout(90)
@@ -85,21 +88,25 @@ def test_dask_read_write_without_a_lock_oversells_across_the_workers(
 
 
 @pytest.mark.redis
-def test_dask_cancel_stops_every_task_buying(cluster: Cluster, redis_url: str, run_dir: Path) -> None:
+@pytest.mark.parametrize("how", ["cancel", "time limit"])
+def test_dask_cancel_and_the_time_limit_stop_every_task_buying(
+    cluster: Cluster, redis_url: str, run_dir: Path, how: str
+) -> None:
     from distributed import Client
 
     progress: list[int] = []
     config = SimulationConfig(
         executor="dask", store="redis", strategy="atomic", buyers=4000, tickets=4000, think_ms=5, hold_ms=0
     )  # 1,000 buyers a task, 5 ms each: 5 s unless stopped
-    with pytest.raises(RunCancelled):
+    with pytest.raises(RunCancelled if how == "cancel" else RunTimedOut):
         run_simulation(
             config,
             run_dir,
             store_urls=_urls(redis_=redis_url),
             dask_scheduler=cluster.address,
             on_progress=lambda done, _total: progress.append(done),
-            should_stop=lambda: bool(progress) and progress[-1] >= 40,
+            should_stop=(lambda: bool(progress) and progress[-1] >= 40) if how == "cancel" else None,
+            time_limit_s=1.5 if how == "time limit" else 60,
         )
     with Client(cluster.address, timeout=10) as client:
         assert all(not tasks for tasks in client.processing().values())  # no task is left buying
@@ -144,3 +151,46 @@ def test_dask_without_a_scheduler_is_refused_before_anything_starts(run_dir: Pat
     with pytest.raises(StoreRefused, match="executor 'dask' needs the address of a Dask scheduler") as caught:
         run_simulation(config, run_dir, store_urls={"redis": "redis://127.0.0.1:6379/0"})
     assert caught.value.field == "executor"
+
+
+class _Messages:
+    """What a run's Queue would hold: the messages, taken all at once."""
+
+    def __init__(self, messages: list[list[object]]) -> None:
+        self.messages = messages
+
+    def get(self, timeout: float | None = None, batch: bool = False) -> object:
+        if batch:
+            taken, self.messages = self.messages, []
+            return taken
+        if not self.messages:
+            raise TimeoutError
+        return self.messages.pop(0)
+
+
+def test_dask_records_of_another_host_are_put_on_this_hosts_clock(run_dir: Path) -> None:
+    """Hosts with another boot id: their timestamps move by (their offset - ours) to the store's clock; the
+    explanation says they compare only to within the offsets' error. Hosts of our boot id do not move at all."""
+    config = SimulationConfig(executor="dask", store="redis", strategy="atomic", buyers=2, tickets=1)
+    race = DaskRace(config.resolved(), run_dir, 10.0, {"redis": "redis://127.0.0.1:6379/0"}, "tcp://h:8786")
+    race.shares = [range(1, 3, 2), range(2, 3, 2)]
+    race.own = ClockReading("here", "boot-a", offset_ns=1_000_000_000, error_ns=100_000)
+    other = BuyerRecord(2, 7, "success", 1, 1, 0, None, 5_000, 5_000, None, None, 6_000, 6_000, 7_000)
+    ours = BuyerRecord(1, 8, "sold_out", 1, 0, None, None, 9_000, 9_000, None, None, 9_500, None, 9_900)
+    race.queue = _Messages(
+        [
+            ["ready", 0, "here", "boot-a", 1_000_000_000, 100_000],
+            ["ready", 1, "there", "boot-b", 3_000_000_000, 400_000],
+            ["records", 1, [list(other)]],
+            ["records", 0, [list(ours)]],
+        ]
+    )
+    race._take(0)
+    assert race.records[1] == ours  # same boot id: the same clock, untouched
+    moved = race.records[2]
+    assert (moved.t_start, moved.t_read, moved.t_write, moved.t_end) == (
+        2_000_005_000, 2_000_006_000, 2_000_006_000, 2_000_007_000
+    )  # fmt: skip
+    assert moved.t_lock_requested is None
+    note = race.clock_note()
+    assert "2 clocks (here, there)" in note and "to within 0.40 ms" in note
