@@ -16,6 +16,7 @@ import queue
 import sys
 import tempfile
 import threading
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, get_args
@@ -28,6 +29,7 @@ from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
 from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind
 from workers.schedules import Model, ScheduleError, complete, play
+from workers.speech import DEFAULT, LANGUAGES, fact, language, render
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
 from workers.support import Cure, cures
@@ -39,28 +41,11 @@ STORES: tuple[str, ...] = get_args(StoreKind)
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OPTION_OF = {"together": "--staggered"}  # config fields whose option is not their name
 TABLE_ROWS = (
-    ("tickets_initial", "tickets at start"),
-    ("tickets_handed_out", "tickets handed out"),
-    ("tickets_sold", "tickets sold (left the db)"),
-    ("tickets_remaining", "tickets remaining"),
-    ("oversold", "oversold"),
-    ("lost_updates", "lost updates"),
-    ("safe", "safe"),
-    ("buyers_succeeded", "buyers who got a ticket"),
-    ("buyers_sold_out", "buyers who found it sold out"),
-    ("buyers_gave_up", "buyers who gave up"),
-    ("buyers_errored", "buyers who failed"),
-    ("max_in_critical", "most buyers in read-to-write at once"),
-    ("retries", "refused writes retried"),
-    ("queue_wait_p50_ms", "seller queue wait p50 (ms)"),
-    ("purchase_p50_ms", "purchase p50 (ms)"),
-    ("purchase_p95_ms", "purchase p95 (ms)"),
-    ("lock_wait_p50_ms", "lock wait p50 (ms)"),
-    ("lock_wait_p95_ms", "lock wait p95 (ms)"),
-    ("lock_wait_max_ms", "lock wait max (ms)"),
-    ("duration_ms", "duration (ms)"),
-    ("sales_per_second", "sales per second"),
-)
+    "tickets_initial", "tickets_handed_out", "tickets_sold", "tickets_remaining", "oversold", "lost_updates", "safe",
+    "buyers_succeeded", "buyers_sold_out", "buyers_gave_up", "buyers_errored", "max_in_critical", "retries",
+    "queue_wait_p50_ms", "purchase_p50_ms", "purchase_p95_ms", "lock_wait_p50_ms", "lock_wait_p95_ms",
+    "lock_wait_max_ms", "duration_ms", "sales_per_second",
+)  # fmt: skip
 
 
 def _delay(text: str) -> float | list[float]:
@@ -189,6 +174,12 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
         help="seconds a run may take before it is stopped and fails (default: %(default)g)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=language(os.environ.get("LANG")),
+        help="the language of the story, the table and the explanation (default: from LANG, here %(default)s)",
+    )
 
 
 def _config(args: argparse.Namespace, cure: Cure | None = None) -> SimulationConfig:
@@ -234,42 +225,50 @@ class ProgressBar:
         self.out.flush()
 
 
-def story(records: Sequence[BuyerRecord]) -> list[str]:
+def story(records: Sequence[BuyerRecord], lang: str = DEFAULT) -> list[str]:
     """The run told as the lesson tells it, in the order things happened."""
     origin = min((r.t_start for r in records if r.t_start is not None), default=0)
     lines: list[tuple[int, str]] = []
     for r in records:
-        if r.t_searched is not None:
-            left = "1 ticket" if r.seen == 1 else f"{r.seen} tickets"
-            lines.append((r.t_searched, f"buyer {r.buyer} sees {left} left"))
+        if r.t_searched is not None and r.seen is not None:
+            lines.append((r.t_searched, render(fact("story.sees", buyer=r.buyer, n=r.seen), lang)))
         if r.outcome == "success" and r.t_write is not None:
-            lines.append((r.t_write, f"buyer {r.buyer} got a ticket (read {r.read}, wrote {r.wrote})"))
+            lines.append((r.t_write, render(fact("story.got", buyer=r.buyer, read=r.read, wrote=r.wrote), lang)))
         elif r.outcome == "sold_out" and r.t_read is not None:
-            lines.append((r.t_read, f"buyer {r.buyer} found it sold out"))
-        elif r.outcome == "gave_up":
-            lines.append((r.t_end or origin, f"buyer {r.buyer} {r.error}"))
-        elif r.outcome == "error":
-            lines.append((r.t_end or origin, f"buyer {r.buyer} failed: {r.error}"))
+            lines.append((r.t_read, render(fact("story.sold_out", buyer=r.buyer), lang)))
+        elif r.outcome in ("gave_up", "error"):
+            key = "story.gave_up" if r.outcome == "gave_up" else "story.failed"
+            lines.append((r.t_end or origin, render(fact(key, buyer=r.buyer, error=r.error), lang)))
     lines.sort()
     return [f"{(t - origin) / 1e6:9.1f} ms  {text}" for t, text in lines]
 
 
-def table(columns: Mapping[str, RunReport]) -> str:
+def _width(text: str) -> int:
+    """Columns `text` takes on a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, *, right: bool = True) -> str:
+    fill = " " * max(0, width - _width(text))
+    return fill + text if right else text + fill
+
+
+def table(columns: Mapping[str, RunReport], lang: str = DEFAULT) -> str:
     names = list(columns)
-    label_width = max(len(label) for _, label in TABLE_ROWS)
-    widths = [max(12, len(n)) for n in names]
-    lines = [" " * label_width + "  " + "  ".join(n.rjust(w) for n, w in zip(names, widths, strict=True))]
-    for key, label in TABLE_ROWS:
-        values = [_cell(getattr(columns[n].result, key)) for n in names]
-        lines.append(
-            label.ljust(label_width) + "  " + "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True))
-        )
+    labels = {key: render(fact(f"table.{key}"), lang) for key in TABLE_ROWS}
+    label_width = max(_width(label) for label in labels.values())
+    widths = [max(12, _width(n)) for n in names]
+    lines = [" " * label_width + "  " + "  ".join(_pad(n, w) for n, w in zip(names, widths, strict=True))]
+    for key, label in labels.items():
+        values = [_cell(getattr(columns[n].result, key), lang) for n in names]
+        cells = "  ".join(_pad(v, w) for v, w in zip(values, widths, strict=True))
+        lines.append(_pad(label, label_width, right=False) + "  " + cells)
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, lang: str) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "NO"
+        return render(fact("table.yes" if value else "table.no"), lang)
     if isinstance(value, float):
         return f"{value:,.1f}"
     return f"{value:,}"
@@ -328,15 +327,17 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         json.dump(_report_json(report), out, indent=2)
         out.write("\n")
         return 0
+    lang = args.lang
+    result = report.result.spoken(lang)
     if report.config.buyers <= STORY_LIMIT:
-        out.write("\n".join(story(report.records)) + "\n\n")
-    out.write(f"{report.result.verdict}\n\n")
-    out.write(table({cure_name(report.config): report}) + "\n\n")
-    out.write(report.result.explanation + "\n")
-    out.write(f"(seed {report.config.seed}: pass --seed {report.config.seed} to repeat these delays)\n")
-    if report.result.schedule is not None:
-        steps = ",".join(map(str, report.result.schedule))
-        out.write(f"(the steps in the order they happened: pass --schedule {steps} to replay this run exactly)\n")
+        out.write("\n".join(story(report.records, lang)) + "\n\n")
+    out.write(f"{result.verdict}\n\n")
+    out.write(table({cure_name(report.config): report}, lang) + "\n\n")
+    out.write(result.explanation + "\n")
+    out.write(render(fact("cli.seed", seed=report.config.seed), lang) + "\n")
+    if result.schedule is not None:
+        steps = ",".join(map(str, result.schedule))
+        out.write(render(fact("cli.replay", steps=steps), lang) + "\n")
     return 0
 
 
@@ -368,10 +369,12 @@ def _write_comparison(
         json.dump({lock: _report_json(r) for lock, r in reports.items()}, out, indent=2)
         out.write("\n")
         return
-    out.write(table(reports) + "\n\n")
+    out.write(table(reports, args.lang) + "\n\n")
     for name, report in reports.items():
-        out.write(f"{name}: {report.result.verdict}. {report.result.explanation}\n")
-    out.write(f"(seed {base.seed})\n")
+        result = report.result.spoken(args.lang)
+        line = fact("cli.compare_line", name=name, verdict=result.verdict, explanation=result.explanation)
+        out.write(render(line, args.lang) + "\n")
+    out.write(render(fact("cli.compare_seed", seed=base.seed), args.lang) + "\n")
 
 
 def _describe_state(model: Model) -> str:
@@ -456,7 +459,8 @@ def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -
     report = outcome[0]
     if isinstance(report, BaseException):
         raise report
-    out.write(f"\n{report.result.verdict}\n{report.result.explanation}\n")
+    result = report.result.spoken(args.lang)
+    out.write(f"\n{result.verdict}\n{result.explanation}\n")
     return 0
 
 

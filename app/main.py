@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api.body_limit import BodyLimit
 from app.api.errors import add_exception_handlers
-from app.api.routes import interleavings, ops, simulations, steps
+from app.api.routes import cures, interleavings, ops, simulations, steps
 from app.dispatcher import Dispatcher
 from app.ownership import DataDirClaim
 from app.settings import Settings, get_settings
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, claim: DataDirClaim | None = No
     app.include_router(steps.router)
     app.include_router(interleavings.router)
     app.include_router(ops.router)
+    app.include_router(cures.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
     @app.get("/docs", include_in_schema=False)

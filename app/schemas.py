@@ -10,6 +10,7 @@ from app.lifecycle import Status
 from app.store import SimulationRow
 from workers import BuyerRecord, Result, SimulationConfig
 from workers.messages import Outcome
+from workers.speech import DEFAULT
 
 
 class SimulationCreate(SimulationConfig):
@@ -37,7 +38,8 @@ class SimulationPublic(BaseModel):
     error: str | None = Field(description="Why the run failed or stopped, when it did.")
 
     @classmethod
-    def from_row(cls, row: SimulationRow) -> SimulationPublic:
+    def from_row(cls, row: SimulationRow, lang: str = DEFAULT) -> SimulationPublic:
+        """The simulation as the API shows it, its verdict and explanation in `lang`."""
         return cls(
             id=row.id,
             status=row.status,
@@ -46,7 +48,7 @@ class SimulationPublic(BaseModel):
             started_at=row.started_at,
             finished_at=row.finished_at,
             progress=Progress(finished=row.finished, buyers=row.buyers),
-            result=row.result,
+            result=row.result.spoken(lang) if row.result is not None else None,
             error=row.error,
         )
 

@@ -2,9 +2,10 @@
 
 The Dockerfile is linted with hadolint and read instruction by instruction. Its install steps are replayed in a
 temporary directory that stands in for the image's file system: the COPY steps copy the build context (the
-repository less what .dockerignore keeps out), the `pip install` RUN steps run as written, and the image's CMD
-and HEALTHCHECK then run against the result. Only the steps that need root on a real system (apt-get, the user,
-the ownership of /app/data) are not replayed; their content is checked as text.
+repository less what .dockerignore keeps out), the `pip install` RUN steps run as written, and the image's
+ENTRYPOINT (Debian's tini) and CMD then run against the result as the image's USER (this needs root, and tini
+installed: marked `image`), with the HEALTHCHECK and a `docker stop`. The apt-get and useradd steps are not
+replayed; their content is checked as text.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,6 +39,7 @@ DATA_DIR = "/app/data"
 IMAGE_PATHS = ("/opt/venv", "/app")
 # The PATH of the python base image, less /usr/local/bin (its python).
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+DOCKER_STOP_GRACE_S = 10.0  # `docker stop` sends SIGTERM, then SIGKILL after this
 
 
 class Instruction(NamedTuple):
@@ -333,6 +336,18 @@ def copy_from_context(sources: list[str], dest: Path, context: set[str]) -> None
             shutil.copy2(ROOT / file, target)
 
 
+# Debian's python3.11 stands in for the base image's /usr/local/bin/python: like it, any user can run it. The
+# interpreter running the tests may sit where only root can reach it (pyenv's, under /root).
+SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+
+
+def base_python() -> Path:
+    ensurepip = [SYSTEM_PYTHON, "-m", "ensurepip", "--version"]
+    if SYSTEM_PYTHON.exists() and subprocess.run(ensurepip, capture_output=True, timeout=60).returncode == 0:
+        return SYSTEM_PYTHON
+    return Path(sys.base_prefix) / "bin" / "python3"
+
+
 class Replay(NamedTuple):
     env: dict[str, str]  # the image's environment, its paths moved under the stand-in root
     workdir: Path
@@ -342,7 +357,11 @@ def replay_build(root: Path) -> Replay:
     """Replays ENV, WORKDIR, COPY and the `pip install` RUN steps under `root`, in the Dockerfile's SHELL."""
     shell = exec_form(only("SHELL"))
     env = {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "HOME", "LANG", "SSL_", "TMP"))}
-    env["PATH"] = f"{Path(sys.base_prefix) / 'bin'}:{SYSTEM_PATH}"  # the base image's /usr/local/bin: python, pip
+    base_bin = root / "usr" / "local" / "bin"  # the base image's python, in the stand-in root
+    base_bin.mkdir(parents=True)
+    for name in ("python", "python3"):
+        (base_bin / name).symlink_to(base_python())
+    env["PATH"] = f"{base_bin}:{SYSTEM_PATH}"
     workdir = root
     context = set(build_context())
     replayed = 0
@@ -419,11 +438,29 @@ def servers() -> Iterator[list[subprocess.Popen[bytes]]]:
     assert not left, f"processes left behind: {[(c.pid, c.name()) for c in left]}"
 
 
+class Image(NamedTuple):
+    root: Path  # stands in for the image's /
+    env: dict[str, str]
+    workdir: Path
+
+
+@pytest.fixture(scope="module")
+def image() -> Iterator[Image]:
+    """The image's install steps replayed once for the module, in a folder the image's USER can read (pytest's
+    own temporary folders are root's alone)."""
+    root = Path(tempfile.mkdtemp(prefix="ticketrush-image-"))
+    root.chmod(0o755)
+    try:
+        env, workdir = replay_build(root)
+        yield Image(root, env, workdir)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_image_install_and_start_commands_serve_healthz(tmp_path: Path, servers: list[subprocess.Popen[bytes]]) -> None:
-    root = tmp_path / "image"
-    env, workdir = replay_build(root)
+def test_image_install_steps_install_the_project_and_its_dependencies(image: Image, tmp_path: Path) -> None:
+    env, workdir = image.env, image.workdir
     venv = Path(env["VIRTUAL_ENV"])
     check = subprocess.run([venv / "bin" / "pip", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, f"the dependency layer misses something the project needs:\n{check.stdout}"
@@ -443,47 +480,129 @@ def test_image_install_and_start_commands_serve_healthz(tmp_path: Path, servers:
             if source.is_file():
                 rel = source.relative_to(workdir)
                 assert (site / rel).is_file(), f"{rel} is not installed in the image"
-
-    port = free_port()
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    env["TICKETRUSH_DATA_DIR"] = str(data_dir)
-    command = with_port(exec_form(only("CMD")), port)
+    command = exec_form(only("CMD"))
     program = shutil.which(command[0], path=env["PATH"])
     assert program and Path(program).is_relative_to(venv), f"{command[0]} is not the image's console script"
-    with (tmp_path / "server.log").open("wb") as log:
-        server = subprocess.Popen([program, *command[1:]], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    servers.append(server)
 
+
+TINI = Path(exec_form(only("ENTRYPOINT"))[0])
+LONG_RUN = {"buyers": 20, "tickets": 1, "think_ms": 60_000, "hold_ms": 0}
+
+
+def start_as_the_image_does(image: Image, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """ENTRYPOINT + CMD as the image's USER, on `port`. tini is not PID 1 here, as it is in a container: as a
+    child subreaper (TINI_SUBREAPER) it adopts and reaps orphans as PID 1 would."""
+    uid, _, gid = only("USER").partition(":")
+    env = {**image.env, "HOME": str(image.workdir), "TINI_SUBREAPER": "1"}
+    env["TICKETRUSH_DATA_DIR"] = image_path(DATA_DIR, image.root)
+    command = [*exec_form(only("ENTRYPOINT")), *with_port(exec_form(only("CMD")), port)]
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            cwd=image.workdir,
+            env=env,
+            user=int(uid),
+            group=int(gid or uid),
+            extra_groups=[],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_healthy(server: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while (status := healthz_status(port)) != 200:
-        assert server.poll() is None, f"the server exited with {server.returncode}:\n{_log(tmp_path)}"
-        assert time.monotonic() < deadline, f"/healthz not 200 after 60 s (last: {status}):\n{_log(tmp_path)}"
+        assert server.poll() is None, f"the server exited with {server.returncode}:\n{_log(log_path)}"
+        assert time.monotonic() < deadline, f"/healthz not 200 after 60 s (last: {status}):\n{_log(log_path)}"
         time.sleep(0.1)
 
+
+def wait_simulation(port: int, sim_id: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while not done(simulation := http_json(port, "GET", f"/simulations/{sim_id}")):
+        assert time.monotonic() < deadline, f"the simulation did not get there in 60 s: {simulation}"
+        time.sleep(0.1)
+    return simulation
+
+
+def marked(data_dir: str) -> list[psutil.Process]:
+    """Live processes started with TICKETRUSH_DATA_DIR=data_dir: the server, its runs and their buyers."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("TICKETRUSH_DATA_DIR") == data_dir and process.status() != "zombie":
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.image
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(os.geteuid() != 0, reason="running the image's USER needs root")
+@pytest.mark.skipif(not TINI.exists(), reason=f"needs Debian's tini at {TINI}: apt-get install tini")
+def test_image_serves_under_tini_as_its_user_and_stops_its_runs_on_sigterm(
+    image: Image, tmp_path: Path, servers: list[subprocess.Popen[bytes]]
+) -> None:
+    user = only("USER")
+    uid, gid = int(user.partition(":")[0]), int(user.partition(":")[2] or user.partition(":")[0])
+    runs = subprocess.run([image.env["VIRTUAL_ENV"] + "/bin/python", "-c", ""], user=uid, group=gid, timeout=60)
+    if runs.returncode != 0:
+        pytest.skip(f"the replay's python ({base_python()}) cannot be run by uid {uid}: apt-get install python3-venv")
+    data_dir = Path(image_path(DATA_DIR, image.root))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chown(data_dir, uid, gid)  # as the image's RUN step does (checked as text above)
+    port, log_path = free_port(), tmp_path / "server.log"
+    tini = start_as_the_image_does(image, port, log_path)
+    servers.append(tini)
+    wait_healthy(tini, port, log_path)
+
+    (server,) = psutil.Process(tini.pid).children()
+    assert server.uids().real == uid and server.gids().real == gid, "the server does not run as the image's USER"
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5) as docs:
         assert docs.status == 200
-    # A rush runs inside the image, and what it leaves is kept in the data volume.
-    simulation = http_json(port, "POST", "/simulations", {"buyers": 5, "tickets": 1, "lock": "file", "hold_ms": 0})
-    deadline = time.monotonic() + 60
-    while simulation["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, f"the simulation did not finish in 60 s: {simulation}"
-        time.sleep(0.1)
-        simulation = http_json(port, "GET", f"/simulations/{simulation['id']}")
+    # A rush runs inside the image, and what it leaves is kept in the data volume, owned by the USER.
+    created = http_json(port, "POST", "/simulations", {"buyers": 5, "tickets": 1, "lock": "file", "hold_ms": 0})
+    simulation = wait_simulation(port, created["id"], lambda s: s["status"] not in ("queued", "running"))
     assert simulation["status"] == "completed", simulation
     assert simulation["result"]["tickets_sold"] == 1 and simulation["result"]["oversold"] == 0
-    assert any((data_dir / "runs").iterdir()), "the run left nothing in TICKETRUSH_DATA_DIR, the image's volume"
-
+    run_dir = data_dir / "runs" / created["id"]
+    assert run_dir.stat().st_uid == uid and (run_dir / "db.json").stat().st_uid == uid
     health = with_port(healthcheck_command(), port)
-    probe = [shutil.which(health[0], path=env["PATH"]) or health[0], *health[1:]]
-    assert subprocess.run(probe, env=env, capture_output=True, timeout=10).returncode == 0
+    probe = [shutil.which(health[0], path=image.env["PATH"]) or health[0], *health[1:]]
+    assert subprocess.run(probe, env=image.env, capture_output=True, timeout=10).returncode == 0
 
-    # uvicorn shuts down, then re-raises SIGTERM: -15 is a clean stop, -9 (killed after the grace period) is not.
-    assert stop(server) in (0, -signal.SIGTERM), f"the server did not stop on SIGTERM:\n{_log(tmp_path)}"
-    assert subprocess.run(probe, env=env, capture_output=True, timeout=10).returncode != 0, (
+    # docker stop: SIGTERM to PID 1 (tini), which passes it on; the server cancels its runs and exits in time.
+    busy = http_json(port, "POST", "/simulations", LONG_RUN)
+    wait_simulation(port, busy["id"], lambda s: s["status"] == "running")
+    deadline = time.monotonic() + 60
+    while len(marked(str(data_dir))) < 2 + 1 + LONG_RUN["buyers"]:  # server, run process, launcher, buyers
+        assert time.monotonic() < deadline, "the long run's buyers were not launched in 60 s"
+        time.sleep(0.1)
+    assert {p.uids().real for p in marked(str(data_dir))} == {uid}
+
+    started = time.monotonic()
+    tini.send_signal(signal.SIGTERM)
+    code = tini.wait(timeout=30)
+    took = time.monotonic() - started
+
+    # tini exits with its child's status: uvicorn shuts down, then re-raises SIGTERM (128 + 15)
+    assert code in (0, 128 + signal.SIGTERM), f"tini exited with {code}:\n{_log(log_path)}"
+    assert took < DOCKER_STOP_GRACE_S, f"{took:.1f} s: docker stop would have killed it"
+    assert "Application shutdown complete" in _log(log_path), _log(log_path)
+    assert marked(str(data_dir)) == [], "processes of the image outlived it"
+    assert subprocess.run(probe, env=image.env, capture_output=True, timeout=10).returncode != 0, (
         "the health check passes with the server down"
     )
 
+    again = start_as_the_image_does(image, port := free_port(), log_path)
+    servers.append(again)
+    wait_healthy(again, port, log_path)
+    stopped = http_json(port, "GET", f"/simulations/{busy['id']}")
+    assert stopped["status"] == "cancelled", stopped  # stopped on purpose, not interrupted by a crash
+    assert http_json(port, "GET", f"/simulations/{created['id']}") == simulation
 
-def _log(tmp_path: Path) -> str:
-    return (tmp_path / "server.log").read_text(errors="replace")[-4000:]
+
+def _log(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")[-4000:]

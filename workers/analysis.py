@@ -24,7 +24,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from workers.locks import DEFAULT_PERMITS
 from workers.messages import BuyerRecord
+from workers.speech import DEFAULT, Fact, fact, say
 from workers.witnesses import CureFigures, cure_story, figures
 
 MAX_CONFLICTS = 10
@@ -99,6 +101,16 @@ class Result(BaseModel):
     )
     conflicts: list[Conflict] = Field(description="The largest groups of buyers who sold from one reading.")
     explanation: str
+    verdict_facts: Fact | None = Field(None, description="The verdict as facts, to say it in another language.")
+    explanation_facts: list[Fact] = Field([], description="The explanation as facts, to say it in another language.")
+
+    def spoken(self, lang: str) -> Result:
+        """This result with its verdict and explanation said in `lang` (workers.speech.LANGUAGES)."""
+        if lang == DEFAULT or self.verdict_facts is None:
+            return self
+        return self.model_copy(
+            update={"verdict": say([self.verdict_facts], lang), "explanation": say(self.explanation_facts, lang)}
+        )
 
     @model_validator(mode="before")
     @classmethod
@@ -106,7 +118,7 @@ class Result(BaseModel):
         """A result stored before buyers could give up (they failed instead) and before the verdict: fill in."""
         if isinstance(data, dict) and "verdict" not in data:
             data = {"buyers_gave_up": 0, "lock_wait_histogram": [], **data}
-            data["verdict"], data["verdict_kind"] = verdict(
+            data["verdict_facts"], data["verdict_kind"] = verdict(
                 oversold=data["oversold"],
                 lost_updates=data["lost_updates"],
                 handed_out=data["tickets_handed_out"],
@@ -117,6 +129,7 @@ class Result(BaseModel):
                 errored=data["buyers_errored"],
                 waited_for=None,
             )
+            data["verdict"] = say([data["verdict_facts"]])
         return data
 
 
@@ -216,15 +229,15 @@ def find_conflicts(records: Sequence[BuyerRecord]) -> list[Conflict]:
     return conflicts[:MAX_CONFLICTS]
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+def lock_fact(kind: str, permits: int | None) -> Fact:
+    """The lock as the explanation names it, in any language."""
+    if kind == "semaphore":
+        return fact("lock.semaphore", n=permits or DEFAULT_PERMITS)
+    return fact(f"lock.{kind}")
 
 
-def _names(buyers: Sequence[int], size: int) -> str:
-    shown = [str(b) for b in buyers[:5]]
-    if size > len(shown):
-        return ", ".join(shown) + f" and {_plural(size - len(shown), 'other')}"
-    return ", ".join(shown[:-1]) + f" and {shown[-1]}"
+def _n(key: str, n: int) -> Fact:
+    return fact(f"n.{key}", n=n)
 
 
 def verdict(
@@ -237,40 +250,43 @@ def verdict(
     buyers_total: int,
     gave_up: int,
     errored: int,
-    waited_for: str | None,
-) -> tuple[str, VerdictKind]:
+    waited_for: Fact | None,
+) -> tuple[Fact, VerdictKind]:
     """The headline and its kind: whether a seat was sold twice, and which buyers got no answer.
 
-    `waited_for`: what every buyer who gave up had been waiting for (the lock's label), if they all waited for it.
+    `waited_for`: what every buyer who gave up had been waiting for (the lock), if they all waited for it.
     """
-    unanswered = []
-    if gave_up:
-        unanswered.append(f"gave up waiting for the {waited_for}" if waited_for else "gave up")
-    if errored:
-        unanswered.append(f"{errored:,} failed with an error" if gave_up else "failed with an error")
-    who = f"{gave_up or errored:,} of {_plural(buyers_total, 'buyer')} " + " and ".join(unanswered)
+    who = None
+    if gave_up or errored:
+        lock = {"lock": waited_for} if waited_for else {}
+        if gave_up and errored:
+            what = fact(
+                "who.gave_up_and_errored_for" if waited_for else "who.gave_up_and_errored", errored=errored, **lock
+            )
+        elif gave_up:
+            what = fact("who.gave_up_for" if waited_for else "who.gave_up", **lock)
+        else:
+            what = fact("who.errored")
+        who = fact("who", n=gave_up or errored, buyers=_n("buyers", buyers_total), what=what)
     if oversold:
-        head = f"Oversold: {_plural(handed_out, 'ticket')} handed out for {_plural(tickets_initial, 'seat')}"
+        head = fact("verdict.oversold", tickets=_n("tickets", handed_out), seats=_n("seats", tickets_initial))
     elif lost_updates:
-        head = (
-            f"Not safe: {_plural(handed_out, 'ticket')} handed out but only {sold:,} left the db "
-            f"({_plural(lost_updates, 'lost update')})"
-        )
-    elif unanswered:
-        return f"No seat sold twice, but {who}", "incomplete"
+        head = fact("verdict.lost", tickets=_n("tickets", handed_out), sold=sold, lost=_n("lost_updates", lost_updates))
+    elif who is not None:
+        return fact("verdict.incomplete", who=who), "incomplete"
     else:
-        return "Safe: no seat sold twice", "safe"
-    return (f"{head}; {who}" if unanswered else head), "unsafe"
+        return fact("verdict.safe"), "safe"
+    return (fact("verdict.unsafe_and", head=head, who=who) if who else head), "unsafe"
 
 
 def explain(
     result: Result,
-    lock_label: str | None,
+    lock: Fact | None,
     gave_up_waits: Sequence[float] = (),
     gave_up_reasons: Counter[str] | None = None,
-    story: tuple[str | None, str | None] = (None, None),
-) -> str:
-    """A plain-language paragraph that says what happened and names witnesses (`lock_label` None: no lock).
+    story: tuple[Fact | None, Fact | None] = (None, None),
+) -> list[Fact]:
+    """What happened, with witnesses, as facts for `workers.speech` to say (`lock` None: no lock).
 
     `gave_up_waits`: how long the buyers who gave up on the lock had waited; `gave_up_reasons`: what every buyer
     who gave up said, and how many said it.
@@ -280,63 +296,76 @@ def explain(
     parts = [opening] if opening else []
     if r.conflicts:
         c = r.conflicts[0]
-        head = (
-            f"Buyers {_names(c.buyers, c.size)} {'both' if c.size == 2 else 'all'} read count={c.read:,} "
-            f"before buyer {c.first_writer} wrote {c.read - 1:,}; each wrote {c.read - 1:,}, "
-        )
+        names = {"names": c.buyers, "size": c.size}
+        together = fact("both" if c.size == 2 else "all")
         if c.read == 1:
-            parts.append(head + f"so {c.size:,} tickets were handed out for 1 seat ({c.size - 1:,} oversold).")
+            parts.append(
+                fact(
+                    "explain.conflict.seat",
+                    buyers=names,
+                    all=together,
+                    read=c.read,
+                    first=c.first_writer,
+                    wrote=c.read - 1,
+                    size=c.size,
+                    extra=c.size - 1,
+                )
+            )
         else:
             parts.append(
-                head + f"so {c.size:,} sales took only 1 ticket off the count ({_plural(c.size - 1, 'lost update')})."
+                fact(
+                    "explain.conflict.lost",
+                    buyers=names,
+                    all=together,
+                    read=c.read,
+                    first=c.first_writer,
+                    wrote=c.read - 1,
+                    size=c.size,
+                    lost=_n("lost_updates", c.size - 1),
+                )
             )
-    elif r.max_in_critical <= 1 and lock_label is not None:
+    elif r.max_in_critical <= 1 and lock is not None:
+        parts.append(fact("explain.turns", lock=lock))
+    told = fact("told", n=r.tickets_handed_out)
+    sold, left = _n("tickets", r.tickets_sold), fact("left", n=r.tickets_remaining)
+    if r.safe:
+        parts.append(fact("explain.in_all.safe", told=told, sold=sold, left=left))
+    else:
         parts.append(
-            f"With the {lock_label}, buyers took turns: never more than 1 was between reading and writing the count."
+            fact(
+                "explain.in_all.unsafe",
+                told=told,
+                sold=sold,
+                left=left,
+                oversold=r.oversold,
+                lost=_n("lost_updates", r.lost_updates),
+            )
         )
-    parts.append(
-        f"In all, {_plural(r.tickets_handed_out, 'buyer')} {'was' if r.tickets_handed_out == 1 else 'were'} "
-        "told they got a ticket, "
-        f"{_plural(r.tickets_sold, 'ticket')} left the db and {r.tickets_remaining:,} "
-        f"{'remains' if r.tickets_remaining == 1 else 'remain'}"
-        + (
-            f": {r.oversold:,} oversold, {_plural(r.lost_updates, 'lost update')}."
-            if not r.safe
-            else "; nothing oversold."
-        )
-    )
     if r.buyers_sold_out:
-        parts.append(f"{_plural(r.buyers_sold_out, 'buyer')} found it sold out.")
+        parts.append(fact("explain.sold_out", buyers=_n("buyers", r.buyers_sold_out)))
     if r.max_in_critical > 1 and r.strategy != "seller":  # the seller decides a round's requests from one read
-        parts.append(f"Up to {r.max_in_critical:,} buyers were between read and write at the same moment.")
-    if r.buyers_gave_up and lock_label is not None and len(gave_up_waits) == r.buyers_gave_up:
-        shortest = f"{min(gave_up_waits):,.1f} ms"
+        parts.append(fact("explain.overlap", n=r.max_in_critical))
+    everyone = _n("buyers", r.buyers_total)
+    if r.buyers_gave_up and lock is not None and len(gave_up_waits) == r.buyers_gave_up:
         parts.append(
-            f"{r.buyers_gave_up:,} of {_plural(r.buyers_total, 'buyer')} gave up waiting for the {lock_label}, "
-            + (f"after {shortest}." if r.buyers_gave_up == 1 else f"each after {shortest} or more.")
+            fact("explain.gave_up_waiting", n=r.buyers_gave_up, buyers=everyone, lock=lock, ms=min(gave_up_waits))
         )
     elif r.buyers_gave_up:
         reasons = (gave_up_reasons or Counter()).most_common()
         for reason, n in reasons[:3]:
-            parts.append(f"{n:,} of {_plural(r.buyers_total, 'buyer')} {reason}.")
+            parts.append(fact("explain.gave_up_because", n=n, buyers=everyone, reason=reason))
         if len(reasons) > 3:
-            parts.append(f"{sum(n for _, n in reasons[3:]):,} more gave up for other reasons (see their records).")
-    if r.lock_wait_max_ms > 0 and lock_label is not None:
-        parts.append(
-            f"Waiting for the {lock_label} took {r.lock_wait_p50_ms:,.1f} ms at the median and "
-            f"{r.lock_wait_max_ms:,.1f} ms at most"
-            + (", counting the buyers who gave up." if r.buyers_gave_up else ".")
-        )
+            parts.append(fact("explain.gave_up_other", n=sum(n for _, n in reasons[3:])))
+    if r.lock_wait_max_ms > 0 and lock is not None:
+        key = "explain.lock_wait_gave_up" if r.buyers_gave_up else "explain.lock_wait"
+        parts.append(fact(key, lock=lock, p50=r.lock_wait_p50_ms, max=r.lock_wait_max_ms))
     if r.queue_wait_p95_ms > 0:
-        parts.append(
-            f"Requests waited {r.queue_wait_p50_ms:,.1f} ms at the median ({r.queue_wait_p95_ms:,.1f} ms at p95) "
-            "for the seller to take them."
-        )
+        parts.append(fact("explain.queue_wait", p50=r.queue_wait_p50_ms, p95=r.queue_wait_p95_ms))
     if r.buyers_errored:
-        parts.append(f"{_plural(r.buyers_errored, 'buyer')} failed with an error (see their records).")
+        parts.append(fact("explain.errored", buyers=_n("buyers", r.buyers_errored)))
     if closing:
         parts.append(closing)
-    return " ".join(parts)
+    return parts
 
 
 def analyse(
@@ -345,19 +374,19 @@ def analyse(
     tickets_initial: int,
     tickets_remaining: int,
     duration_ns: int,
-    lock_label: str | None,
     store: str = "file",
     strategy: str = "read-write",
     lock: str = "none",
     permits: int | None = None,
     schedule: list[int] | None = None,
 ) -> Result:
-    """The result of a run from its records; `lock_label` None: no lock (the store and strategy name the rest)."""
+    """The result of a run from its records (the store, strategy and lock name what the run was)."""
+    lock_named = lock_fact(lock, permits) if lock != "none" else None
     outcomes = Counter(r.outcome for r in records)
     succeeded, sold_out, gave_up = outcomes["success"], outcomes["sold_out"], outcomes["gave_up"]
     errored = len(records) - succeeded - sold_out - gave_up
     sold = tickets_initial - tickets_remaining
-    got, gave_up_waits = lock_waits(records) if lock_label is not None else ([], [])  # no lock: nobody waits
+    got, gave_up_waits = lock_waits(records) if lock_named is not None else ([], [])  # no lock: nobody waits
     gave_up_reasons = Counter(r.error or "gave up" for r in records if r.outcome == "gave_up")
     waits = sorted(got + gave_up_waits)
     extra: CureFigures = figures(strategy, records)
@@ -379,7 +408,7 @@ def analyse(
         buyers_total=len(records),
         gave_up=gave_up,
         errored=errored,
-        waited_for=lock_label if lock_label is not None and len(gave_up_waits) == gave_up else None,
+        waited_for=lock_named if lock_named is not None and len(gave_up_waits) == gave_up else None,
     )
     result = Result(
         tickets_initial=tickets_initial,
@@ -394,8 +423,9 @@ def analyse(
         oversold=oversold,
         lost_updates=lost,
         safe=oversold == 0 and lost == 0,
-        verdict=headline,
+        verdict=say([headline]),
         verdict_kind=kind,
+        verdict_facts=headline,
         max_in_critical=max_in_critical(records),
         lock_wait_p50_ms=round(_percentile(waits, 0.50), 3),
         lock_wait_p95_ms=round(_percentile(waits, 0.95), 3),
@@ -416,5 +446,6 @@ def analyse(
         explanation="",
     )
     story = cure_story(strategy, lock, permits, records, extra, oversold)
-    result.explanation = explain(result, lock_label, gave_up_waits, gave_up_reasons, story)
+    result.explanation_facts = explain(result, lock_named, gave_up_waits, gave_up_reasons, story)
+    result.explanation = say(result.explanation_facts)
     return result

@@ -121,11 +121,10 @@ class SimulationConfig(BaseModel):
 
     schedule: list[Annotated[int, Field(ge=1)]] | None = Field(
         None,
-        max_length=MAX_SCHEDULE,
         description="Buyer numbers: each entry lets that buyer take its next step (search, read, write), so the "
         "race happens the same way every time; buyers left unfinished then run to their end in number order. "
         "Delays take no time under a schedule. Process executor, strategy read-write or optimistic, at most "
-        f"{MAX_SCHEDULED_BUYERS} buyers.",
+        f"{MAX_SCHEDULED_BUYERS} buyers and {MAX_SCHEDULE} steps.",
     )
 
     mode: Literal["run", "step"] = Field(
@@ -207,6 +206,8 @@ class SimulationConfig(BaseModel):
             return value
         fields = info.data
         _steppable("a schedule", fields)
+        if len(value) > MAX_SCHEDULE:
+            raise ValueError(f"a schedule has at most {MAX_SCHEDULE:,} steps")
         if not {"buyers", "tickets", "lock", "permits", "max_retries"} <= fields.keys():
             return value  # another field is wrong; that is the message
         race = race_of(

@@ -73,6 +73,7 @@ ALLOWED: dict[str, str] = {
     "lock_timeout_s": (
         f"a number of seconds above {_bound('lock_timeout_s', Gt)}, at most {_bound('lock_timeout_s', Le)}"
     ),
+    "mode": "'run', or 'step' to take the race one step at a time",
     "schedule": "a list of buyer numbers, each letting that buyer take its next step (search, read, write)",
 }
 

@@ -35,11 +35,9 @@ from workers.config import SimulationConfig, delay_bounds
 from workers.errors import RunCancelled, RunFailed, RunTimedOut, StoreFailed, StoreLost, StoreRefused, TicketrushError
 from workers.hygiene import exit_cause
 from workers.launcher import STOP_GRACE_S, start_launcher
-from workers.locks import describe
 from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records
 from workers.stores import make_store
-from workers.stores.base import TicketStore
 from workers.stores.file import FileStore
 from workers.strategies import Plan
 
@@ -94,13 +92,6 @@ def drop_store(config: SimulationConfig, run_dir: Path, store_urls: Mapping[str,
     """Remove what the run in `run_dir` left outside its folder (its table, its keys); nothing for the stores
     that live in the folder. Raises StoreRefused without the server's URL, StoreLost when it cannot be reached."""
     make_store(config.store, run_dir, store_urls).drop()
-
-
-def _lock_label(config: SimulationConfig, store: TicketStore) -> str | None:
-    """What the buyers waited for, as the explanation names it: their lock, or the store's own write lock."""
-    if config.lock != "none":
-        return describe(config.lock, config.permits)
-    return store.write_lock if config.strategy == "for-update" else None
 
 
 def remove_leftovers(run_dir: Path) -> int:
@@ -352,7 +343,6 @@ def run_simulation(
             tickets_initial=config.tickets,
             tickets_remaining=remaining,
             duration_ns=finished_ns - run.started_ns,
-            lock_label=_lock_label(config, run.store),
             store=config.store,
             strategy=config.strategy,
             lock=config.lock,

@@ -20,8 +20,8 @@ from typing import NamedTuple
 from workers.messages import BuyerRecord
 
 SCHEDULED_STRATEGIES = ("read-write", "optimistic")
-MAX_SCHEDULED_BUYERS = 50
-MAX_SCHEDULE = 10_000
+MAX_SCHEDULED_BUYERS = 20
+MAX_SCHEDULE = 500  # steps of up to 20 buyers: even a schedule of junk one longer fits in a 16 KiB body
 MAX_ENUMERATED_BUYERS = 4
 MAX_ENUMERATED_RETRIES = 2
 STEPS = {"read-write": ("search", "read", "write"), "optimistic": ("search", "read", "write")}

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from workers.messages import BuyerRecord
+from workers.speech import Fact, fact
 
 
 class CureFigures(NamedTuple):
@@ -19,17 +20,6 @@ class CureFigures(NamedTuple):
     queue_waits_ms: tuple[float, ...] = ()  # seller: from sending a request to the seller taking it
     seller_rounds: int = 0  # seller: read-decide-write rounds
     most_per_round: int = 0  # seller: the most requests decided from one read
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
-
-
-def _listed(names: Sequence[int]) -> str:
-    shown = [str(n) for n in names[:5]]
-    if len(names) > len(shown):
-        return ", ".join(shown) + f" and {_plural(len(names) - len(shown), 'other')}"
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
 
 
 def figures(strategy: str, records: Sequence[BuyerRecord]) -> CureFigures:
@@ -53,14 +43,13 @@ def figures(strategy: str, records: Sequence[BuyerRecord]) -> CureFigures:
 
 def cure_story(
     strategy: str, lock: str, permits: int | None, records: Sequence[BuyerRecord], extra: CureFigures, oversold: int
-) -> tuple[str | None, str | None]:
-    """(a sentence to open the explanation with, one to close it with), either None where there is nothing to add."""
+) -> tuple[Fact | None, Fact | None]:
+    """(a fact to open the explanation with, one to close it with), either None where there is nothing to add."""
     if strategy == "read-write" and lock == "semaphore" and permits:
         if permits == 1:
-            return None, "A semaphore with one permit is a lock."
-        opening = f"The semaphore's {permits:,} permits let up to {permits:,} buyers between read and write at once."
-        closing = "A semaphore with one permit is a lock." if oversold else None
-        return opening, closing
+            return None, fact("cure.semaphore.lock")
+        closing = fact("cure.semaphore.lock") if oversold else None
+        return fact("cure.semaphore.permits", n=permits), closing
     if strategy == "optimistic":
         return None, _optimistic(records, extra.retries)
     if strategy == "seller":
@@ -68,37 +57,41 @@ def cure_story(
     return None, None
 
 
-def _optimistic(records: Sequence[BuyerRecord], retries: int) -> str:
+def _optimistic(records: Sequence[BuyerRecord], retries: int) -> Fact:
     if not retries:
-        return "No buyer's write was refused: nobody wrote between another's read and write."
+        return fact("cure.optimistic.none_refused")
     witness = max(records, key=lambda r: (r.retries or 0, -r.buyer))
     start, end = witness.t_searched, witness.t_read
-    beat_it = sorted(
-        (r for r in records if r.outcome == "success" and r.buyer != witness.buyer and r.t_write is not None
-         and start is not None and end is not None and start <= r.t_write <= end),
-        key=lambda r: r.t_write or 0,
-    )  # fmt: skip
+    beat_it = [
+        r.buyer
+        for r in sorted(records, key=lambda r: r.t_write or 0)
+        if r.outcome == "success" and r.buyer != witness.buyer and r.t_write is not None
+        and start is not None and end is not None and start <= r.t_write <= end
+    ]  # fmt: skip
     tries = witness.retries or 0
-    who = (
-        f" (buyers {_listed([r.buyer for r in beat_it])} wrote first)"
-        if len(beat_it) > 1
-        else (f" (buyer {beat_it[0].buyer} wrote first)" if beat_it else "")
-    )
-    return (
-        f"Buyer {witness.buyer}'s write was refused {_plural(tries, 'time')}{who}: "
-        f"{'each time' if tries > 1 else 'then'} the version it had read was no longer the latest, so it read the "
-        "count again instead of writing over a sale. "
-        f"In all {_plural(retries, 'write')} {'was' if retries == 1 else 'were'} refused and retried; no sale was lost."
+    if len(beat_it) > 1:
+        who = fact("cure.optimistic.first_many", buyers={"names": beat_it, "size": len(beat_it)})
+    elif beat_it:
+        who = fact("cure.optimistic.first_one", buyer=beat_it[0])
+    else:
+        who = fact("empty")
+    return fact(
+        "cure.optimistic.refused",
+        buyer=witness.buyer,
+        times=fact("n.times", n=tries),
+        who=who,
+        when=fact("cure.optimistic.when", n=tries),
+        writes=fact("cure.optimistic.writes", n=retries),
     )
 
 
-def _seller(records: Sequence[BuyerRecord], extra: CureFigures) -> str:
+def _seller(records: Sequence[BuyerRecord], extra: CureFigures) -> Fact:
     answered = sum(1 for r in records if r.outcome in ("success", "sold_out"))
-    rounds = extra.seller_rounds
-    text = (
-        f"One seller answered {answered:,} of {_plural(len(records), 'request')} in turn, in "
-        f"{_plural(rounds, 'round')}, each one read of the count and, when it sold, one write"
+    most = fact("cure.seller.most", n=extra.most_per_round) if extra.most_per_round > 1 else fact("empty")
+    return fact(
+        "cure.seller",
+        answered=answered,
+        requests=fact("n.requests", n=len(records)),
+        rounds=fact("n.rounds", n=extra.seller_rounds),
+        most=most,
     )
-    if extra.most_per_round > 1:
-        text += f" (up to {extra.most_per_round:,} requests decided from one read)"
-    return text + "; no buyer touched the store, so no two sold from the same count."

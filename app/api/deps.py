@@ -7,12 +7,13 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.dispatcher import Dispatcher
 from app.settings import Settings
 from app.store import SimulationRow, Store, is_valid_id
+from workers.speech import language
 
 
 def get_settings(request: Request) -> Settings:
@@ -46,6 +47,17 @@ def get_simulation(
 
 
 SimulationDep = Annotated[SimulationRow, Depends(get_simulation)]
+
+
+def get_language(
+    accept_language: Annotated[str | None, Header(description="'zh' for explanations in Chinese")] = None,
+    lang: Annotated[str | None, Query(description="en or zh; overrides Accept-Language")] = None,
+) -> str:
+    """The language the verdicts and explanations are said in: ?lang=, else Accept-Language, else English."""
+    return language(lang or accept_language)
+
+
+LanguageDep = Annotated[str, Depends(get_language)]
 
 _bearer = HTTPBearer(auto_error=False, description="Needed by POST and DELETE when TICKETRUSH_API_TOKEN is set.")
 

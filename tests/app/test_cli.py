@@ -9,12 +9,17 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
-from live_server import wait_for
+from live_server import processes_marked, wait_for
 
+from app import cli
 from app.cli import ProgressBar, main
+from workers import RunReport, run_simulation
 
 WINNER = re.compile(r"buyer \d+ got a ticket \(read")
 
@@ -56,12 +61,27 @@ def test_cli_run_counts_the_buyers_who_gave_up_waiting_for_the_lock() -> None:
 
 def test_cli_run_json_is_the_engine_result() -> None:
     code, text = run_cli(
-        "run", "--buyers", "6", "--tickets", "2", "--lock", "process", "--think-ms", "0", "--hold-ms", "5", "--json"
-    )
+        "run", "--buyers", "6", "--tickets", "2", "--lock", "process", "--think-ms", "0", "--hold-ms", "5", "--seed",
+        "41", "--json",
+    )  # fmt: skip
     assert code == 0
     report = json.loads(text)
-    assert report["config"]["lock"] == "process" and report["config"]["seed"] is not None
-    assert report["result"]["buyers_succeeded"] == 2 and report["result"]["safe"] is True
+    expected = {
+        "buyers": 6,
+        "tickets": 2,
+        "lock": "process",
+        "executor": "process",
+        "workers": None,
+        "think_ms": 0.0,
+        "hold_ms": 5.0,
+        "seed": 41,
+        "together": True,
+        "lock_timeout_s": 30.0,
+    }
+    assert {field: report["config"][field] for field in expected} == expected
+    result = report["result"]
+    assert (result["buyers_succeeded"], result["buyers_sold_out"], result["tickets_remaining"]) == (2, 4, 0)
+    assert result["safe"] is True and result["oversold"] == 0
 
 
 def test_cli_compare_puts_every_cure_of_the_file_store_side_by_side() -> None:
@@ -156,15 +176,6 @@ def test_cli_refuses_a_time_limit_that_is_not_above_zero_before_running(
     )
 
 
-def test_cli_pool_size_with_the_pool_executor_is_used() -> None:
-    code, text = run_cli(
-        "run", "--buyers", "6", "--executor", "pool", "--workers", "2", "--think-ms", "0", "--hold-ms", "0", "--json"
-    )
-
-    assert code == 0
-    assert json.loads(text)["config"]["workers"] == 2
-
-
 OPTIONS = {
     "run": ["--buyers", "--tickets", "--store", "--strategy", "--lock", "--permits", "--max-retries", "--executor",
             "--workers", "--think-ms", "--hold-ms", "--seed", "--lock-timeout-s", "--staggered", "--time-limit-s"],
@@ -190,17 +201,30 @@ def test_cli_help_explains_every_option_with_its_default(command: str) -> None:
         assert len([w for w in words if not w.isupper() and not w.startswith("{")]) >= 3, text
 
 
+def at_a_terminal(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """`python -m app.cli *argv` in a session of its own, started with SIGINT not ignored, as at a terminal: a
+    test run started as a shell's background job has SIGINT ignored, and a child inherits an ignored signal (a
+    handled one is back to the default at exec)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *argv],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_cli_compare_interrupted_shows_the_runs_that_finished(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the whole foreground group) while the second lock runs: the first one's result stays."""
-    compare = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "compare", "--buyers", "4", "--tickets", "1", "--think-ms", "0",
-         "--hold-ms", "1000", "--seed", "5"],
-        env={**os.environ, "TMPDIR": str(tmp_path)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    compare = at_a_terminal(
+        ["compare", "--buyers", "4", "--tickets", "1", "--think-ms", "0", "--hold-ms", "1000", "--seed", "5"],
+        {"TMPDIR": str(tmp_path)},
+    )
     seen: set[str] = set()
 
     def second_run_started() -> bool:  # each run has a temporary folder of its own, deleted when it is done
@@ -268,6 +292,137 @@ def test_cli_progress_bar_is_redrawn_in_place_on_a_terminal_and_ends_its_line() 
     bar(2, 2)  # the last figure reported again draws nothing more
 
     assert terminal.getvalue() == "\r[....] 0/2 buyers\r[##..] 1/2 buyers\r[####] 2/2 buyers\n"
+
+
+def test_cli_workers_sets_how_many_processes_share_the_buyers(monkeypatch: pytest.MonkeyPatch) -> None:
+    reports: list[RunReport] = []
+
+    def run_and_keep(*args: Any, **kwargs: Any) -> RunReport:
+        reports.append(run_simulation(*args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(cli, "run_simulation", run_and_keep)
+    code, text = run_cli(
+        "run", "--buyers", "12", "--tickets", "12", "--executor", "pool", "--workers", "3", "--lock", "file",
+        "--think-ms", "0", "--hold-ms", "0", "--json",
+    )  # fmt: skip
+
+    assert code == 0
+    assert json.loads(text)["config"]["workers"] == 3
+    (report,) = reports
+    assert len({r.pid for r in report.records}) == 3  # the buyers' records come from three processes
+    assert report.result.buyers_succeeded == 12
+
+
+def test_cli_staggered_releases_no_start_line() -> None:
+    common = ("run", "--buyers", "5", "--tickets", "3", "--lock", "file", "--think-ms", "0", "--hold-ms", "0")
+
+    together = json.loads(run_cli(*common, "--json")[1])
+    staggered = json.loads(run_cli(*common, "--staggered", "--json")[1])
+
+    assert together["config"]["together"] is True
+    assert staggered["config"]["together"] is False
+    assert (staggered["result"]["buyers_succeeded"], staggered["result"]["buyers_sold_out"]) == (3, 2)
+
+
+def test_cli_lock_timeout_fails_a_buyer_that_waits_longer_naming_the_lock() -> None:
+    # two buyers released together; one holds the lock for 1.5 s, the other gives up after 0.3 s
+    code, text = run_cli(
+        "run", "--buyers", "2", "--tickets", "2", "--lock", "process", "--think-ms", "0", "--hold-ms", "1500",
+        "--lock-timeout-s", "0.3",
+    )  # fmt: skip
+
+    assert code == 0
+    # the story tells what became of each of the two buyers, the one who gave up too, and why
+    assert len(re.findall(r"buyer \d+ (.* )?gave up after waiting 0\.3 s for the process lock$", text, re.M)) == 1
+    assert len(WINNER.findall(text)) == 1
+    assert (row(text, "buyers who gave up"), row(text, "buyers who failed"), row(text, "tickets remaining")) == (
+        "1",
+        "0",
+        "1",
+    )
+
+
+def test_cli_time_limit_stops_the_run_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.monotonic()
+    code, text = run_cli("run", "--buyers", "3", "--think-ms", "60000", "--hold-ms", "0", "--time-limit-s", "1")
+    took = time.monotonic() - started
+
+    assert code == 1
+    assert capsys.readouterr().err == "ticketrush: the run went past its time limit of 1 s\n"
+    assert text == ""
+    assert took < 30  # not the buyers' minute of thinking
+    assert [p for p in psutil.Process().children(recursive=True) if p.is_running()] == []
+
+
+def test_cli_compare_json_holds_each_cure_with_one_seed() -> None:
+    code, text = run_cli(
+        "compare", "--buyers", "8", "--tickets", "1", "--think-ms", "20", "--hold-ms", "40,60", "--seed", "7",
+        "--json",
+    )  # fmt: skip
+
+    assert code == 0
+    reports = json.loads(text)
+    cures = ["read-write/none", "read-write/process", "read-write/file", "read-write/semaphore", "optimistic", "seller"]
+    assert list(reports) == cures
+    assert {r["config"]["seed"] for r in reports.values()} == {7}
+    assert {r["config"]["hold_ms"] == [40.0, 60.0] for r in reports.values()} == {True}
+    assert reports["read-write/none"]["result"]["oversold"] >= 1 and not reports["read-write/none"]["result"]["safe"]
+    assert reports["read-write/semaphore"]["result"]["tickets_handed_out"] == 3  # its 3 permits let 3 buyers in
+    for cure in ("read-write/process", "read-write/file", "optimistic", "seller"):
+        result = reports[cure]["result"]
+        assert (result["buyers_succeeded"], result["oversold"], result["safe"]) == (1, 0, True), cure
+
+
+@pytest.mark.parametrize(
+    ("think", "hold", "expected"),
+    [
+        ("0,2", "1,3", ([0.0, 2.0], [1.0, 3.0])),
+        ("0-2", "1-3", ([0.0, 2.0], [1.0, 3.0])),
+        ("2", "1.5", (2.0, 1.5)),
+    ],
+    ids=["comma", "dash", "single"],
+)
+def test_cli_delays_take_a_number_or_a_range(think: str, hold: str, expected: tuple[object, object]) -> None:
+    code, text = run_cli("run", "--buyers", "2", "--tickets", "1", "--think-ms", think, "--hold-ms", hold, "--json")
+
+    assert code == 0
+    config = json.loads(text)["config"]
+    assert (config["think_ms"], config["hold_ms"]) == expected
+
+
+@pytest.mark.parametrize("group", [True, False], ids=["ctrl-c-at-a-terminal", "sigint-to-the-cli-alone"])
+def test_cli_ctrl_c_exits_130_with_every_buyer_stopped(tmp_path: Path, group: bool) -> None:
+    """At a terminal Ctrl-C sends SIGINT to the whole foreground group (the CLI, the launcher, the buyers);
+    `kill -INT` sends it to the CLI alone. Either way every buyer process is gone by the time it exits."""
+    mark = tmp_path / "mark"  # every process of the run inherits it, so a scan finds any left behind
+    cli_process = at_a_terminal(
+        ["run", "--buyers", "20", "--think-ms", "60000", "--hold-ms", "0"], {"TICKETRUSH_DATA_DIR": str(mark)}
+    )
+    try:
+        me = psutil.Process(cli_process.pid)
+        wait_for(lambda: len(me.children(recursive=True)) >= 21, 60, "the launcher and its 20 buyers")
+
+        if group:
+            os.killpg(cli_process.pid, signal.SIGINT)
+        else:
+            cli_process.send_signal(signal.SIGINT)
+        out, err = cli_process.communicate(timeout=30)
+    finally:
+        if cli_process.poll() is None:
+            os.killpg(cli_process.pid, signal.SIGKILL)
+            cli_process.communicate()
+
+    assert cli_process.returncode == 130
+    assert err == "ticketrush: interrupted; every buyer process was stopped\n"
+    assert out == ""
+    assert processes_marked(mark) == []  # at once: the message says they were stopped
+
+
+def row(text: str, label: str) -> str:
+    """The value of one row of the result table."""
+    line = next(line for line in text.splitlines() if line.startswith(label))
+    return line.removeprefix(label).strip()
 
 
 def test_cli_run_follows_a_schedule_and_says_how_to_replay_it() -> None:

@@ -48,8 +48,10 @@ def test_deps_right_token_passes_and_reads_stay_open(make_client: Callable[..., 
 
     assert client.delete(f"/simulations/{UNKNOWN}", headers=auth).status_code == 404
     assert client.post("/simulations", json={"buyers": 0}, headers=auth).status_code == 422
-    created = client.post("/simulations", json={"buyers": 1, "think_ms": 0, "hold_ms": 0}, headers=auth)
+    created = client.post("/simulations", json={"buyers": 1, "think_ms": 60_000, "hold_ms": 0}, headers=auth)
     assert created.status_code == 202, created.text
     for path in ["/simulations", f"/simulations/{created.json()['id']}", "/metrics", "/healthz", "/"]:
         assert client.get(path).status_code == 200, path
-    assert client.post(f"/simulations/{created.json()['id']}/cancel", headers=auth).status_code in (200, 409)
+    cancelled = client.post(f"/simulations/{created.json()['id']}/cancel", headers=auth)  # a minute from done
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"

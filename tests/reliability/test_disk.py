@@ -1,9 +1,9 @@
 """Disk trouble: a run folder or a whole data directory that is full or read-only.
 
-Real file systems: tmpfs mounts (this needs root, or CAP_SYS_ADMIN; the tests skip, saying so, where mounting
-is refused). As root, chmod stops nothing, but a read-only mount does. A run that cannot write fails with a
-message saying why, the ticket db is never torn, and the server keeps answering, with a 503 that says why when
-its own store cannot be used, and is back to normal once the disk is.
+Real file systems: tmpfs mounts (this needs root, or CAP_SYS_ADMIN; the tests that mount, marked `disk`, skip,
+saying so, where mounting is refused, and fail under CI). As root, chmod stops nothing, but a read-only mount
+does. A run that cannot write fails with a message saying why, the ticket db is never torn, and the server keeps
+answering, with a 503 that says why when its own store cannot be used, and is back to normal once the disk is.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def leftovers(run_dir: Path) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.disk
 def test_disk_full_run_folder_fails_the_run_saying_so(
     mounts: Mounts, start_server: Callable[..., Server], tmp_path: Path
 ) -> None:
@@ -122,6 +123,7 @@ def test_disk_full_run_folder_fails_the_run_saying_so(
 
 
 @pytest.mark.slow
+@pytest.mark.disk
 def test_disk_filling_up_mid_run_tears_no_ticket_db(
     mounts: Mounts, start_server: Callable[..., Server], tmp_path: Path
 ) -> None:
@@ -143,6 +145,7 @@ def test_disk_filling_up_mid_run_tears_no_ticket_db(
 
 
 @pytest.mark.slow
+@pytest.mark.disk
 def test_disk_read_only_run_folder_fails_the_run_saying_so(
     mounts: Mounts, start_server: Callable[..., Server], tmp_path: Path
 ) -> None:
@@ -176,6 +179,7 @@ def _unavailable(response: Any, causes: tuple[str, ...]) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.disk
 def test_disk_data_directory_full_is_503_for_writes_then_recovers(
     mounts: Mounts, start_server: Callable[..., Server], tmp_path: Path
 ) -> None:
@@ -204,6 +208,7 @@ def test_disk_data_directory_full_is_503_for_writes_then_recovers(
     assert _integrity(data_dir) == "ok"
 
 
+@pytest.mark.disk
 def test_disk_store_on_a_file_system_turned_read_only_fails_clearly_then_recovers(
     mounts: Mounts, tmp_path: Path
 ) -> None:

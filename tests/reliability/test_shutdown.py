@@ -19,8 +19,9 @@ from live_server import Server, is_resource_tracker, processes_marked, wait_for
 
 pytestmark = pytest.mark.slow
 
-# uvicorn gives open event streams 3 s, then the runs are cancelled (SIGTERM, their buyers reaped): 4-5 s on an
-# idle 2-core machine, up to 8 s with a benchmark running beside it.
+# The limit a user meets: `docker stop` kills the container 10 s after its SIGTERM. uvicorn gives open event
+# streams 3 s, then the runs are cancelled (SIGTERM, their buyers reaped): 3.5-3.9 s in all on an idle 2-core
+# machine, so the limit leaves the work after the fixed 3 s about 10x room.
 EXIT_WITHIN_S = 10.0
 BIG = {"buyers": 1000, "tickets": 1000, "think_ms": [20_000, 30_000], "hold_ms": 0}
 POOL = {"buyers": 100_000, "tickets": 100_000, "lock": "file", "executor": "pool", "workers": 2, "think_ms": 0,

@@ -35,7 +35,7 @@ def sold_out(buyer: int, t_read_ms: int) -> BuyerRecord:
 
 def test_analyse_names_the_buyers_who_shared_one_reading() -> None:
     records = [sale(3, 1, 100, 210), sale(7, 1, 101, 250), sale(9, 1, 102, 300)]
-    result = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=300 * MS, lock_label=None)
+    result = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=300 * MS)
     assert (result.tickets_handed_out, result.tickets_sold, result.oversold, result.lost_updates) == (3, 1, 2, 2)
     assert not result.safe
     assert (result.verdict, result.verdict_kind) == ("Oversold: 3 tickets handed out for 1 seat", "unsafe")
@@ -49,7 +49,7 @@ def test_analyse_names_the_buyers_who_shared_one_reading() -> None:
 
 def test_analyse_counts_lost_updates_without_oversell() -> None:
     records = [sale(1, 5, 10, 20), sale(2, 5, 11, 21), sale(3, 4, 30, 40)]
-    result = analyse(records, tickets_initial=5, tickets_remaining=3, duration_ns=40 * MS, lock_label=None)
+    result = analyse(records, tickets_initial=5, tickets_remaining=3, duration_ns=40 * MS)
     assert (result.oversold, result.lost_updates, result.tickets_sold) == (0, 1, 2)
     assert result.explanation.startswith("Buyers 1 and 2 both read count=5 before buyer 1 wrote 4; each wrote 4, ")
     assert "2 sales took only 1 ticket off the count (1 lost update)." in result.explanation
@@ -60,7 +60,7 @@ def test_analyse_counts_lost_updates_without_oversell() -> None:
 
 def test_analyse_under_a_lock_shows_a_staircase() -> None:
     records = [sale(1, 2, 0, 10), sale(2, 1, 11, 20, waited_ms=11), sold_out(3, 21), sold_out(4, 22)]
-    result = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=22 * MS, lock_label="file lock")
+    result = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=22 * MS, lock="file")
     assert result.safe and result.max_in_critical == 1 and result.conflicts == []
     assert (result.buyers_succeeded, result.buyers_sold_out, result.buyers_errored) == (2, 2, 0)
     assert result.lock_wait_max_ms == 11.0
@@ -71,8 +71,8 @@ def test_analyse_under_a_lock_shows_a_staircase() -> None:
 
 def test_analyse_without_a_lock_reports_no_lock_wait() -> None:
     records = [sale(1, 2, 0, 10, waited_ms=3), sale(2, 1, 11, 20, waited_ms=5)]
-    locked = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=20 * MS, lock_label="process lock")
-    unlocked = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=20 * MS, lock_label=None)
+    locked = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=20 * MS, lock="process")
+    unlocked = analyse(records, tickets_initial=2, tickets_remaining=0, duration_ns=20 * MS)
     assert locked.lock_wait_p50_ms > 0 and locked.lock_wait_max_ms == 5.0
     assert (unlocked.lock_wait_p50_ms, unlocked.lock_wait_p95_ms, unlocked.lock_wait_max_ms) == (0.0, 0.0, 0.0)
     assert "Waiting for" not in unlocked.explanation
@@ -80,7 +80,7 @@ def test_analyse_without_a_lock_reports_no_lock_wait() -> None:
 
 def test_analyse_reports_errored_buyers() -> None:
     dead = BuyerRecord(5, 99, "error", error="buyer process 99 was killed by signal 9 before reporting")
-    result = analyse([sale(1, 1, 0, 5), dead], tickets_initial=1, tickets_remaining=0, duration_ns=MS, lock_label=None)
+    result = analyse([sale(1, 1, 0, 5), dead], tickets_initial=1, tickets_remaining=0, duration_ns=MS)
     assert result.buyers_errored == 1
     assert "1 buyer failed with an error" in result.explanation
     assert (result.verdict, result.verdict_kind) == (
@@ -114,7 +114,7 @@ def gave_up(buyer: int, t_requested_ms: int, waited_ms: int, lock: str = "proces
 
 def test_buyers_who_gave_up_count_in_the_waits_and_the_verdict() -> None:
     records = [sale(1, 1, 0, 200)] + [gave_up(b, 0, 50) for b in range(2, 11)]
-    result = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=200 * MS, lock_label="process lock")
+    result = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=200 * MS, lock="process")
     assert (result.buyers_succeeded, result.buyers_gave_up, result.buyers_errored) == (1, 9, 0)
     assert result.safe
     assert (result.lock_wait_p50_ms, result.lock_wait_p95_ms, result.lock_wait_max_ms) == (50.0, 50.0, 50.0)
@@ -127,7 +127,7 @@ def test_buyers_who_gave_up_count_in_the_waits_and_the_verdict() -> None:
 def test_verdict_names_both_kinds_of_unanswered_buyers() -> None:
     dead = BuyerRecord(4, 99, "error", error="buyer process 99 was killed by signal 9 before reporting")
     records = [sale(1, 1, 0, 200), gave_up(2, 0, 50), gave_up(3, 0, 60), dead]
-    result = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=200 * MS, lock_label="file lock")
+    result = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=200 * MS, lock="file")
     assert result.verdict == (
         "No seat sold twice, but 2 of 4 buyers gave up waiting for the file lock and 1 failed with an error"
     )
@@ -135,19 +135,19 @@ def test_verdict_names_both_kinds_of_unanswered_buyers() -> None:
 
 
 def test_explanation_speaks_in_singulars_and_plurals() -> None:
-    one = analyse([sale(1, 2, 0, 5)], tickets_initial=2, tickets_remaining=1, duration_ns=5 * MS, lock_label=None)
+    one = analyse([sale(1, 2, 0, 5)], tickets_initial=2, tickets_remaining=1, duration_ns=5 * MS)
     assert "1 buyer was told they got a ticket, 1 ticket left the db and 1 remains; nothing oversold." in (
         one.explanation
     )
     six = [sale(b, 1, b, 100 + b) for b in range(1, 7)]
-    crowd = analyse(six, tickets_initial=1, tickets_remaining=0, duration_ns=110 * MS, lock_label=None)
+    crowd = analyse(six, tickets_initial=1, tickets_remaining=0, duration_ns=110 * MS)
     assert crowd.explanation.startswith("Buyers 1, 2, 3, 4, 5 and 1 other all read count=1 before buyer 1 wrote 0;")
     assert crowd.verdict == "Oversold: 6 tickets handed out for 1 seat"
 
 
 def test_a_result_stored_by_an_earlier_version_still_loads() -> None:
     records = [sale(1, 1, 0, 10), sale(2, 1, 1, 11)]
-    stored = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=11 * MS, lock_label=None).model_dump()
+    stored = analyse(records, tickets_initial=1, tickets_remaining=0, duration_ns=11 * MS).model_dump()
     for field in ("buyers_gave_up", "verdict", "verdict_kind", "lock_wait_histogram"):
         del stored[field]
     loaded = Result.model_validate(stored)
@@ -161,7 +161,7 @@ def test_buyers_who_gave_up_retrying_are_told_in_their_own_words() -> None:
         BuyerRecord(b, 4000 + b, "gave_up", 2, 2, None, reason, 0, 1, None, None, 2, None, 3, 0) for b in (2, 3)
     ]
     records = [sale(1, 2, 0, 10), *quit_retrying]
-    result = analyse(records, tickets_initial=2, tickets_remaining=1, duration_ns=10 * MS, lock_label=None)
+    result = analyse(records, tickets_initial=2, tickets_remaining=1, duration_ns=10 * MS)
     assert result.buyers_gave_up == 2 and result.lock_wait_histogram == [] and result.lock_wait_max_ms == 0
     assert result.verdict == "No seat sold twice, but 2 of 3 buyers gave up"
     assert f"2 of 3 buyers {reason}." in result.explanation

@@ -53,7 +53,7 @@ def test_config_rejects_nan_and_infinity_delays() -> None:
 
 def test_config_resolved_chooses_seed_and_pool_size() -> None:
     resolved = SimulationConfig(executor="pool", buyers=3, workers=8).resolved()
-    assert resolved.seed is not None
+    assert resolved.seed is not None and 0 <= resolved.seed < 2**53  # a seed the dashboard's JavaScript reads exactly
     assert resolved.workers == 3  # never more workers than buyers
     assert SimulationConfig(seed=42).resolved().seed == 42
     assert SimulationConfig(executor="process").resolved().workers is None

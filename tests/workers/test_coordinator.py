@@ -56,6 +56,7 @@ def test_rush_records_every_step_of_every_buyer(run_dir: Path) -> None:
     assert json.loads((run_dir / "db.json").read_text()) == {"count": 0}
 
 
+@pytest.mark.slow
 def test_rush_of_1000_buyers_under_the_file_lock_is_exact(run_dir: Path) -> None:
     result = run(run_dir, buyers=1000, tickets=100, lock="file", **FAST).result
     assert result.buyers_errored == 0

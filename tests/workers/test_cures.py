@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -60,7 +61,8 @@ def test_optimistic_buyers_under_contention_retry_and_sell_the_seat_once(run_dir
 
 
 def test_optimistic_buyers_give_up_after_their_retries(run_dir: Path) -> None:
-    config = SimulationConfig(buyers=10, tickets=10, think_ms=0, hold_ms=150, strategy="optimistic", max_retries=0)
+    every = list(range(1, 11))  # all search, all read version 0, all write: the first write goes through
+    config = SimulationConfig(buyers=10, tickets=10, strategy="optimistic", max_retries=0, schedule=every * 3)
     report = run_simulation(config, run_dir)
     outcomes = sorted(r.outcome for r in report.records)
     assert outcomes == ["gave_up"] * 9 + ["success"]  # all read version 0; one write went through
@@ -97,8 +99,7 @@ def test_a_seller_killed_mid_run_fails_the_run_with_a_clear_error(run_dir: Path)
     assert killed
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
+ANY_SAFE_RUSH = given(
     buyers=st.integers(1, 12),
     tickets=st.integers(0, 14),
     cure=st.sampled_from(SAFE_CURES),
@@ -107,7 +108,9 @@ def test_a_seller_killed_mid_run_fails_the_run_with_a_clear_error(run_dir: Path)
     hold_ms=st.sampled_from([0, [0, 2]]),
     seed=st.integers(0, 2**32),
 )
-def test_every_safe_cure_sells_exactly_what_exists(
+
+
+def sells_exactly_what_exists(
     tmp_path: Path,
     buyers: int,
     tickets: int,
@@ -136,6 +139,19 @@ def test_every_safe_cure_sells_exactly_what_exists(
     assert result.buyers_succeeded == min(buyers, tickets)
     assert result.tickets_remaining == tickets - result.buyers_succeeded
     assert result.oversold == result.lost_updates == result.buyers_errored == 0
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@ANY_SAFE_RUSH
+def test_every_safe_cure_sells_exactly_what_exists(tmp_path: Path, **rush: Any) -> None:
+    sells_exactly_what_exists(tmp_path, **rush)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@ANY_SAFE_RUSH
+def test_every_safe_cure_sells_exactly_what_exists_in_100_rushes(tmp_path: Path, **rush: Any) -> None:
+    sells_exactly_what_exists(tmp_path, **rush)
 
 
 def test_an_optimistic_buyer_killed_mid_purchase_leaves_the_db_whole_and_the_others_sell(run_dir: Path) -> None:

@@ -181,9 +181,7 @@ def histories(draw: st.DrawFn) -> tuple[History, int]:
 @given(histories())
 def test_every_claim_is_true_of_the_records(history_and_tickets: tuple[History, int]) -> None:
     history, tickets = history_and_tickets
-    result = analyse(
-        history.records, tickets_initial=tickets, tickets_remaining=history.remaining, duration_ns=1, lock_label=None
-    )
+    result = analyse(history.records, tickets_initial=tickets, tickets_remaining=history.remaining, duration_ns=1)
     check_claims(result, history.records, tickets, true_lost=history.lost)
 
 
@@ -196,7 +194,7 @@ def test_sales_after_a_stale_write_are_not_said_to_have_read_before_the_first_wr
 
     records = [sale(1, 3591, 1, 50), sale(2, 3591, 2, 3), sale(3, 3590, 10, 20), sale(4, 3590, 60, 70)]
     records.append(sale(5, 3590, 61, 71))
-    result = analyse(records, tickets_initial=3591, tickets_remaining=3589, duration_ns=71, lock_label=None)
+    result = analyse(records, tickets_initial=3591, tickets_remaining=3589, duration_ns=71)
     check_claims(result, records, 3591)
     assert {(c.read, c.first_writer, tuple(c.buyers)) for c in result.conflicts} == {
         (3591, 2, (1, 2)),
@@ -220,8 +218,8 @@ def test_a_pool_run_at_scale_says_only_what_its_records_show(tmp_path: Path) -> 
 
 
 def test_buyers_who_give_up_on_the_lock_are_counted_not_failed(tmp_path: Path) -> None:
-    """One buyer holds the process lock for a second; the other nine wait 50 ms for it and give up."""
-    config = SimulationConfig(buyers=10, tickets=1, lock="process", think_ms=0, hold_ms=1000, lock_timeout_s=0.05)
+    """One buyer holds the process lock for two seconds; the other nine wait 50 ms for it and give up."""
+    config = SimulationConfig(buyers=10, tickets=1, lock="process", think_ms=0, hold_ms=2000, lock_timeout_s=0.05)
     report = run_simulation(config, tmp_path / "run")
     result = report.result
     gave_up = [r for r in report.records if r.outcome == "gave_up"]
@@ -237,8 +235,11 @@ def test_buyers_who_give_up_on_the_lock_are_counted_not_failed(tmp_path: Path) -
 
 
 def test_buyers_who_give_up_retrying_are_not_said_to_have_waited_for_a_lock(tmp_path: Path) -> None:
-    """Ten optimistic buyers all read version 0 and hold 150 ms: one write goes through, nine are refused."""
-    config = SimulationConfig(buyers=10, tickets=10, think_ms=0, hold_ms=150, strategy="optimistic", max_retries=0)
+    """Ten optimistic buyers all read version 0 (the schedule says so): one write goes through, nine are refused."""
+    every = list(range(1, 11))
+    config = SimulationConfig(
+        buyers=10, tickets=10, strategy="optimistic", max_retries=0, schedule=every + every + every
+    )
     result = run_simulation(config, tmp_path / "run").result
     assert result.buyers_gave_up == 9 and result.lock_wait_histogram == []
     assert (result.verdict, result.verdict_kind) == ("No seat sold twice, but 9 of 10 buyers gave up", "incomplete")

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from workers import SimulationConfig
-from workers.support import cures
+from workers.speech import LANGUAGES, catalogue
+from workers.support import LOCKS_BY_STRATEGY, cures
 
 
 @pytest.mark.parametrize(
@@ -67,3 +68,11 @@ def test_a_comparison_runs_every_cure_each_store_has() -> None:
     assert [c.name for c in cures("file")] == [
         "read-write/none", "read-write/process", "read-write/file", "read-write/semaphore", "optimistic", "seller",
     ]  # fmt: skip
+
+
+def test_every_lock_is_named_in_every_language() -> None:
+    """The explanation names a run's lock from the catalogues: a lock without its name there fails the run."""
+    locks = {lock for strategy_locks in LOCKS_BY_STRATEGY.values() for lock in strategy_locks} - {"none"}
+    for lang in LANGUAGES:
+        missing = sorted(lock for lock in locks if f"lock.{lock}" not in catalogue(lang))
+        assert missing == [], f"{lang}: {missing}"

@@ -34,7 +34,14 @@ def _refuse(field: str, value: object, allowed: str) -> NoReturn:
     )
 
 
-@router.post("", responses={422: {"description": "Invalid config, more than 4 buyers, or a strategy with no steps"}})
+@router.post(
+    "",
+    responses={
+        400: {"description": "The body cannot be parsed at all (it is not UTF-8 text)"},
+        413: {"description": "The body is larger than any simulation config (16 KiB)"},
+        422: {"description": "Invalid config, more than 4 buyers, or a strategy with no steps"},
+    },
+)
 def count_interleavings(config: SimulationCreate) -> InterleavingsPublic:
     """Every schedule of the race this config describes (up to 4 buyers; read-write or optimistic)."""
     if config.buyers > MAX_ENUMERATED_BUYERS:

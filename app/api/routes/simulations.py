@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.api.deps import DispatcherDep, SettingsDep, SimulationDep, StoreDep, TokenDep
+from app.api.deps import DispatcherDep, LanguageDep, SettingsDep, SimulationDep, StoreDep, TokenDep
 from app.api.errors import STORE_UNAVAILABLE
 from app.lifecycle import FINISHED, UNFINISHED, Status
 from app.schemas import (
@@ -67,17 +67,19 @@ def create_simulation(config: SimulationCreate, dispatcher: DispatcherDep, respo
 @router.get("")
 def list_simulations(
     store: StoreDep,
+    lang: LanguageDep,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> SimulationsPublic:
     """Simulations, newest first, with how many there are in all."""
     rows, count = store.page(offset, limit)
-    return SimulationsPublic(data=[SimulationPublic.from_row(r) for r in rows], count=count)
+    return SimulationsPublic(data=[SimulationPublic.from_row(r, lang) for r in rows], count=count)
 
 
 @router.get("/{simulation_id}", responses=_NOT_FOUND)
-def read_simulation(simulation: SimulationDep) -> SimulationPublic:
-    return SimulationPublic.from_row(simulation)
+def read_simulation(simulation: SimulationDep, lang: LanguageDep) -> SimulationPublic:
+    """The simulation; its verdict and explanation in the language of Accept-Language (or ?lang=en|zh)."""
+    return SimulationPublic.from_row(simulation, lang)
 
 
 def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
@@ -128,7 +130,9 @@ def read_buyers(
 
 
 @router.get("/{simulation_id}/events", response_class=EventSourceResponse, responses=_NOT_FOUND)
-async def simulation_events(simulation: SimulationDep, store: StoreDep) -> AsyncIterable[ServerSentEvent]:
+async def simulation_events(
+    simulation: SimulationDep, store: StoreDep, lang: LanguageDep
+) -> AsyncIterable[ServerSentEvent]:
     """Server-Sent Events: `progress` ({status, finished, buyers}) whenever it changes while the simulation is
     queued or running, then one `simulation` event with the whole simulation once it has finished; then the
     stream ends.
@@ -145,7 +149,7 @@ async def simulation_events(simulation: SimulationDep, store: StoreDep) -> Async
         if found is None:
             return
         row = found
-    yield ServerSentEvent(event="simulation", data=SimulationPublic.from_row(row))
+    yield ServerSentEvent(event="simulation", data=SimulationPublic.from_row(row, lang))
 
 
 @router.post(

@@ -93,6 +93,8 @@ def read_steps(simulation: SimulationDep, store: StoreDep) -> StepState:
     "/{simulation_id}/step",
     dependencies=[TokenDep],
     responses={
+        400: {"description": "The body cannot be parsed at all (it is not UTF-8 text)"},
+        401: {"description": "TICKETRUSH_API_TOKEN is set and no valid token came"},
         404: {"description": "No simulation has this id"},
         409: {"description": "Not a running step-mode simulation, or this buyer cannot take a step now"},
     },
