@@ -25,7 +25,7 @@ from typing import Any, TextIO, get_args
 
 from pydantic import ValidationError
 
-from app.settings import store_url_problem, store_urls_from
+from app.settings import DASK_SCHEDULER_VARIABLE, executor_problem, store_url_problem, store_urls_from
 from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
 from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
@@ -151,12 +151,16 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
         )
     parser.add_argument(
         "--executor",
-        choices=("process", "pool"),
+        choices=("process", "pool", "dask"),
         default="process",
-        help="process: one process per buyer; pool: a pool of processes shares the buyers (default: %(default)s)",
+        help="process: one process per buyer; pool: a pool of processes shares the buyers; dask: tasks on the Dask "
+        "cluster named by TICKETRUSH_DASK_SCHEDULER share them (default: %(default)s)",
     )
     parser.add_argument(
-        "--workers", type=int, help="pool size, with --executor pool only (default: the number of CPUs)"
+        "--workers",
+        type=int,
+        help="pool size, with --executor pool (default: the number of CPUs); tasks, with --executor dask (default: "
+        "one per worker thread of the cluster)",
     )
     parser.add_argument(
         "--think-ms", type=_delay, default=100.0, help="search time in ms, or a range such as 50-150 (default: 100)"
@@ -300,6 +304,9 @@ def _run_folder(config: SimulationConfig) -> Iterator[tuple[Path, dict[str, str]
     problem = store_url_problem(config.store, urls)
     if problem is not None:
         raise StoreRefused(problem)
+    problem = executor_problem(config.executor, os.environ.get(DASK_SCHEDULER_VARIABLE))
+    if problem is not None:
+        raise StoreRefused(problem, "executor", config.executor)
     with tempfile.TemporaryDirectory(prefix="ticketrush-") as folder:
         run_dir = Path(folder)
         try:
@@ -324,6 +331,7 @@ def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
             time_limit_s=args.time_limit_s,
             pause_collector=True,
             store_urls=urls,
+            dask_scheduler=os.environ.get(DASK_SCHEDULER_VARIABLE),
         )
 
 

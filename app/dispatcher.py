@@ -40,7 +40,7 @@ from multiprocessing.process import BaseProcess
 
 from app.lifecycle import FINISHED, InvalidTransition, Status
 from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
-from app.settings import Settings, store_url_problem
+from app.settings import Settings, executor_problem, store_url_problem
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
 from workers import SimulationConfig, StoreLost, StoreRefused, check_store
 from workers.hygiene import exit_cause
@@ -149,6 +149,9 @@ class Dispatcher:
         problem = store_url_problem(config.store, self.settings.store_urls())
         if problem is not None:
             raise LimitExceeded("store", config.store, None, problem)
+        problem = executor_problem(config.executor, self.settings.dask_scheduler)
+        if problem is not None:
+            raise LimitExceeded("executor", config.executor, None, problem)
         try:
             check_store(config, self.settings.store_urls())
         except StoreRefused as e:
@@ -353,6 +356,7 @@ class Dispatcher:
                 self.settings.run_timeout_s,
                 os.getpid(),
                 self.settings.store_urls(),
+                self.settings.dask_scheduler,
             ),
             name=f"ticketrush-run-{sim_id}",
         )

@@ -1,6 +1,6 @@
 """A run process: one simulation executed in a process of its own, started by the dispatcher with "spawn".
 
-    execute(sim_id, config_json, data_dir, time_limit_s, server_pid, store_urls)
+    execute(sim_id, config_json, data_dir, time_limit_s, server_pid, store_urls, dask_scheduler)
       |-- die with the server      PR_SET_PDEATHSIG: killed even when the server is killed with SIGKILL
       |-- yield the CPU            a session of its own, whose scheduling group is niced (see `_yield_cpu`)
       |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
@@ -97,8 +97,10 @@ def execute(
     time_limit_s: float,
     server_pid: int,
     store_urls: dict[str, str] | None = None,
+    dask_scheduler: str | None = None,
 ) -> None:
-    """Process target: run simulation `sim_id` and store its outcome; `store_urls` names the stores' servers."""
+    """Process target: run simulation `sim_id` and store its outcome; `store_urls` names the stores' servers,
+    `dask_scheduler` the cluster of executor 'dask'."""
     die_with_parent(server_pid)
     _yield_cpu()
     stop = StopRequest()
@@ -122,6 +124,7 @@ def execute(
             pause_collector=True,  # this process exists for this one run
             next_steps=StepFeed(store, sim_id),
             store_urls=store_urls,
+            dask_scheduler=dask_scheduler,
         )
     except RunCancelled:
         _settle(store, sim_id, Status.CANCELLED, error=stop.reason)

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     api_token: str | None = Field(None, description="When set, POST and DELETE need 'Authorization: Bearer <token>'.")
     postgres_url: str | None = Field(None, description="The PostgreSQL server of store 'postgres' (postgresql://...).")
     redis_url: str | None = Field(None, description="The Redis server of store 'redis' (redis://...).")
+    dask_scheduler: str | None = Field(None, description="The Dask scheduler of executor 'dask' (tcp://host:8786).")
 
     @field_validator("data_dir")
     @classmethod
@@ -54,6 +55,19 @@ def store_url_problem(store: str, store_urls: Mapping[str, str]) -> str | None:
     if variable is None or store_urls.get(store):
         return None
     return f"store {store} needs {variable}, the URL of its server; it is not set"
+
+
+DASK_SCHEDULER_VARIABLE = f"{ENV_PREFIX}DASK_SCHEDULER"
+
+
+def executor_problem(executor: str, dask_scheduler: str | None) -> str | None:
+    """Why `executor` cannot be used here, naming the variable that would give it its cluster; None when it can."""
+    if executor != "dask" or dask_scheduler:
+        return None
+    return (
+        f"executor dask needs {DASK_SCHEDULER_VARIABLE}, the address of its Dask scheduler (tcp://host:8786); "
+        "it is not set"
+    )
 
 
 def settings_problems(error: ValidationError) -> list[str]:

@@ -303,6 +303,19 @@ def test_compose_file_gives_the_app_postgres_and_redis_servers_it_waits_for() ->
         assert volume.partition(":")[0] in compose["volumes"], f"{volume} is not a named volume"
 
 
+def test_compose_profile_dask_runs_a_scheduler_and_workers_of_the_apps_image() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    scheduler, worker = services["dask-scheduler"], services["dask-worker"]
+    image = services["ticketrush"]["image"]
+    assert scheduler["image"] == worker["image"] == image  # the workers import the engine the app runs
+    assert scheduler["profiles"] == worker["profiles"] == ["dask"]  # `docker compose up` alone starts neither
+    assert scheduler["command"][:2] == ["dask", "scheduler"] and "8786" in scheduler["command"]
+    assert worker["command"][:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
+    assert set(worker["depends_on"]) == {"dask-scheduler", "postgres", "redis"}
+    assert services["ticketrush"]["environment"]["TICKETRUSH_DASK_SCHEDULER"] == "${TICKETRUSH_DASK_SCHEDULER:-}"
+
+
 # --- the image's install and start commands, replayed -------------------------------------------------------------
 
 

@@ -12,9 +12,9 @@ from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind, admits
 from workers.schedules import MAX_SCHEDULE, MAX_SCHEDULED_BUYERS, SCHEDULED_STRATEGIES, Race, ScheduleError, follow
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
-from workers.support import RETRYING, lock_problem, strategy_problem
+from workers.support import RETRYING, executor_problem, lock_problem, strategy_problem
 
-ExecutorKind = Literal["process", "pool"]
+ExecutorKind = Literal["process", "pool", "dask"]
 
 MAX_BUYERS = 10_000_000
 MAX_TICKETS = 1_000_000_000
@@ -95,10 +95,16 @@ class SimulationConfig(BaseModel):
     )
     executor: ExecutorKind = Field(
         "process",
-        description="'process': one process per buyer; 'pool': `workers` processes share the buyers.",
+        description="'process': one process per buyer; 'pool': `workers` processes share the buyers; 'dask': "
+        "`workers` tasks share the buyers over the Dask cluster the service is given (stores 'postgres' and "
+        "'redis').",
     )
     workers: int | None = Field(
-        None, ge=1, le=256, description="Pool size for the pool executor (default: the number of CPUs)."
+        None,
+        ge=1,
+        le=256,
+        description="Pool size for the pool executor (default: the number of CPUs); tasks for the dask executor "
+        "(default: one per worker thread of the cluster).",
     )
     think_ms: Delay = Field(100.0, description="Time a buyer spends looking at the count before buying.")
     hold_ms: Delay = Field(
@@ -170,11 +176,27 @@ class SimulationConfig(BaseModel):
             raise ValueError(f"max_retries is for strategy {retrying}; strategy '{strategy}' never retries a write")
         return value
 
+    @field_validator("executor")
+    @classmethod
+    def _executor_reaches_store(cls, value: str, info: ValidationInfo) -> str:
+        store = info.data.get("store")
+        problem = (
+            executor_problem(value, store, info.data.get("strategy"), info.data.get("lock"))
+            if store is not None
+            else None
+        )
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("workers")
     @classmethod
     def _workers_are_the_pools(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and info.data.get("executor") == "process":
-            raise ValueError("workers is the pool's size (executor 'pool'); executor 'process' runs one per buyer")
+            raise ValueError(
+                "workers is the pool's size (executor 'pool') or the number of tasks (executor 'dask'); executor "
+                "'process' runs one per buyer"
+            )
         return value
 
     @field_validator("schedule")
@@ -218,12 +240,15 @@ class SimulationConfig(BaseModel):
         return value
 
     def resolved(self) -> SimulationConfig:
-        """The same config with every choice made: the seed and, for a pool, its size."""
+        """The same config with every choice made: the seed and, for a pool, its size (a dask run's tasks are
+        counted once the cluster is asked, unless `workers` says)."""
         # a chosen seed stays below 2**53 so that JavaScript (the dashboard) reads it exactly
         seed = self.seed if self.seed is not None else secrets.randbelow(2**53)
         workers = None
         if self.executor == "pool":
             workers = min(self.workers or os.cpu_count() or 1, self.buyers)
+        elif self.executor == "dask" and self.workers is not None:  # else the cluster's worker threads decide
+            workers = min(self.workers, self.buyers)
         permits = self.permits if self.lock != "semaphore" else self.permits or DEFAULT_PERMITS
         ttl = self.lock_ttl_ms if self.lock != "redis" else self.lock_ttl_ms or DEFAULT_LOCK_TTL_MS
         return self.model_copy(update={"seed": seed, "workers": workers, "permits": permits, "lock_ttl_ms": ttl})

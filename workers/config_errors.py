@@ -63,8 +63,8 @@ ALLOWED: dict[str, str] = {
     ),
     "executor": _choices(ExecutorKind),
     "workers": (
-        f"the pool size, a whole number from {_bound('workers', Ge)} to {_bound('workers', Le)}, "
-        "given only with {executor} pool"
+        f"the pool size or the number of tasks, a whole number from {_bound('workers', Ge)} to "
+        f"{_bound('workers', Le)}, given only with {{executor}} pool or dask"
     ),
     "think_ms": _delay(),
     "hold_ms": _delay(),

@@ -265,6 +265,10 @@ class _Race:
             self.link.close()
         self.results.close()
 
+    def annotate(self, result: Result) -> Result:
+        """What this kind of race adds to the analysis: nothing here."""
+        return result
+
     def _ask_to_stop(self) -> None:
         assert self.link is not None
         with contextlib.suppress(OSError):
@@ -281,6 +285,7 @@ def run_simulation(
     pause_collector: bool = False,
     next_steps: StepFeed | None = None,
     store_urls: Mapping[str, str] | None = None,
+    dask_scheduler: str | None = None,
 ) -> RunReport:
     """Run one ticket rush in `run_dir` and report on it.
 
@@ -291,14 +296,20 @@ def run_simulation(
     a caller that owns its process). In step mode, `next_steps()` is asked about every 50 ms for the buyers to
     step next (each already checked with workers.schedules: a step that cannot be taken would wait until the
     time limit). `store_urls` names the server of each store that lives on one, by store kind ({"postgres":
-    "postgresql://...", "redis": "redis://..."}).
+    "postgresql://...", "redis": "redis://..."}); `dask_scheduler` the scheduler of executor 'dask'
+    (tcp://host:8786, see workers.executors.dask_executor).
     """
     config = config.resolved()
     try:
         check_store(config, store_urls)
     except StoreLost as e:
         raise RunFailed(str(e)) from e
-    run = _Race(config, run_dir, time_limit_s, store_urls)
+    if config.executor == "dask":
+        from workers.executors.dask_executor import DaskRace
+
+        run: _Race = DaskRace(config, run_dir, time_limit_s, store_urls, dask_scheduler)
+    else:
+        run = _Race(config, run_dir, time_limit_s, store_urls)
     try:
         run.store.create(config.tickets)
     except TicketrushError as e:
@@ -338,4 +349,5 @@ def run_simulation(
             permits=config.permits,
             schedule=from_records(config.race(), records) if config.executor == "process" else None,
         )
+        result = run.annotate(result)
     return RunReport(config=config, result=result, records=records)

@@ -27,6 +27,17 @@ LOCKS_BY_STRATEGY: dict[str, tuple[str, ...]] = {
 STORE_OF_LOCK: dict[str, str] = {"advisory": "postgres", "redis": "redis"}
 # Strategies that run a refused write again, up to max_retries times.
 RETRYING: tuple[str, ...] = ("optimistic", "serializable")
+# The stores each executor's buyers can reach; an executor not listed runs on every store. Buyers on a cluster's
+# hosts reach only a store on a server.
+STORES_BY_EXECUTOR: dict[str, tuple[str, ...]] = {"dask": ("postgres", "redis")}
+# What works between the processes of one host only, and why: refused with an executor whose buyers run on many.
+ONE_HOST: dict[str, str] = {
+    "process": "a multiprocessing.Lock is shared through fork, by the processes of one host",
+    "file": "an flock guards a file on one host's disk",
+    "semaphore": "a multiprocessing.Semaphore is shared through fork, by the processes of one host",
+    "seller": "buyers send their requests to the seller over pipes, which reach the processes of one host",
+}
+MANY_HOSTS: tuple[str, ...] = ("dask",)  # executors whose buyers may run on several hosts
 
 
 class Cure(NamedTuple):
@@ -74,6 +85,27 @@ def lock_problem(strategy: str, lock: str, store: str = "file") -> str | None:
             f"lock '{lock}' guards store '{home}' only (its server keeps the lock); store '{store}' takes lock "
             f"{_listed(locks_on(store, strategy))}"
         )
+    return None
+
+
+def executor_problem(executor: str, store: str, strategy: str | None, lock: str | None) -> str | None:
+    """Why `executor` cannot run `strategy` with `lock` on `store`; None when it can."""
+    stores = STORES_BY_EXECUTOR.get(executor)
+    if stores is not None and store not in stores:
+        return (
+            f"executor '{executor}' runs buyers on other hosts, which reach only a store on a server: store "
+            f"{_listed(stores)}, not '{store}'"
+        )
+    if executor in MANY_HOSTS:
+        for name, what in (("strategy", strategy), ("lock", lock)):
+            if what in ONE_HOST:
+                strategies = tuple(s for s in STRATEGIES_BY_STORE[store] if s not in ONE_HOST)
+                locks = tuple(k for k in locks_on(store, "read-write") if k not in ONE_HOST and k != "none")
+                return (
+                    f"{name} '{what}' works on one host only ({ONE_HOST[what]}), and executor '{executor}' runs "
+                    f"buyers on several; on store '{store}' use strategy {_listed(strategies)} (read-write with "
+                    f"lock {_listed(locks)}), or executor 'pool'"
+                )
     return None
 
 

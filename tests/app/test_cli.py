@@ -142,11 +142,13 @@ def test_cli_run_refuses_a_strategy_on_a_store_it_does_not_run_on() -> None:
         (["--lock-timeout-s", "0"], "--lock-timeout-s: a number of seconds above 0, at most 3600 (got 0.0)"),
         (
             ["--workers", "4"],
-            "--workers: the pool size, a whole number from 1 to 256, given only with --executor pool (got 4)",
+            "--workers: the pool size or the number of tasks, a whole number from 1 to 256, "
+            "given only with --executor pool or dask (got 4)",
         ),
         (
             ["--executor", "pool", "--workers", "0"],
-            "--workers: the pool size, a whole number from 1 to 256, given only with --executor pool (got 0)",
+            "--workers: the pool size or the number of tasks, a whole number from 1 to 256, "
+            "given only with --executor pool or dask (got 0)",
         ),
     ],
 )

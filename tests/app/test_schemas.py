@@ -48,7 +48,7 @@ BAD_INPUT = [
         "max_retries: a whole number of retries from 0 to 1,000,000, for strategy optimistic or serializable only "
         "(got -1)",
     ),
-    ({"executor": "threads"}, "executor", 'executor: process or pool (got "threads")'),
+    ({"executor": "threads"}, "executor", 'executor: process, pool or dask (got "threads")'),
     ({"think_ms": -5}, "think_ms", f"think_ms: {DELAY} (got -5)"),
     ({"think_ms": [50, 10]}, "think_ms", f"think_ms: {DELAY} (got [50, 10])"),
     ({"hold_ms": [1, 2, 3]}, "hold_ms", f"hold_ms: {DELAY} (got [1, 2, 3])"),
@@ -63,12 +63,14 @@ BAD_INPUT = [
     (
         {"workers": 4},
         "workers",
-        "workers: the pool size, a whole number from 1 to 256, given only with executor pool (got 4)",
+        "workers: the pool size or the number of tasks, a whole number from 1 to 256, "
+        "given only with executor pool or dask (got 4)",
     ),
     (
         {"workers": 4, "executor": "process"},
         "workers",
-        "workers: the pool size, a whole number from 1 to 256, given only with executor pool (got 4)",
+        "workers: the pool size or the number of tasks, a whole number from 1 to 256, "
+        "given only with executor pool or dask (got 4)",
     ),
     ({"colour": "red"}, "colour", f"colour: not a setting of a simulation (the settings are {SETTINGS})"),
     (

@@ -99,7 +99,8 @@ def valid_config_is_accepted_within_the_limits(
     - a [min, max] delay range with min > max;
     - choices that do not go together (a strategy on a store it does not run on, a lock or permits or retries
       for a strategy that takes none, a lock kept by another store's server, a TTL for a lock that has none, a
-      pool size for the process executor: `workers.support`);
+      pool size for the process executor, an executor whose buyers run on other hosts with a store or lock of
+      one host: `workers.support`);
     - a store on a server this service was given no URL for (its setting names it);
     - it writes a whole number as a float (`"workers": 76.0`): JSON Schema counts that as an integer, the
       API's strict types do not (as they refuse `"10"` and `false`).
@@ -142,7 +143,7 @@ def _beyond_the_schema(error: dict[str, Any]) -> bool:
     )
 
 
-PAIRED_FIELDS = {"strategy", "lock", "permits", "lock_ttl_ms", "max_retries", "workers", "schedule", "mode"}
+PAIRED_FIELDS = {"strategy", "lock", "permits", "lock_ttl_ms", "max_retries", "workers", "schedule", "mode", "executor"}
 COUNTED_FIELDS = {"buyers", "strategy"}  # POST /interleavings counts up to 4 buyers of a strategy with steps
 CONFIG_BODIES = ("POST /simulations", "POST /interleavings")
 

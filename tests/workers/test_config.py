@@ -98,3 +98,43 @@ def test_config_semaphore_defaults_to_the_lessons_three_permits() -> None:
 
 def test_config_think_range_with_equal_ends_is_accepted() -> None:
     assert SimulationConfig(think_ms=[50, 50]).think_ms == [50, 50]
+
+
+@pytest.mark.parametrize("store", ["postgres", "redis"])
+@pytest.mark.parametrize("lock", ["process", "file", "semaphore"])
+def test_config_refuses_a_one_host_lock_on_the_dask_executor(store: str, lock: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SimulationConfig(executor="dask", store=store, lock=lock)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("executor",)
+    assert f"lock '{lock}' works on one host only" in error["msg"]
+    assert "executor 'dask' runs buyers on several" in error["msg"]
+
+
+def test_config_refuses_the_seller_and_the_stores_without_a_server_on_the_dask_executor() -> None:
+    with pytest.raises(ValidationError, match=r"strategy 'seller' works on one host only .*over pipes"):
+        SimulationConfig(executor="dask", store="redis", strategy="seller")
+    for store in ("file", "memory", "sqlite"):
+        with pytest.raises(
+            ValidationError, match=f"reach only a store on a server: store 'postgres' or 'redis', not '{store}'"
+        ):
+            SimulationConfig(executor="dask", store=store)
+
+
+@pytest.mark.parametrize(
+    ("store", "strategy", "lock"),
+    [
+        ("redis", "atomic", "none"),
+        ("redis", "optimistic", "none"),
+        ("redis", "read-write", "redis"),
+        ("redis", "read-write", "none"),
+        ("postgres", "for-update", "none"),
+        ("postgres", "serializable", "none"),
+        ("postgres", "read-write", "advisory"),
+    ],
+)
+def test_config_takes_the_cures_that_work_across_hosts_on_the_dask_executor(
+    store: str, strategy: str, lock: str
+) -> None:
+    config = SimulationConfig(executor="dask", store=store, strategy=strategy, lock=lock, workers=4)
+    assert config.resolved().workers == 4  # the tasks asked for; without it, the cluster's threads decide
