@@ -5,7 +5,8 @@
  *   cures.js    GET /cures: the stores, strategies, locks and cures the form may offer
  *   form.js     the form: the config it describes; only the choices the chosen store takes
  *   presets.js  one click sets the form up for a lesson
- *   compare.js  Compare cures: every cure of the store, one run after another, one seed
+ *   compare.js  Compare cures: every cure of the store, one run after another, one seed; then curebars.js draws
+ *               their sales per second as bars, the oversold marked
  *   view.js     the cards the URL names (/?id=a&id=b), a comparison's shared time axis
  *   card.js     one simulation: live progress (SSE), the result, then its timeline.js or histogram.js;
  *               step mode (steps.js), the replay of its schedule (replay.js), the lesson's code (curecode.js)

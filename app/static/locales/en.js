@@ -267,6 +267,20 @@ export default {
   "compare.stopped": "The comparison stopped: {why}.",
   "compare.stopped.left": "The comparison stopped: {why}, so {left} did not run.",
 
+  "curebars.title": "Sales per second, cure by cure",
+  "curebars.help": "Each bar is one run of the comparison, its height the run's sales per second; a red mark says how many seats a cure oversold.",
+  "curebars.axis": "sales per second",
+  "curebars.aria": {
+    one: "Sales per second of {n} cure; {oversold} of them oversold.",
+    other: "Sales per second of {n} cures; {oversold} of them oversold.",
+  },
+  "curebars.oversold": { one: "\u2715 {n} oversold", other: "\u2715 {n} oversold" },
+  "curebars.bar": "{cure}: {rate} sales per second, no seat oversold",
+  "curebars.bar.oversold": {
+    one: "{cure}: {rate} sales per second, {n} seat oversold",
+    other: "{cure}: {rate} sales per second, {n} seats oversold",
+  },
+
   "history.title": "Past simulations",
   "history.refresh": "Refresh",
   "history.started": "Started",

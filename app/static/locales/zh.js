@@ -251,6 +251,20 @@ export default {
   "compare.stopped": "对比停止了:{why}。",
   "compare.stopped.left": "对比停止了:{why},所以 {left} 没有跑。",
 
+  "curebars.title": "每种解法每秒卖出的票",
+  "curebars.help": "每根柱是对比里的一次运行,柱高是那次运行每秒卖出的票数;红色标记说明这种解法超卖了几张。",
+  "curebars.axis": "每秒卖出",
+  "curebars.aria": {
+    one: "{n} 种解法每秒卖出的票;其中 {oversold} 种超卖了。",
+    other: "{n} 种解法每秒卖出的票;其中 {oversold} 种超卖了。",
+  },
+  "curebars.oversold": { one: "\u2715 超卖 {n}", other: "\u2715 超卖 {n}" },
+  "curebars.bar": "{cure}:每秒卖出 {rate} 张,没有超卖",
+  "curebars.bar.oversold": {
+    one: "{cure}:每秒卖出 {rate} 张,超卖 {n} 张",
+    other: "{cure}:每秒卖出 {rate} 张,超卖 {n} 张",
+  },
+
   "history.title": "以往的模拟",
   "history.refresh": "刷新",
   "history.started": "开始于",
