@@ -11,6 +11,7 @@
  *   card.js     one simulation: live progress (SSE), the result, then its timeline.js or histogram.js;
  *               step mode (steps.js), the replay of its schedule (replay.js), the lesson's code (curecode.js)
  *   history.js  past simulations
+ *   experiments.js  past experiments, each a link to its page of charts
  *
  * Every figure shown comes from the API as it is; what is computed here is the charts' geometry, and from the
  * records the db's count over time and who sold first (sales.js).
@@ -24,6 +25,7 @@ import { bindChoices, fillForm, readForm, setBusy, showFormError } from "./form.
 import { bindPresets } from "./presets.js";
 import { compareCures } from "./compare.js";
 import { bindHistory, refreshHistory } from "./history.js";
+import { bindExperiments, refreshExperiments } from "./experiments.js";
 import { idsFromLocation, redraw, setViewHooks, showSimulations } from "./view.js";
 
 async function start(config) {
@@ -87,6 +89,7 @@ async function main() {
   $("#compare").addEventListener("click", compareCures);
   setViewHooks({ finished: refreshHistory, repeat, run: start });
   bindHistory({ open: (ids) => showSimulations(ids, { push: true }) });
+  bindExperiments();
   window.addEventListener("popstate", () => showSimulations(idsFromLocation()));
   let pending = 0;
   window.addEventListener("resize", () => {
@@ -107,6 +110,7 @@ async function main() {
     $("#results").scrollIntoView({ block: "start" });
   }
   refreshHistory();
+  refreshExperiments();
 }
 
 main();

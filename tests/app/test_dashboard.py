@@ -376,6 +376,38 @@ def test_dashboard_compare_cures_draws_each_cures_sales_per_second_with_the_over
     page.screenshot(path=tmp_path / "compare-cures-bars.png", full_page=True)
 
 
+def test_dashboard_lists_the_experiments_each_a_link_to_its_charts(server: Server, page: Page) -> None:
+    body = {
+        "config": {"tickets": 1, "think_ms": 0, "hold_ms": 0},
+        "trials": 1,
+        "vary": {"field": "buyers", "values": [2, 3]},
+    }
+    created = server.client.post("/experiments", json=body)
+    assert created.status_code == 202, created.text
+    experiment_id = created.json()["id"]
+    listed = server.client.get("/experiments").json()
+
+    page.goto(server.url)
+
+    items = page.locator("#experiments li")
+    expect(items).to_have_count(len(listed["data"]))
+    assert items.evaluate_all("lis => lis.map(li => li.dataset.id)") == [e["id"] for e in listed["data"]]
+    item = page.locator(f'#experiments li[data-id="{experiment_id}"]')
+    link = item.get_by_role("link", name="buyers = 2, 3")
+    expect(link).to_have_attribute("href", f"/experiments/{experiment_id}/view")
+    expect(item).to_contain_text("1 trial per value")
+    expect(page.locator("#experiments-note")).to_have_text(
+        f"{listed['count']} of {listed['count']} experiment shown."
+        if listed["count"] == 1
+        else f"The newest {len(listed['data'])} of {listed['count']} experiments shown."
+    )
+
+    link.click()
+    expect(page).to_have_url(f"{server.url}/experiments/{experiment_id}/view")
+    expect(page.locator("#experiment")).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    assert server.client.get(f"/experiments/{experiment_id}").json()["status"] == "completed"
+
+
 def test_dashboard_opens_a_shared_link_in_a_new_page(
     server: Server, open_context: Callable[..., Guarded], tmp_path: Path
 ) -> None:

@@ -291,6 +291,17 @@ export default {
   "history.shown": "{shown} of {n} shown, newest first.",
   "history.none": "None yet: your runs will be listed here.",
   "history.failed": "The list could not be loaded: {error}",
+
+  "experiments.title": "Experiments",
+  "experiments.help": "Sweeps started with POST /experiments or ticketrush sweep; each opens its charts.",
+  "experiments.vary": "{field} = {values}",
+  "experiments.detail": {
+    one: " {n} trial per value, {done} of {all} run, started {when}",
+    other: " {n} trials per value, {done} of {all} run, started {when}",
+  },
+  "experiments.shown": { one: "{shown} of {n} experiment shown.", other: "The newest {shown} of {n} experiments shown." },
+  "experiments.none": "None yet: start one with POST /experiments or ticketrush sweep.",
+  "experiments.failed": "The experiments could not be loaded: {error}",
   "history.not_yet": "not yet",
   "history.never": "never",
   "history.on": " on {store}",

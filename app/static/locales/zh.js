@@ -275,6 +275,17 @@ export default {
   "history.shown": "显示了 {n} 个中的 {shown} 个,最新的在前。",
   "history.none": "还没有:你跑过的会列在这里。",
   "history.failed": "读不到列表:{error}",
+
+  "experiments.title": "实验",
+  "experiments.help": "用 POST /experiments 或 ticketrush sweep 开始的扫描;点开看它的图。",
+  "experiments.vary": "{field} = {values}",
+  "experiments.detail": {
+    one: " 每个取值跑 {n} 次,已跑 {done}/{all},{when} 开始",
+    other: " 每个取值跑 {n} 次,已跑 {done}/{all},{when} 开始",
+  },
+  "experiments.shown": { one: "共 {n} 个实验,显示 {shown} 个。", other: "共 {n} 个实验,显示最新的 {shown} 个。" },
+  "experiments.none": "还没有:用 POST /experiments 或 ticketrush sweep 开始一个。",
+  "experiments.failed": "实验列表没能载入:{error}",
   "history.not_yet": "还没开始",
   "history.never": "没有开始",
   "history.on": " 在 {store} 上",
