@@ -5,11 +5,13 @@
  *   cures.js    GET /cures: the stores, strategies, locks and cures the form may offer
  *   form.js     the form: the config it describes; only the choices the chosen store takes
  *   presets.js  one click sets the form up for a lesson
- *   compare.js  Compare cures: every cure of the store, one run after another, one seed
+ *   compare.js  Compare cures: every cure of the store, one run after another, one seed; then curebars.js draws
+ *               their sales per second as bars, the oversold marked
  *   view.js     the cards the URL names (/?id=a&id=b), a comparison's shared time axis
  *   card.js     one simulation: live progress (SSE), the result, then its timeline.js or histogram.js;
  *               step mode (steps.js), the replay of its schedule (replay.js), the lesson's code (curecode.js)
  *   history.js  past simulations
+ *   experiments.js  past experiments, each a link to its page of charts
  *
  * Every figure shown comes from the API as it is; what is computed here is the charts' geometry, and from the
  * records the db's count over time and who sold first (sales.js).
@@ -23,6 +25,7 @@ import { bindChoices, fillForm, readForm, setBusy, showFormError } from "./form.
 import { bindPresets } from "./presets.js";
 import { compareCures } from "./compare.js";
 import { bindHistory, refreshHistory } from "./history.js";
+import { bindExperiments, refreshExperiments } from "./experiments.js";
 import { idsFromLocation, redraw, setViewHooks, showSimulations } from "./view.js";
 
 async function start(config) {
@@ -86,6 +89,7 @@ async function main() {
   $("#compare").addEventListener("click", compareCures);
   setViewHooks({ finished: refreshHistory, repeat, run: start });
   bindHistory({ open: (ids) => showSimulations(ids, { push: true }) });
+  bindExperiments();
   window.addEventListener("popstate", () => showSimulations(idsFromLocation()));
   let pending = 0;
   window.addEventListener("resize", () => {
@@ -106,6 +110,7 @@ async function main() {
     $("#results").scrollIntoView({ block: "start" });
   }
   refreshHistory();
+  refreshExperiments();
 }
 
 main();

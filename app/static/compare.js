@@ -1,11 +1,13 @@
 /* Compare cures: the form's config under every cure of the chosen store (as GET /cures lists them), with one seed,
- * ONE AFTER ANOTHER: the next run is posted only once the previous one has finished, so no run slows another. */
+ * ONE AFTER ANOTHER: the next run is posted only once the previous one has finished, so no run slows another.
+ * Once every cure has run, their sales per second are drawn as bars (curebars.js). */
 
 import { api, configBody } from "./api.js";
 import { curesOf } from "./cures.js";
 import { listed, t } from "./i18n.js";
 import { readBase, setBusy, showFormError, withCure } from "./form.js";
 import { addToComparison, beginComparison, setComparisonNote, stillShown } from "./view.js";
+import { drawCureBars } from "./curebars.js";
 
 export async function compareCures() {
   showFormError("");
@@ -18,6 +20,7 @@ export async function compareCures() {
   const token = beginComparison(cures.length);
   const what = { n: cures.length, store: base.store };
   let seed = base.seed;
+  const finals = [];
   setBusy(true);
   try {
     for (const [i, cure] of cures.entries()) {
@@ -40,8 +43,10 @@ export async function compareCures() {
         setComparisonNote(stopped(cures, i + 1, t("compare.cancelled", { cure: cure.name })));
         return;
       }
+      finals.push({ cure, simulation: final });
     }
     setComparisonNote(t("compare.done", { ...what, seed: String(seed) }));
+    drawCureBars(finals);
   } finally {
     setBusy(false);
   }

@@ -4,6 +4,7 @@
 import { $ } from "./dom.js";
 import { keepLanguage } from "./i18n.js";
 import { SimulationCard } from "./card.js";
+import { hideCureBars, redrawCureBars } from "./curebars.js";
 
 const view = {
   cards: [],
@@ -61,6 +62,7 @@ export function showSimulations(ids, { push = false, initial = [] } = {}) {
   view.generation += 1;
   clear(ids.length);
   setComparisonNote("");
+  hideCureBars();
   view.comparison = ids.length > 1;
   if (push) window.history.pushState({ ids }, "", urlFor(ids));
   for (const id of ids) addCard(id, initial.find((s) => s.id === id));
@@ -71,6 +73,7 @@ export function showSimulations(ids, { push = false, initial = [] } = {}) {
  * one. The answer is the comparison's token for `stillShown` (false once the page shows something else). */
 export function beginComparison(count) {
   view.generation += 1;
+  hideCureBars();
   view.comparing = { size: count, joined: 0 };
   return view.generation;
 }
@@ -113,5 +116,6 @@ function drawTimelines() {
 
 export function redraw() {
   drawTimelines();
+  redrawCureBars();
   for (const card of view.cards) card.redrawSteps();
 }

@@ -86,7 +86,7 @@ def test_cli_run_json_is_the_engine_result() -> None:
 
 def test_cli_compare_puts_every_cure_of_the_file_store_side_by_side() -> None:
     code, text = run_cli(
-        "compare", "--buyers", "8", "--tickets", "1", "--think-ms", "0", "--hold-ms", "120", "--store", "file"
+        "compare", "--buyers", "8", "--tickets", "1", "--think-ms", "0", "--hold-ms", "400", "--store", "file"
     )
     assert code == 0
     header = text.splitlines()[0].split()
@@ -102,7 +102,7 @@ def test_cli_compare_puts_every_cure_of_the_file_store_side_by_side() -> None:
 
 def test_cli_compare_of_the_memory_store_runs_its_own_cures() -> None:
     code, text = run_cli("compare", "--store", "memory", "--buyers", "5", "--tickets", "1", "--think-ms", "0",
-                         "--hold-ms", "120", "--json")  # fmt: skip
+                         "--hold-ms", "400", "--json")  # fmt: skip
     assert code == 0
     reports = json.loads(text)
     assert list(reports) == [

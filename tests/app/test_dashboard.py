@@ -332,6 +332,82 @@ def test_dashboard_compare_cures_runs_every_cure_one_after_another(server: Serve
     page.screenshot(path=tmp_path / "compare-cures-wide.png", full_page=True)
 
 
+def test_dashboard_compare_cures_draws_each_cures_sales_per_second_with_the_oversold_marked(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    cures = cures_of(server, "memory")["cures"]
+    page.goto(server.url)
+    page.get_by_label("Store", exact=True).select_option("memory")
+    page.get_by_label("Buyers", exact=True).fill("3")
+    page.get_by_label("Tickets", exact=True).fill("1")
+    page.get_by_label("min think time").fill("0")
+    page.get_by_label("max think time").fill("0")
+    # Released together, three buyers all read before the first of them writes a 400 ms hold later.
+    page.get_by_label("min hold time").fill("400")
+    page.get_by_label("max hold time").fill("400")
+    figure = page.locator("#cure-bars")
+    expect(figure).to_be_hidden()
+    page.get_by_role("button", name="Compare cures").click()
+
+    bars = figure.locator("g.cure-bar")
+    expect(bars).to_have_count(len(cures), timeout=RUN_TIMEOUT_MS * len(cures))
+    expect(figure).to_be_visible()
+    ids = [str(page.locator("article.card").nth(i).get_attribute("data-id")) for i in range(len(cures))]
+    results = {sim_id: server.get(sim_id)["result"] for sim_id in ids}
+    drawn = bars.evaluate_all(
+        "gs => gs.map(g => [g.dataset.cure, g.dataset.id, Number(g.dataset.salesPerSecond),"
+        " g.classList.contains('oversold'), g.querySelector('.oversold-mark')?.textContent ?? null,"
+        " g.querySelector('rect').getBoundingClientRect().height])"
+    )
+    assert [d[0] for d in drawn] == [c["name"] for c in cures]
+    assert [d[1] for d in drawn] == ids
+    for _, sim_id, rate, marked, mark, _ in drawn:
+        result = results[sim_id]
+        assert rate == result["sales_per_second"]
+        assert marked == (result["oversold"] > 0)
+        assert mark == (f"\u2715 {result['oversold']} oversold" if result["oversold"] else None)
+    assert results[ids[0]]["oversold"] >= 1, "without a lock the three buyers oversold"
+    assert any(not marked for _, _, _, marked, _, _ in drawn), "a cure that works is drawn unmarked"
+    heights = {d[1]: d[5] for d in drawn}  # bar heights in proportion to the API's figures
+    tallest = max(ids, key=lambda i: results[i]["sales_per_second"])
+    for sim_id in ids:
+        expected = results[sim_id]["sales_per_second"] / results[tallest]["sales_per_second"]
+        assert heights[sim_id] / heights[tallest] == pytest.approx(expected, abs=0.01)
+    page.screenshot(path=tmp_path / "compare-cures-bars.png", full_page=True)
+
+
+def test_dashboard_lists_the_experiments_each_a_link_to_its_charts(server: Server, page: Page) -> None:
+    body = {
+        "config": {"tickets": 1, "think_ms": 0, "hold_ms": 0},
+        "trials": 1,
+        "vary": {"field": "buyers", "values": [2, 3]},
+    }
+    created = server.client.post("/experiments", json=body)
+    assert created.status_code == 202, created.text
+    experiment_id = created.json()["id"]
+    listed = server.client.get("/experiments").json()
+
+    page.goto(server.url)
+
+    items = page.locator("#experiments li")
+    expect(items).to_have_count(len(listed["data"]))
+    assert items.evaluate_all("lis => lis.map(li => li.dataset.id)") == [e["id"] for e in listed["data"]]
+    item = page.locator(f'#experiments li[data-id="{experiment_id}"]')
+    link = item.get_by_role("link", name="buyers = 2, 3")
+    expect(link).to_have_attribute("href", f"/experiments/{experiment_id}/view")
+    expect(item).to_contain_text("1 trial per value")
+    expect(page.locator("#experiments-note")).to_have_text(
+        f"{listed['count']} of {listed['count']} experiment shown."
+        if listed["count"] == 1
+        else f"The newest {len(listed['data'])} of {listed['count']} experiments shown."
+    )
+
+    link.click()
+    expect(page).to_have_url(f"{server.url}/experiments/{experiment_id}/view")
+    expect(page.locator("#experiment")).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
+    assert server.client.get(f"/experiments/{experiment_id}").json()["status"] == "completed"
+
+
 def test_dashboard_opens_a_shared_link_in_a_new_page(
     server: Server, open_context: Callable[..., Guarded], tmp_path: Path
 ) -> None:

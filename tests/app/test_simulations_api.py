@@ -13,6 +13,7 @@ import pytest
 from live_server import Server, wait_for, when
 
 from workers import BuyerRecord
+from workers.messages import TIMESTAMPS
 
 QUICK = {"think_ms": 0, "hold_ms": 100}
 # Buyers wait at the start line until all 1,000 are launched, then think for 20-30 s: a run that stays busy.
@@ -155,10 +156,32 @@ def test_simulations_buyers_csv_export_has_every_record(server: Server, finished
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == list(BuyerRecord._fields)
+    assert list(rows[0]) == [*BuyerRecord._fields, *(f"{name}_ms" for name in TIMESTAMPS)]
     assert [int(r["buyer"]) for r in rows] == list(range(1, 11))
     assert sum(r["outcome"] == "success" for r in rows) == finished["result"]["buyers_succeeded"]
     assert all(int(r["t_end"]) >= int(r["t_start"]) for r in rows)
+
+
+def test_simulations_buyers_csv_times_in_ms_from_the_runs_first_start(server: Server, finished: dict[str, Any]) -> None:
+    page = server.client.get(f"/simulations/{finished['id']}/buyers", params={"limit": 100}).json()["data"]
+    origin = min(b["t_start"] for b in page if b["t_start"] is not None)
+
+    response = server.client.get(f"/simulations/{finished['id']}/buyers", params={"format": "csv"})
+
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == len(page) == 10
+    checked = 0
+    for row, buyer in zip(rows, page, strict=True):
+        for name in TIMESTAMPS:
+            if buyer[name] is None:
+                assert row[name] == row[f"{name}_ms"] == ""
+                continue
+            assert int(row[name]) == buyer[name]  # the raw reading is kept
+            assert float(row[f"{name}_ms"]) == (buyer[name] - origin) / 1e6
+            checked += 1
+    assert checked >= 10 * 3  # every buyer has at least its start, its read and its end
+    assert min(float(r["t_start_ms"]) for r in rows) == 0.0
+    assert all(float(r["t_end_ms"]) >= float(r["t_start_ms"]) for r in rows)
 
 
 def test_simulations_buyers_of_an_unfinished_run_is_409_with_its_status(server: Server) -> None:

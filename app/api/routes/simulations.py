@@ -26,6 +26,7 @@ from app.schemas import (
 from app.settings import store_url_problem
 from app.store import SimulationNotFound, Store
 from workers import BuyerRecord, TicketrushError, drop_store
+from workers.messages import TIMESTAMPS
 
 EVENTS_POLL_S = 0.2
 MAX_PAGE = 1000
@@ -83,14 +84,23 @@ def read_simulation(simulation: SimulationDep, lang: LanguageDep) -> SimulationP
 
 
 def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
+    """Every record with its raw monotonic_ns times, then each time again in ms from the run's first t_start."""
+    origin = min(
+        (r.t_start for records in store.iter_buyers(sim_id) for r in records if r.t_start is not None),
+        default=None,
+    )
+
+    def relative(t: int | None) -> float | None:
+        return None if t is None or origin is None else (t - origin) / 1e6
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(BuyerRecord._fields)
+    writer.writerow([*BuyerRecord._fields, *(f"{name}_ms" for name in TIMESTAMPS)])
     yield buffer.getvalue()
     for records in store.iter_buyers(sim_id):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(records)
+        writer.writerows([*r, *(relative(getattr(r, name)) for name in TIMESTAMPS)] for r in records)
         yield buffer.getvalue()
 
 

@@ -267,6 +267,20 @@ export default {
   "compare.stopped": "The comparison stopped: {why}.",
   "compare.stopped.left": "The comparison stopped: {why}, so {left} did not run.",
 
+  "curebars.title": "Sales per second, cure by cure",
+  "curebars.help": "Each bar is one run of the comparison, its height the run's sales per second; a red mark says how many seats a cure oversold.",
+  "curebars.axis": "sales per second",
+  "curebars.aria": {
+    one: "Sales per second of {n} cure; {oversold} of them oversold.",
+    other: "Sales per second of {n} cures; {oversold} of them oversold.",
+  },
+  "curebars.oversold": { one: "\u2715 {n} oversold", other: "\u2715 {n} oversold" },
+  "curebars.bar": "{cure}: {rate} sales per second, no seat oversold",
+  "curebars.bar.oversold": {
+    one: "{cure}: {rate} sales per second, {n} seat oversold",
+    other: "{cure}: {rate} sales per second, {n} seats oversold",
+  },
+
   "history.title": "Past simulations",
   "history.refresh": "Refresh",
   "history.started": "Started",
@@ -277,6 +291,17 @@ export default {
   "history.shown": "{shown} of {n} shown, newest first.",
   "history.none": "None yet: your runs will be listed here.",
   "history.failed": "The list could not be loaded: {error}",
+
+  "experiments.title": "Experiments",
+  "experiments.help": "Sweeps started with POST /experiments or ticketrush sweep; each opens its charts.",
+  "experiments.vary": "{field} = {values}",
+  "experiments.detail": {
+    one: " {n} trial per value, {done} of {all} run, started {when}",
+    other: " {n} trials per value, {done} of {all} run, started {when}",
+  },
+  "experiments.shown": { one: "{shown} of {n} experiment shown.", other: "The newest {shown} of {n} experiments shown." },
+  "experiments.none": "None yet: start one with POST /experiments or ticketrush sweep.",
+  "experiments.failed": "The experiments could not be loaded: {error}",
   "history.not_yet": "not yet",
   "history.never": "never",
   "history.on": " on {store}",

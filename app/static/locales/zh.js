@@ -251,6 +251,20 @@ export default {
   "compare.stopped": "对比停止了:{why}。",
   "compare.stopped.left": "对比停止了:{why},所以 {left} 没有跑。",
 
+  "curebars.title": "每种解法每秒卖出的票",
+  "curebars.help": "每根柱是对比里的一次运行,柱高是那次运行每秒卖出的票数;红色标记说明这种解法超卖了几张。",
+  "curebars.axis": "每秒卖出",
+  "curebars.aria": {
+    one: "{n} 种解法每秒卖出的票;其中 {oversold} 种超卖了。",
+    other: "{n} 种解法每秒卖出的票;其中 {oversold} 种超卖了。",
+  },
+  "curebars.oversold": { one: "\u2715 超卖 {n}", other: "\u2715 超卖 {n}" },
+  "curebars.bar": "{cure}:每秒卖出 {rate} 张,没有超卖",
+  "curebars.bar.oversold": {
+    one: "{cure}:每秒卖出 {rate} 张,超卖 {n} 张",
+    other: "{cure}:每秒卖出 {rate} 张,超卖 {n} 张",
+  },
+
   "history.title": "以往的模拟",
   "history.refresh": "刷新",
   "history.started": "开始于",
@@ -261,6 +275,17 @@ export default {
   "history.shown": "显示了 {n} 个中的 {shown} 个,最新的在前。",
   "history.none": "还没有:你跑过的会列在这里。",
   "history.failed": "读不到列表:{error}",
+
+  "experiments.title": "实验",
+  "experiments.help": "用 POST /experiments 或 ticketrush sweep 开始的扫描;点开看它的图。",
+  "experiments.vary": "{field} = {values}",
+  "experiments.detail": {
+    one: " 每个取值跑 {n} 次,已跑 {done}/{all},{when} 开始",
+    other: " 每个取值跑 {n} 次,已跑 {done}/{all},{when} 开始",
+  },
+  "experiments.shown": { one: "共 {n} 个实验,显示 {shown} 个。", other: "共 {n} 个实验,显示最新的 {shown} 个。" },
+  "experiments.none": "还没有:用 POST /experiments 或 ticketrush sweep 开始一个。",
+  "experiments.failed": "实验列表没能载入:{error}",
   "history.not_yet": "还没开始",
   "history.never": "没有开始",
   "history.on": " 在 {store} 上",
