@@ -14,10 +14,11 @@ the records show:
 
 from __future__ import annotations
 
+import itertools
+import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from itertools import count as from_one
 from itertools import repeat
 from operator import sub
 from typing import Any, Literal
@@ -136,7 +137,7 @@ class Result(BaseModel):
 def _percentile(ordered: Sequence[float], fraction: float) -> float:
     if not ordered:
         return 0.0
-    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))  # the nearest rank
     return ordered[rank]
 
 
@@ -150,7 +151,7 @@ def max_in_critical(records: Sequence[BuyerRecord]) -> int:
     starts = sorted(r.t_read for r in records if r.t_read is not None)
     ends = sorted(r.t_read if r.t_write is None else r.t_write for r in records if r.t_read is not None)
     ended_before = map(bisect_left, repeat(ends), starts)
-    return max(map(sub, from_one(1), ended_before), default=0)
+    return max(map(sub, itertools.count(1), ended_before), default=0)  # the i-th window opened, less those ended
 
 
 def lock_waits(records: Sequence[BuyerRecord]) -> tuple[list[float], list[float]]:
