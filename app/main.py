@@ -18,7 +18,7 @@ from app.api.routes import cures, experiments, interleavings, ops, simulations, 
 from app.dispatcher import Dispatcher
 from app.experiments_store import ExperimentStore
 from app.ownership import DataDirClaim
-from app.settings import Settings, get_settings
+from app.settings import Settings, settings_from_environment
 from app.store import Store
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, claim: DataDirClaim | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = current = settings or get_settings()
+        app.state.settings = current = settings or settings_from_environment()
         owned = claim or DataDirClaim.take(current.data_dir)
         try:
             app.state.store = store = Store(current.data_dir)

@@ -91,5 +91,5 @@ def settings_problems(error: ValidationError) -> list[str]:
 
 
 @lru_cache
-def get_settings() -> Settings:
+def settings_from_environment() -> Settings:
     return Settings()

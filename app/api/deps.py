@@ -16,7 +16,7 @@ from app.store import SimulationRow, Store, is_valid_id
 from workers.speech import language
 
 
-def get_settings(request: Request) -> Settings:
+def settings_in_use(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -31,7 +31,7 @@ def get_dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(settings_in_use)]
 StoreDep = Annotated[Store, Depends(get_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 
