@@ -42,7 +42,7 @@ from app.lifecycle import FINISHED, InvalidTransition, Status
 from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
 from app.settings import Settings, executor_problem, store_url_problem
 from app.store import SimulationNotFound, SimulationRow, Store, StoreError
-from workers import SimulationConfig, StoreLost, StoreRefused, check_store
+from workers import RunFailed, SimulationConfig, StoreLost, StoreRefused, check_cluster, check_store
 from workers.hygiene import exit_cause
 
 logger = logging.getLogger("ticketrush")
@@ -145,7 +145,8 @@ class Dispatcher:
         self._check_store(config)
 
     def _check_store(self, config: SimulationConfig) -> None:
-        """A store on a server needs its URL, and a server that takes as many connections as the run opens."""
+        """A store on a server needs its URL, and a server that takes as many connections as the run opens; a dask
+        run, a cluster with a worker thread for each of its tasks."""
         problem = store_url_problem(config.store, self.settings.store_urls())
         if problem is not None:
             raise LimitExceeded("store", config.store, None, problem)
@@ -154,9 +155,11 @@ class Dispatcher:
             raise LimitExceeded("executor", config.executor, None, problem)
         try:
             check_store(config, self.settings.store_urls())
+            if config.executor == "dask":
+                check_cluster(config, self.settings.dask_scheduler)
         except StoreRefused as e:
             raise LimitExceeded(e.field, e.value, e.limit, e.message) from e
-        except StoreLost:
+        except (StoreLost, RunFailed):
             pass  # a server that cannot be reached now fails the run with its own words, if it still cannot
 
     def submit(self, config: SimulationConfig) -> SimulationRow:

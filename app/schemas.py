@@ -76,6 +76,9 @@ class BuyerPublic(BaseModel):
     t_write: int | None
     t_end: int | None
     retries: int | None = Field(description="How many times an optimistic buyer's write was refused.")
+    host: str | None = Field(
+        None, description="Executor 'dask': the host the buyer ran on (its Dask worker's); null: the service's host."
+    )
 
     @classmethod
     def from_record(cls, record: BuyerRecord) -> BuyerPublic:

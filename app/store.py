@@ -82,13 +82,21 @@ CREATE TABLE buyers (
     t_read           INTEGER,
     t_write          INTEGER,
     t_end            INTEGER,
-    retries          INTEGER
+    retries          INTEGER,
+    host             TEXT
 )
 """
 
 _SIMULATION_COLUMNS = "id, status, config, created_at, started_at, finished_at, finished, buyers, result, error"
 _BUYER_COLUMNS = ", ".join(BuyerRecord._fields)
 _INSERT_BUYER = f"INSERT INTO buyers ({_BUYER_COLUMNS}) VALUES ({', '.join('?' * len(BuyerRecord._fields))})"
+
+
+def _buyer_columns(db: sqlite3.Connection) -> str:
+    """The columns of a BuyerRecord, as a buyer file of any version gives them: NULL for one it was saved without
+    (`host`, added later)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(buyers)")}
+    return ", ".join(name if name in present else f"NULL AS {name}" for name in BuyerRecord._fields)
 
 
 class StoreError(Exception):
@@ -441,7 +449,7 @@ class Store:
             if db is None:
                 return [], 0
             rows = db.execute(
-                f"SELECT {_BUYER_COLUMNS} FROM buyers ORDER BY buyer LIMIT ? OFFSET ?", (limit, offset)
+                f"SELECT {_buyer_columns(db)} FROM buyers ORDER BY buyer LIMIT ? OFFSET ?", (limit, offset)
             ).fetchall()
             (count,) = db.execute("SELECT COUNT(*) FROM buyers").fetchone()
         return [BuyerRecord(*r) for r in rows], count
@@ -454,7 +462,7 @@ class Store:
                 if db is None:
                     return
                 rows = db.execute(
-                    f"SELECT {_BUYER_COLUMNS} FROM buyers WHERE buyer > ? ORDER BY buyer LIMIT ?", (after, chunk)
+                    f"SELECT {_buyer_columns(db)} FROM buyers WHERE buyer > ? ORDER BY buyer LIMIT ?", (after, chunk)
                 ).fetchall()
             if not rows:
                 return

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (`X as X`: re-exported)
     from workers.errors import StoreLost as StoreLost
     from workers.errors import StoreRefused as StoreRefused
     from workers.errors import TicketrushError as TicketrushError
+    from workers.executors.dask_executor import check_cluster as check_cluster
     from workers.messages import BuyerRecord as BuyerRecord
 
 _HOMES = {
@@ -49,6 +50,7 @@ _HOMES = {
     "StoreLost": "workers.errors",
     "StoreRefused": "workers.errors",
     "TicketrushError": "workers.errors",
+    "check_cluster": "workers.executors.dask_executor",
     "check_store": "workers.coordinator",
     "drop_store": "workers.coordinator",
     "remove_leftovers": "workers.coordinator",

@@ -1,13 +1,17 @@
 """This host's side of a dask run: the buyers shared out in batched tasks over a Dask cluster's workers.
 
     DaskRace (a coordinator race: launch, collect, reap)
-      |-- connect   a distributed Client to the scheduler named by the caller (tcp://host:8786)
+      |-- connect   a distributed Client to the scheduler named by the caller (tcp://host:8786); more tasks
+      |             than the cluster has worker threads are refused (StoreRefused), before the store is made
       |-- share     the buyers, interleaved, in `workers` tasks (default one per worker thread of the cluster;
       |             never one task per buyer); each opens one connection to the store
       |-- clock     this host's offset to the store server's clock, as every task measures its own
       |-- submit    one task per share (workers.executors.dask_tasks.buy_share), pure=False, no retries
       |-- collect   the run's Queue: ("ready", ...) from each task; once every task is ready, the start Event
-      |             releases them all; ("records", share, batch) as they buy, put on this host's clock; ("end")
+      |             releases them all; ("records", share, batch) as they buy, each record naming its host, put
+      |             on this host's clock; ("lost", share, words) when the store's server closed a connection on
+      |             a task: the stop Event is set and the run fails with those words (StoreFailed) once every
+      |             task has stopped, keeping every record; ("end")
       |             A task whose future ends without its records (its worker was lost, and the rerun found its
       |             share claimed) makes its unreported buyers errors. Cancel and the time limit set the stop
       |             Event, which every task looks at after each batch.
@@ -33,6 +37,7 @@ from workers.errors import RunFailed, StoreRefused, TicketrushError
 from workers.executors.clocks import ClockReading, clock_id, read_clock
 from workers.executors.dask_tasks import RunNames, buy_share
 from workers.messages import TIMESTAMPS, BuyerRecord
+from workers.speech import Fact, fact, say
 
 CONNECT_TIMEOUT_S = 10.0
 POLL_S = 0.05
@@ -47,6 +52,48 @@ def scheduler_problem(scheduler: str | None) -> str | None:
     return None
 
 
+def _connect(scheduler: str) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise RunFailed(f"could not reach the Dask scheduler at {scheduler}: {e}") from e
+
+
+def _tasks(config: SimulationConfig, client: Any, scheduler: str) -> int:
+    """How many tasks the run is shared out in; StoreRefused (field `workers`) when they cannot all run at once
+    but the run needs them to (they wait at one start line), RunFailed when the cluster has no workers."""
+    threads = sum(client.nthreads().values())
+    if threads == 0:
+        raise RunFailed(f"the Dask cluster at {scheduler} has no workers")
+    tasks = min(config.workers or threads, config.buyers)
+    if config.together and tasks > threads:
+        raise StoreRefused(
+            f"workers {tasks:,} is more than the {threads:,} worker threads of the Dask cluster at {scheduler}: "
+            f"every task waits at the start line until all have started, so all must run at once; give workers "
+            f"at most {threads:,}",
+            "workers",
+            tasks,
+            threads,
+        )
+    return tasks
+
+
+def check_cluster(config: SimulationConfig, scheduler: str | None) -> None:
+    """Refuse a dask run its cluster cannot take, before anything starts: StoreRefused without a scheduler or
+    with more tasks (`workers`) than the cluster's worker threads; RunFailed when the cluster cannot be asked."""
+    problem = scheduler_problem(scheduler)
+    if problem is not None:
+        raise StoreRefused(problem, "executor", "dask")
+    assert scheduler is not None
+    client = _connect(scheduler)
+    try:
+        _tasks(config.resolved(), client, scheduler)
+    finally:
+        client.close(timeout=CONNECT_TIMEOUT_S)
+
+
 class DaskRace(_Race):
     def __init__(
         self,
@@ -59,11 +106,18 @@ class DaskRace(_Race):
         problem = scheduler_problem(scheduler)
         if problem is not None:
             raise StoreRefused(problem, "executor", "dask")
+        assert scheduler is not None
         super().__init__(config, run_dir, time_limit_s, store_urls)
         self.results.close()  # the records come over the cluster's Queue, not a pipe
         self.scheduler = scheduler
         self.names = RunNames.of(f"ticketrush-{uuid.uuid4().hex}")
-        self.client: Any = None
+        self.client: Any = _connect(scheduler)
+        try:
+            self.tasks = _tasks(config, self.client, scheduler)
+        except BaseException:
+            self.client.close(timeout=CONNECT_TIMEOUT_S)
+            self.client = None
+            raise
         self.futures: list[Any] = []
         self.ready: set[int] = set()
         self.ended: dict[int, str | None] = {}
@@ -78,21 +132,9 @@ class DaskRace(_Race):
     # -- launch -----------------------------------------------------------------------------------------------
 
     def launch(self) -> None:
-        from distributed import Client, Event, Queue
+        from distributed import Event, Queue
 
-        try:
-            self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError) as e:
-            raise RunFailed(f"could not reach the Dask scheduler at {self.scheduler}: {e}") from e
-        threads = sum(self.client.nthreads().values())
-        if threads == 0:
-            raise RunFailed(f"the Dask cluster at {self.scheduler} has no workers")
-        tasks = min(self.config.workers or threads, self.config.buyers)
-        if self.config.together and tasks > threads:
-            raise RunFailed(
-                f"workers {tasks} is more tasks than the {threads} worker threads of the Dask cluster at "
-                f"{self.scheduler}: every task waits at the start line, so all must run at once"
-            )
+        tasks = self.tasks
         problem = self.store.connection_problem(tasks, "one per dask task")
         if problem is not None:
             raise StoreRefused(problem, "workers", tasks)
@@ -160,6 +202,9 @@ class DaskRace(_Race):
                 for fields in message[2]:
                     record = BuyerRecord._make(fields)
                     self.records[record.buyer] = _shifted(record, shift) if shift else record
+            elif kind == "lost":
+                self.lost = self.lost or message[2]
+                self.stop.set()  # every task stops after the batch it is on
             elif kind == "ready":
                 reading = ClockReading(*message[2:6])
                 self.readings[share] = reading
@@ -190,9 +235,15 @@ class DaskRace(_Race):
                 error = "its dask worker was lost mid-run, before it reported this buyer"
             elif future.status != "finished":
                 error = f"its dask task failed: {future.exception()!r}"
+            elif self.lost is not None and how == "stopped":
+                error = "never ran: its dask task stopped once the store's server closed a connection"
             else:
                 error = f"its dask task ended ({self.ended.get(n) or how}) before it reported this buyer"
-            self._record_missing(self.shares[n], 0, error)
+            reading = self.readings.get(n)
+            host = reading.host if reading is not None else None
+            for buyer in self.shares[n]:
+                if buyer not in self.records:
+                    self.records[buyer] = BuyerRecord(buyer, 0, "error", error=error, host=host)
             self.settled.add(n)
 
     # -- reap and what the analysis adds ----------------------------------------------------------------------
@@ -225,30 +276,30 @@ class DaskRace(_Race):
             self.client = None
 
     def annotate(self, result: Result) -> Result:
-        """The analysis says which timestamps compare: those of one clock exactly, across clocks to within the
-        offsets' error."""
-        return result.model_copy(update={"explanation": f"{result.explanation} {self.clock_note()}"})
+        """The analysis says where the buyers ran and which of their timestamps compare."""
+        facts = [*result.explanation_facts, self.clock_note()]
+        return result.model_copy(update={"explanation": say(facts), "explanation_facts": facts})
 
-    def clock_note(self) -> str:
-        clocks: dict[str, set[str]] = {}
-        for reading in self.readings.values():
-            clocks.setdefault(reading.clock, set()).add(reading.host)
+    def clock_note(self) -> Fact:
+        """Timestamps of one clock (one kernel boot: a machine, its containers and network namespaces) compare
+        exactly; across two clocks, to within how far each was placed off this host's clock, added."""
         hosts = sorted({reading.host for reading in self.readings.values()})
-        names = ", ".join(hosts) or "no host"
-        tasks = len(self.shares)
-        if len(clocks) <= 1 and (self.own is None or set(clocks) <= {self.own.clock}):
-            return (
-                f"The buyers ran in {tasks} dask tasks on {names}, which share this machine's clock: every "
-                "timestamp compares exactly with every other."
-            )
-        errors = [self.best[c].error_ns for c in clocks if self.own is None or c != self.own.clock]
-        worst_ms = max(errors, default=0) / 1e6
-        return (
-            f"The buyers ran in {tasks} dask tasks on {len(clocks)} clocks ({names}): timestamps of one host compare "
-            f"exactly; those of different hosts were put on one clock through the store server's clock, to within "
-            f"{worst_ms:.2f} ms, so which of two buyers on different hosts read or wrote first is known only where "
-            f"their moments lie further apart than that."
-        )
+        where = {
+            "tasks": fact("n.dask_tasks", n=len(self.shares)),
+            "hosts": fact("n.hosts", n=len(hosts), names={"names": hosts, "size": len(hosts)}),
+        }
+        clocks = {reading.clock for reading in self.readings.values()}
+        if len(clocks) <= 1:
+            return fact("dask.one_clock", **where)
+        worst = sorted((self._placement_error(c) for c in clocks), reverse=True)[:2]
+        return fact("dask.clocks", **where, clocks=len(clocks), error_ms=f"{sum(worst) / 1e6:.2f}")
+
+    def _placement_error(self, clock: str) -> int:
+        """How far the records of `clock` may lie off this host's clock: none on this host's own; else the
+        errors of that clock's offset and of this host's."""
+        if self.own is None or clock == self.own.clock:
+            return 0
+        return self.best[clock].error_ns + self.own.error_ns
 
 
 def _shifted(record: BuyerRecord, shift: int) -> BuyerRecord:
@@ -259,4 +310,4 @@ def _shifted(record: BuyerRecord, shift: int) -> BuyerRecord:
     return BuyerRecord._make(fields)
 
 
-__all__ = ["DaskRace", "clock_id", "scheduler_problem"]
+__all__ = ["DaskRace", "check_cluster", "clock_id", "scheduler_problem"]

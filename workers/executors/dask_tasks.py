@@ -6,9 +6,11 @@
       |-- clock     this host's offset to the store server's clock (workers.executors.clocks)
       |-- open      the store, a connection of this task's own
       |-- ready     ("ready", share, host, clock, offset, error) on the run's Queue, then wait at the start line
-      |             (the run's start Event, set once every task is ready)
+      |             (the run's start Event, set once every task is ready); host: the worker's, as Dask names it
       |-- buy       the buyers one after another (workers.buyer.run_buyers), their records in batches on the
-      |             Queue; after each batch, the run's stop Event and the time limit are looked at
+      |             Queue, each naming the host; after each batch, the run's stop Event and the time limit are
+      |             looked at, and whether the store's server closed a connection on this task: then
+      |             ("lost", share, the server's words) and the task stops
       `-- end       ("end", share, why or None)
 
 Every message is a list of plain values (a distributed Queue carries msgpack). The task returns how it ended.
@@ -16,19 +18,21 @@ Every message is a list of plain values (a distributed Queue carries msgpack). T
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from multiprocessing import get_context
 from typing import NamedTuple
 
 from workers.buyer import run_buyers
-from workers.errors import TicketrushError
+from workers.errors import StoreLost, TicketrushError
 from workers.executors.clocks import read_clock
 from workers.messages import BuyerRecord
-from workers.stores.base import TicketStore
+from workers.stores.base import ServerStore, TicketStore
 from workers.strategies import Plan, strategy_class
 
 CLAIM_WAIT_S = 0.05
+_HOST_AT = BuyerRecord._fields.index("host")
 
 
 class RunNames(NamedTuple):
@@ -45,20 +49,45 @@ class RunNames(NamedTuple):
 
 
 class Stopped(Exception):
-    """The run's stop Event was set, or its time ran out: the task stops buying."""
+    """The run's stop Event was set, its time ran out, or its store's server closed a connection: the task
+    stops buying."""
+
+
+def worker_host() -> str:
+    """The host of the Dask worker this task runs on, as Dask names it (the address it is reached at)."""
+    from distributed import get_worker
+    from distributed.comm import get_address_host
+
+    return str(get_address_host(get_worker().address))
+
+
+def _named(records: Sequence[BuyerRecord], host: str) -> list[list[object]]:
+    rows = []
+    for record in records:
+        fields: list[object] = list(record)
+        fields[_HOST_AT] = host
+        rows.append(fields)
+    return rows
 
 
 class QueueReport:
-    """What `run_buyers` sends its batches to: the run's Queue, with a look at the stop Event after each."""
+    """What `run_buyers` sends its batches to: the run's Queue, with a look after each batch at the stop Event,
+    the time limit and the store (a server that closed a connection on this task stops it)."""
 
-    def __init__(self, queue: object, stop: object, share: int, deadline: float) -> None:
+    def __init__(self, queue: object, stop: object, share: int, host: str, store: TicketStore, deadline: float) -> None:
         self.queue = queue
         self.stop = stop
         self.share = share
+        self.host = host
+        self.store = store
         self.deadline = deadline
 
     def send(self, records: Sequence[BuyerRecord]) -> None:
-        self.queue.put(["records", self.share, [list(r) for r in records]])  # type: ignore[attr-defined]
+        self.queue.put(["records", self.share, _named(records, self.host)])  # type: ignore[attr-defined]
+        heard = self.store.heard if isinstance(self.store, ServerStore) else None
+        if heard is not None:
+            self.queue.put(["lost", self.share, heard])  # type: ignore[attr-defined]
+            raise Stopped
         if self.stop.is_set() or time.monotonic() > self.deadline:  # type: ignore[attr-defined]
             raise Stopped
 
@@ -78,22 +107,27 @@ def buy_share(
     except TimeoutError:
         claim.set("claimed")
     numbers = range(*buyers)
+    host = worker_host()
     strategy = strategy_class(plan.strategy)(plan, store, get_context("fork"), [numbers])
     try:
         reading = read_clock(store)
         store.open()
     except TicketrushError as e:
-        queue.put(["records", share, [list(BuyerRecord(b, 0, "error", error=str(e))) for b in numbers]])
+        failed = [BuyerRecord(b, os.getpid(), "error", error=str(e)) for b in numbers]
+        queue.put(["records", share, _named(failed, host)])
+        if isinstance(e, StoreLost):
+            queue.put(["lost", share, str(e)])
         queue.put(["end", share, str(e)])
         return "failed"
-    queue.put(["ready", share, reading.host, reading.clock, reading.offset_ns, reading.error_ns])
+    queue.put(["ready", share, host, reading.clock, reading.offset_ns, reading.error_ns])
     if not start.wait(timeout=max(0.0, deadline - time.monotonic())):
         store.close()
         queue.put(["end", share, f"was not released from the start line within {time_limit_s:g} s"])
         return "stopped"
     strategy.after_fork(share)
+    report = QueueReport(queue, stop, share, host, store, deadline)
     try:
-        run_buyers(numbers, strategy, QueueReport(queue, stop, share, deadline))  # type: ignore[arg-type]
+        run_buyers(numbers, strategy, report)  # type: ignore[arg-type]
     except Stopped:
         queue.put(["end", share, "stopped"])
         return "stopped"

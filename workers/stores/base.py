@@ -167,6 +167,7 @@ class ServerStore(TicketStore):
         self.key = run_key(run_dir)
         self._notice_r: int | None = None
         self._notice_w: int | None = None
+        self.heard: str | None = None  # the first loss this process met, for a caller with no launcher to tell
 
     def __getstate__(self) -> dict[str, object]:
         return {"run_dir": self.run_dir, "url": self.url}
@@ -193,6 +194,7 @@ class ServerStore(TicketStore):
     def lost(self, what: str, error: BaseException) -> StoreLost:
         """The StoreLost for `error`, said once to the launcher: "the PostgreSQL server at ... <what>: <its words>"."""
         message = f"the {self.server} server at {self.where} {what}: {self.words(error)}"
+        self.heard = self.heard or message
         if self._notice_w is not None:
             with contextlib.suppress(OSError):  # a full pipe already holds a message: the first one is enough
                 os.write(self._notice_w, message.encode()[: select.PIPE_BUF - 1] + b"\n")

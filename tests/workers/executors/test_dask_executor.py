@@ -15,6 +15,7 @@ from workers import RunCancelled, RunTimedOut, SimulationConfig, StoreRefused, r
 from workers.executors.clocks import ClockReading
 from workers.executors.dask_executor import DaskRace
 from workers.messages import BuyerRecord
+from workers.speech import say
 from workers.stores.redis import RedisStore
 
 pytestmark = pytest.mark.timeout(90)
@@ -46,8 +47,13 @@ def test_dask_redis_atomic_sells_exactly_the_tickets_over_two_workers(
     assert (result.buyers_succeeded, result.buyers_sold_out, result.buyers_errored) == (700, 2300, 0)
     assert sorted(r.buyer for r in report.records) == list(range(1, 3001))
     assert seen[-1] == 3000
-    assert "4 dask tasks on " in result.explanation  # two workers of two threads: one task per thread
-    assert "share this machine's clock: every timestamp compares exactly" in result.explanation
+    assert (
+        "The buyers ran in 4 dask tasks on 1 host (127.0.0.1), whose timestamps all come from one clock"
+        in result.explanation
+    )  # two workers of two threads, both on 127.0.0.1: one task per thread
+    assert "each compares exactly with every other" in result.explanation
+    assert {r.host for r in report.records} == {"127.0.0.1"}
+    assert "在 4 个 dask 任务里,运行于 1 台主机(127.0.0.1)" in result.spoken("zh").explanation
     starts = [r.t_start for r in report.records if r.t_start is not None]
     assert min(starts) >= 0 and max(starts) - min(starts) < result.duration_ms * 1e6  # one clock for all
 
@@ -168,11 +174,12 @@ class _Messages:
         return self.messages.pop(0)
 
 
-def test_dask_records_of_another_host_are_put_on_this_hosts_clock(run_dir: Path) -> None:
+def test_dask_records_of_another_host_are_put_on_this_hosts_clock(cluster: Cluster, run_dir: Path) -> None:
     """Hosts with another boot id: their timestamps move by (their offset - ours) to the store's clock; the
     explanation says they compare only to within the offsets' error. Hosts of our boot id do not move at all."""
     config = SimulationConfig(executor="dask", store="redis", strategy="atomic", buyers=2, tickets=1)
-    race = DaskRace(config.resolved(), run_dir, 10.0, {"redis": "redis://127.0.0.1:6379/0"}, "tcp://h:8786")
+    race = DaskRace(config.resolved(), run_dir, 10.0, {"redis": "redis://127.0.0.1:6379/0"}, cluster.address)
+    race.reap(cleanly=True)  # nothing was launched: only what the messages below say is looked at
     race.shares = [range(1, 3, 2), range(2, 3, 2)]
     race.own = ClockReading("here", "boot-a", offset_ns=1_000_000_000, error_ns=100_000)
     other = BuyerRecord(2, 7, "success", 1, 1, 0, None, 5_000, 5_000, None, None, 6_000, 6_000, 7_000)
@@ -192,5 +199,9 @@ def test_dask_records_of_another_host_are_put_on_this_hosts_clock(run_dir: Path)
         2_000_005_000, 2_000_006_000, 2_000_006_000, 2_000_007_000
     )  # fmt: skip
     assert moved.t_lock_requested is None
-    note = race.clock_note()
-    assert "2 clocks (here, there)" in note and "to within 0.40 ms" in note
+    assert (moved.host, race.records[1].host) == (None, None)  # the tasks name the host, not the coordinator
+    race.shares.append(range(3, 3))
+    race.readings[2] = ClockReading("there", "boot-b", 3_000_000_000, 900_000)  # a worse reading of that clock
+    note = say([race.clock_note()])
+    assert note.startswith("The buyers ran in 3 dask tasks on 2 hosts (here and there), with 2 clocks among them")
+    assert "to within 0.50 ms" in note  # the best reading of each clock: 0.10 + 0.40 ms
