@@ -70,7 +70,7 @@ def _tasks(config: SimulationConfig, client: Any, scheduler: str) -> int:
     tasks = min(config.workers or threads, config.buyers)
     if config.together and tasks > threads:
         raise StoreRefused(
-            f"workers {tasks:,} is more than the {threads:,} worker threads of the Dask cluster at {scheduler}: "
+            f"{tasks:,} tasks are more than the {threads:,} worker threads of the Dask cluster at {scheduler}: "
             f"every task waits at the start line until all have started, so all must run at once; give workers "
             f"at most {threads:,}",
             "workers",

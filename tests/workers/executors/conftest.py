@@ -1,6 +1,6 @@
 """A real Dask cluster for the dask executor's tests (bench.cluster: `dask scheduler` and two `dask worker`
-processes on 127.0.0.1). The fixture that starts a cluster stops it, and checks that none of its processes is
-left."""
+processes on 127.0.0.1), and the servers of tests/servers.py. The fixture that starts a cluster stops it, and
+checks that none of its processes is left."""
 
 from __future__ import annotations
 
@@ -13,9 +13,17 @@ import psutil
 import pytest
 
 from bench.cluster import Cluster, start_cluster, stop_cluster
-from tests.servers import postgres_url, redis_url
+from tests.servers import drop_runs_under, postgres, postgres_url, redis_server, redis_url, servers_of
 
-__all__ = ["Cluster", "postgres_url", "redis_url"]
+__all__ = ["Cluster", "postgres", "postgres_url", "redis_server", "redis_url"]
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_on_the_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """What a test's runs made on the servers (tables, keys) goes with the test."""
+    servers = servers_of(request)
+    yield
+    drop_runs_under(tmp_path, servers)
 
 
 def _pids(cluster: Cluster) -> set[int]:
