@@ -1,6 +1,8 @@
 """A Dask cluster on this host for the benchmark and the tests: `dask scheduler` and `dask worker` processes on
 127.0.0.1, on ports they choose themselves (the scheduler writes its address to a scheduler file, which the
-workers read). `stop_cluster` terminates, then kills, every one of them and checks that none is left."""
+workers read). A worker may be given a place of its own: a command its process runs under (`ip netns exec NS`)
+and the address it listens on there. `stop_cluster` terminates, then kills, every one of them and checks that
+none is left."""
 
 from __future__ import annotations
 
@@ -8,11 +10,20 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+
+
+class Place(NamedTuple):
+    """Where a worker runs: under `prefix` (nothing: this host as it is), listening on `host`."""
+
+    prefix: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
 
 
 @dataclass
@@ -37,13 +48,18 @@ def _wait_for_workers(address: str, count: int) -> None:
         client.wait_for_workers(count, timeout=START_TIMEOUT_S)
 
 
-def start_cluster(folder: Path, workers: int = 2, threads: int = 1) -> Cluster:
+def start_cluster(
+    folder: Path, workers: int = 2, threads: int = 1, *, host: str = "127.0.0.1", places: Sequence[Place] = ()
+) -> Cluster:
+    """A scheduler listening on `host` and `workers` workers of `threads` threads each, at `places` (default:
+    this host, on 127.0.0.1), every one connected."""
+    places = list(places) or [Place()] * workers
     scheduler_file = folder / "scheduler.json"
     logs = folder / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     common = ["--dashboard-address", ":0"]
     scheduler = subprocess.Popen(
-        [*_command("scheduler"), "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(scheduler_file),
+        [*_command("scheduler"), "--host", host, "--port", "0", "--scheduler-file", str(scheduler_file),
          "--no-show", *common],
         stdout=subprocess.DEVNULL, stderr=(logs / "scheduler.log").open("wb"),
     )  # fmt: skip
@@ -55,15 +71,16 @@ def start_cluster(folder: Path, workers: int = 2, threads: int = 1) -> Cluster:
                 raise RuntimeError(f"the dask scheduler did not start: {(logs / 'scheduler.log').read_text()}")
             time.sleep(0.05)
         cluster.address = json.loads(scheduler_file.read_text())["address"]
-        for n in range(workers):
+        for n, place in enumerate(places):
             cluster.workers.append(
                 subprocess.Popen(
                     [
+                        *place.prefix,
                         *_command("worker"),
                         "--scheduler-file",
                         str(scheduler_file),
                         "--host",
-                        "127.0.0.1",
+                        place.host,
                         "--nthreads",
                         str(threads),
                         "--no-nanny",
@@ -75,7 +92,7 @@ def start_cluster(folder: Path, workers: int = 2, threads: int = 1) -> Cluster:
                     stderr=(logs / f"worker-{n + 1}.log").open("wb"),
                 )
             )
-        _wait_for_workers(cluster.address, workers)
+        _wait_for_workers(cluster.address, len(places))
     except BaseException:
         stop_cluster(cluster)
         raise

@@ -7,12 +7,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import pytest
 
-from bench.cluster import Cluster, start_cluster, stop_cluster
+from bench.cluster import Cluster, Place, start_cluster, stop_cluster
+from tests.namespaces import Forwarder, Hosts, refusal, two_hosts
 from tests.servers import drop_runs_under, postgres, postgres_url, redis_server, redis_url, servers_of
 
 __all__ = ["Cluster", "postgres", "postgres_url", "redis_server", "redis_url"]
@@ -46,6 +49,48 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     yield running
     _SHARED.remove(running)
     stop_cluster(running)
+
+
+@dataclass
+class TwoHosts:
+    """A cluster whose two workers run in network namespaces of their own, and the store URLs they reach."""
+
+    cluster: Cluster
+    hosts: Hosts
+    store_urls: dict[str, str]
+
+
+def _forward(to: str, host: str) -> tuple[Forwarder, str]:
+    """A forwarder on `host` to the server of URL `to`, and the URL that reaches the server through it."""
+    parts = urlsplit(to)
+    forwarder = Forwarder(host, (parts.hostname or "127.0.0.1", parts.port or 0))
+    where = f"{forwarder.address[0]}:{forwarder.address[1]}"
+    netloc = f"{parts.username}@{where}" if parts.username else where
+    return forwarder, urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture(scope="module")
+def cluster_on_two_hosts(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_url: str
+) -> Iterator[TwoHosts]:
+    """Two workers of two threads, each in a network namespace of its own (tests/namespaces.py), the scheduler
+    and forwarders to PostgreSQL and Redis on this namespace's side of the first veth pair; skipped, saying why,
+    where the machine refuses namespaces."""
+    refused = refusal()
+    if refused is not None:
+        pytest.skip(refused)
+    with contextlib.ExitStack() as stack:
+        hosts = stack.enter_context(two_hosts())
+        urls = {}
+        for kind, url in (("postgres", postgres_url), ("redis", redis_url)):
+            forwarder, urls[kind] = _forward(url, hosts.gateways[0])
+            stack.callback(forwarder.close)
+        places = [Place(hosts.prefix(i), hosts.addresses[i]) for i in range(2)]
+        running = start_cluster(tmp_path_factory.mktemp("dask"), threads=2, host=hosts.gateways[0], places=places)
+        _SHARED.append(running)
+        stack.callback(stop_cluster, running)
+        stack.callback(_SHARED.remove, running)
+        yield TwoHosts(running, hosts, urls)
 
 
 @pytest.fixture
