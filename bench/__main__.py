@@ -364,6 +364,42 @@ def buyer_process_cost(sizes: Sizes, lesson_wall_s: float) -> tuple[dict[str, An
     return {"processes": n, "cpus": cpus, "fork_exit_floor_s": round(floor_s, 3), **costs}, table
 
 
+def dask_executor(quick: bool) -> tuple[dict[str, Any], Table]:
+    """Section 8: the dask executor (a scheduler and 2 workers of one thread on this host) beside the pool of 2
+    on one Redis server, Redis atomic; what a task and a run cost it; Redis's CPU per buyer, the shared ceiling."""
+    from bench.dask import FULL_BUYERS, QUICK_BUYERS, TIME_LIMIT_S
+
+    n = QUICK_BUYERS if quick else FULL_BUYERS
+    url = os.environ.get("TICKETRUSH_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    data = run_module("bench.dask", ["--buyers", str(n), "--redis", url], timeout_s=2 * TIME_LIMIT_S)
+    table = Table(
+        f"8. Past one host: {n:,} buyers, {n // 2:,} tickets, Redis atomic, 2 workers: dask beside the pool",
+        ["executor", "wall s", "start line to last record s", "buyers/s", "sold", "oversold", "errored",
+         "Redis CPU us/buyer"],
+    )  # fmt: skip
+    for name in ("dask", "pool"):
+        row = data[name]
+        table.add(
+            name,
+            f"{row['wall_s']:.2f}",
+            f"{row['run_ms'] / 1000:.2f}",
+            f"{row['buyers_per_second']:,}",
+            f"{row['sold']:,}",
+            str(row["oversold"]),
+            str(row["errored"]),
+            f"{row['redis_cpu_us_per_buyer']:.1f}",
+        )
+    task, per_run = data["task_overhead"], data["run_overhead_s"]
+    table.note(f"a dask task that does nothing: {task['per_task_ms']:.2f} ms ({task['tasks']} at once)")
+    table.note(f"a run of 2 buyers, end to end: dask {per_run['dask']:.2f} s, pool {per_run['pool']:.2f} s")
+    ceiling = 1e6 / max(data["dask"]["redis_cpu_us_per_buyer"], 0.01)
+    table.note(
+        f"one Redis server, single-threaded, at {data['dask']['redis_cpu_us_per_buyer']:.1f} us of CPU a buyer, sells "
+        f"at most ~{ceiling:,.0f} a second whatever the number of hosts (its CPU counts every client it had)"
+    )
+    return data, table
+
+
 def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
     first = results["lesson_vs_engine"]["rows"]
     process = first[PROCESS]
@@ -437,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         tables.append(table)
         results["experiments"], table = experiment_overhead(sizes)
         tables.append(table)
+    results["dask"], table = dask_executor(args.quick)
+    tables.append(table)
     print(file=sys.stderr)
     goals = judge(sizes, args.quick, results)
     command = "python -m bench" + (" --quick" if args.quick else "") + (f" --runs {args.runs}" if args.runs else "")

@@ -1,11 +1,13 @@
 """The dask executor's costs, on a cluster of this host (bench.cluster) against Redis:
 
-    python -m bench.dask [--buyers 20000] [--tasks 200] [--redis redis://127.0.0.1:6379/0]
+    python -m bench.dask [--buyers 1000000] [--tasks 200] [--redis redis://127.0.0.1:6379/0]
 
 1. per-task overhead: `--tasks` tasks that do nothing, submitted at once and gathered (what a task costs the
    scheduler, the network and the worker, with nothing to run);
-2. Redis atomic, `--buyers` buyers, on the dask executor (2 workers of one thread: 2 tasks) and on the pool
-   executor (2 workers), one after the other, each run timed end to end.
+2. per-run overhead: a run of 2 buyers on each executor (the client's connection, the clocks, the start line);
+3. Redis atomic, `--buyers` buyers, on the dask executor (2 workers of one thread: 2 tasks) and on the pool
+   executor (2 workers), one after the other, each run timed end to end, with the Redis server's CPU time per
+   buyer (its INFO), which bounds what any number of hosts can sell through that one server.
 
 Prints one JSON line. Both executors race on one Redis server and this host's two cores, so the figures compare
 the executors' overheads, not what many hosts would reach (see the README's note on scaling).
@@ -21,8 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from bench.cluster import start_cluster, stop_cluster
-from workers import SimulationConfig, run_simulation
+from workers import SimulationConfig, drop_store, run_simulation
+
+FULL_BUYERS = 1_000_000
+QUICK_BUYERS = 20_000
+TIME_LIMIT_S = 1800.0
 
 
 def _nothing(n: int) -> int:
@@ -40,20 +48,38 @@ def task_overhead(address: str, tasks: int) -> dict[str, Any]:
     return {"tasks": tasks, "wall_s": round(elapsed, 4), "per_task_ms": round(elapsed * 1000 / tasks, 3)}
 
 
-def atomic_run(executor: str, buyers: int, urls: dict[str, str], scheduler: str | None, folder: Path) -> dict[str, Any]:
+def _redis_cpu_s(url: str) -> float:
+    """The Redis server's CPU seconds so far (user + system, its INFO)."""
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def atomic_run(executor: str, buyers: int, url: str, scheduler: str | None, folder: Path) -> dict[str, Any]:
     config = SimulationConfig(
         executor=executor,  # type: ignore[arg-type]
         workers=2,
         store="redis",
         strategy="atomic",
         buyers=buyers,
-        tickets=buyers // 2,
+        tickets=max(1, buyers // 2),
         think_ms=0,
         hold_ms=0,
     )
+    run_dir, urls = folder / f"{executor}-{buyers}", {"redis": url}
+    cpu_before = _redis_cpu_s(url)
     started = time.perf_counter()
-    report = run_simulation(config, folder / executor, store_urls=urls, dask_scheduler=scheduler, time_limit_s=600)
-    wall_s = time.perf_counter() - started
+    try:
+        report = run_simulation(
+            config, run_dir, store_urls=urls, dask_scheduler=scheduler, time_limit_s=TIME_LIMIT_S, pause_collector=True
+        )
+        wall_s = time.perf_counter() - started
+        redis_cpu_s = _redis_cpu_s(url) - cpu_before
+    finally:
+        drop_store(config, run_dir, urls)
     r = report.result
     return {
         "executor": executor,
@@ -64,26 +90,31 @@ def atomic_run(executor: str, buyers: int, urls: dict[str, str], scheduler: str 
         "sold": r.tickets_sold,
         "oversold": r.oversold,
         "errored": r.buyers_errored,
+        "hosts": sorted({rec.host for rec in report.records if rec.host}),
+        "redis_cpu_us_per_buyer": round(redis_cpu_s * 1e6 / buyers, 2),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dask", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--buyers", type=int, default=20_000)
+    parser.add_argument("--buyers", type=int, default=FULL_BUYERS)
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
-    urls = {"redis": args.redis}
+    url = args.redis
     with tempfile.TemporaryDirectory(prefix="ticketrush-bench-dask-") as name:
         folder = Path(name)
         cluster = start_cluster(folder / "cluster", workers=2, threads=1)
         try:
             overhead = task_overhead(cluster.address, args.tasks)
-            dask = atomic_run("dask", args.buyers, urls, cluster.address, folder)
+            small = {"dask": atomic_run("dask", 2, url, cluster.address, folder)}
+            dask = atomic_run("dask", args.buyers, url, cluster.address, folder)
         finally:
             stop_cluster(cluster)
-        pool = atomic_run("pool", args.buyers, urls, None, folder)
-    json.dump({"task_overhead": overhead, "dask": dask, "pool": pool}, sys.stdout)
+        small["pool"] = atomic_run("pool", 2, url, None, folder)
+        pool = atomic_run("pool", args.buyers, url, None, folder)
+    per_run = {name: row["wall_s"] for name, row in small.items()}
+    json.dump({"task_overhead": overhead, "run_overhead_s": per_run, "dask": dask, "pool": pool}, sys.stdout)
     sys.stdout.write("\n")
     return 0
 

@@ -115,3 +115,24 @@ def test_a_measured_run_counts_the_cpu_and_page_faults_of_every_process_it_start
     assert many["page_faults"] > few["page_faults"] + 58 * 100
     # and their CPU: at least 1 ms more for each of the 58 more buyer processes (about 5 ms each in the README)
     assert many["cpu_s"] > few["cpu_s"] + 58 * 0.0005  # half a millisecond per process: far below its cost
+
+
+def test_dask_bench_runs_both_executors_on_one_redis_and_accounts_for_each(redis_url: str) -> None:
+    """bench.dask: the dask run (on its two workers of this host) and the pool run each sell exactly half the
+    buyers; the dask records name their host, the overheads and Redis's share are measured, and no key is left."""
+    import redis
+
+    data = run_json("bench.dask", "--buyers", "400", "--tasks", "20", "--redis", redis_url)
+    for name, hosts in (("dask", ["127.0.0.1"]), ("pool", [])):
+        row = data[name]
+        assert (row["buyers"], row["sold"], row["oversold"], row["errored"]) == (400, 200, 0, 0)
+        assert row["hosts"] == hosts
+        assert row["redis_cpu_us_per_buyer"] > 0
+    assert data["task_overhead"]["tasks"] == 20 and data["task_overhead"]["per_task_ms"] > 0
+    assert set(data["run_overhead_s"]) == {"dask", "pool"}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for executor in ("dask", "pool"):  # the runs' folders are <executor>-400: their keys, dropped
+            assert list(client.scan_iter(match=f"ticketrush:{executor}_400_*")) == []
+    finally:
+        client.close()
