@@ -397,6 +397,14 @@ def dask_executor(quick: bool) -> tuple[dict[str, Any], Table]:
         f"one Redis server, single-threaded, at {data['dask']['redis_cpu_us_per_buyer']:.1f} us of CPU a buyer, sells "
         f"at most ~{ceiling:,.0f} a second whatever the number of hosts (its CPU counts every client it had)"
     )
+    dask = data["dask"]
+    table.note(
+        f"on dask each buyer's record costs the scheduler {dask['scheduler_cpu_us_per_buyer']:.1f} us of CPU and "
+        f"the coordinator {dask['coordinator_cpu_us_per_buyer']:.1f} us (the pool's coordinator: "
+        f"{data['pool']['coordinator_cpu_us_per_buyer']:.1f} us): ceilings of ~"
+        f"{1e6 / max(dask['scheduler_cpu_us_per_buyer'], 0.01):,.0f} and "
+        f"~{1e6 / max(dask['coordinator_cpu_us_per_buyer'], 0.01):,.0f} buyers a second"
+    )
     return data, table
 
 

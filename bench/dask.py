@@ -7,7 +7,8 @@
 2. per-run overhead: a run of 2 buyers on each executor (the client's connection, the clocks, the start line);
 3. Redis atomic, `--buyers` buyers, on the dask executor (2 workers of one thread: 2 tasks) and on the pool
    executor (2 workers), one after the other, each run timed end to end, with the Redis server's CPU time per
-   buyer (its INFO), which bounds what any number of hosts can sell through that one server.
+   buyer (its INFO), which bounds what any number of hosts can sell through that one server, and on dask the
+   CPU time per buyer of the scheduler (the records pass through it) and of the coordinator (this process).
 
 Prints one JSON line. Both executors race on one Redis server and this host's two cores, so the figures compare
 the executors' overheads, not what many hosts would reach (see the README's note on scaling).
@@ -17,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import psutil  # type: ignore[import-untyped]
 import redis
 
 from bench.cluster import start_cluster, stop_cluster
@@ -58,7 +61,18 @@ def _redis_cpu_s(url: str) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def atomic_run(executor: str, buyers: int, url: str, scheduler: str | None, folder: Path) -> dict[str, Any]:
+def _cpu_s(process: psutil.Process | None) -> float:
+    """CPU seconds (user + system) of `process`, or of this one."""
+    if process is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def atomic_run(
+    executor: str, buyers: int, url: str, scheduler: str | None, folder: Path, scheduler_pid: int | None = None
+) -> dict[str, Any]:
     config = SimulationConfig(
         executor=executor,  # type: ignore[arg-type]
         workers=2,
@@ -70,14 +84,19 @@ def atomic_run(executor: str, buyers: int, url: str, scheduler: str | None, fold
         hold_ms=0,
     )
     run_dir, urls = folder / f"{executor}-{buyers}", {"redis": url}
-    cpu_before = _redis_cpu_s(url)
+    watched = {
+        "redis": None,
+        "coordinator": None,
+        "scheduler": psutil.Process(scheduler_pid) if scheduler_pid else None,
+    }
+    cpu_before = {"redis": _redis_cpu_s(url), "coordinator": _cpu_s(None), "scheduler": _cpu_s(watched["scheduler"])}
     started = time.perf_counter()
     try:
         report = run_simulation(
             config, run_dir, store_urls=urls, dask_scheduler=scheduler, time_limit_s=TIME_LIMIT_S, pause_collector=True
         )
         wall_s = time.perf_counter() - started
-        redis_cpu_s = _redis_cpu_s(url) - cpu_before
+        cpu_after = {"redis": _redis_cpu_s(url), "coordinator": _cpu_s(None), "scheduler": _cpu_s(watched["scheduler"])}
     finally:
         drop_store(config, run_dir, urls)
     r = report.result
@@ -91,7 +110,11 @@ def atomic_run(executor: str, buyers: int, url: str, scheduler: str | None, fold
         "oversold": r.oversold,
         "errored": r.buyers_errored,
         "hosts": sorted({rec.host for rec in report.records if rec.host}),
-        "redis_cpu_us_per_buyer": round(redis_cpu_s * 1e6 / buyers, 2),
+        **{
+            f"{name}_cpu_us_per_buyer": round((cpu_after[name] - cpu_before[name]) * 1e6 / buyers, 2)
+            for name in cpu_before
+            if name != "scheduler" or scheduler_pid
+        },
     }
 
 
@@ -108,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             overhead = task_overhead(cluster.address, args.tasks)
             small = {"dask": atomic_run("dask", 2, url, cluster.address, folder)}
-            dask = atomic_run("dask", args.buyers, url, cluster.address, folder)
+            dask = atomic_run("dask", args.buyers, url, cluster.address, folder, cluster.scheduler.pid)
         finally:
             stop_cluster(cluster)
         small["pool"] = atomic_run("pool", 2, url, None, folder)

@@ -2,7 +2,8 @@
 
     DaskRace (a coordinator race: launch, collect, reap)
       |-- connect   a distributed Client to the scheduler named by the caller (tcp://host:8786); more tasks
-      |             than the cluster has worker threads are refused (StoreRefused), before the store is made
+      |             than the cluster has worker threads, or than the store's server takes connections, are
+      |             refused (StoreRefused), before the store is made
       |-- share     the buyers, interleaved, in `workers` tasks (default one per worker thread of the cluster;
       |             never one task per buyer); each opens one connection to the store
       |-- clock     this host's offset to the store server's clock, as every task measures its own
@@ -33,7 +34,7 @@ from typing import Any
 from workers.analysis import Result
 from workers.config import SimulationConfig
 from workers.coordinator import REAP_GRACE_S, ProgressCallback, StepFeed, StopCheck, _Race
-from workers.errors import RunFailed, StoreRefused, TicketrushError
+from workers.errors import RunFailed, StoreLost, StoreRefused, TicketrushError
 from workers.executors.clocks import ClockReading, clock_id, read_clock
 from workers.executors.dask_tasks import RunNames, buy_share
 from workers.messages import TIMESTAMPS, BuyerRecord
@@ -113,7 +114,7 @@ class DaskRace(_Race):
         self.names = RunNames.of(f"ticketrush-{uuid.uuid4().hex}")
         self.client: Any = _connect(scheduler)
         try:
-            self.tasks = _tasks(config, self.client, scheduler)
+            self.tasks = self._tasks_taken()
         except BaseException:
             self.client.close(timeout=CONNECT_TIMEOUT_S)
             self.client = None
@@ -129,15 +130,23 @@ class DaskRace(_Race):
         self.start: Any = None
         self.stop: Any = None
 
+    def _tasks_taken(self) -> int:
+        """The run's tasks, once the cluster and the store's server are known to take that many at once."""
+        tasks = _tasks(self.config, self.client, self.scheduler)
+        try:
+            problem = self.store.connection_problem(tasks, "one per dask task")
+        except StoreLost as e:
+            raise RunFailed(str(e)) from e
+        if problem is not None:
+            raise StoreRefused(problem, "workers", tasks)
+        return tasks
+
     # -- launch -----------------------------------------------------------------------------------------------
 
     def launch(self) -> None:
         from distributed import Event, Queue
 
         tasks = self.tasks
-        problem = self.store.connection_problem(tasks, "one per dask task")
-        if problem is not None:
-            raise StoreRefused(problem, "workers", tasks)
         self.shares = [range(k + 1, self.config.buyers + 1, tasks) for k in range(tasks)]
         self.own = read_clock(self.store)
         self.queue = Queue(self.names.records, client=self.client)
