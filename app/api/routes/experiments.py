@@ -42,6 +42,7 @@ from workers.experiments import (
     spec_problems,
     summarise,
 )
+from workers.speech import fact
 
 NOT_AN_OBJECT = "the body must be a JSON object with config, trials and vary, sent as application/json"
 PAGE = FilePath(__file__).resolve().parents[2] / "static" / "experiment.html"
@@ -146,7 +147,7 @@ def get_experiment(
 ) -> ExperimentState:
     state = experiments.read(experiment_id) if is_valid_id(experiment_id) else None
     if state is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no experiment has the id {experiment_id[:64]!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, fact("api.no_experiment", id=repr(experiment_id[:64])))
     return state
 
 
@@ -193,7 +194,7 @@ def _server_limits(experiment: Plan, check: Callable[[Any], None], settings: Set
             check(point)
         except LimitExceeded as e:
             loc = ("vary", "values", index) if e.field == experiment.field else ("config", e.field)
-            problems.append(Problem(loc, f"{e.field}: {e.message}", e.value, "limit_exceeded"))
+            problems.append(Problem(loc, f"{e.field}: {e}", e.value, "limit_exceeded"))
     return problems
 
 
@@ -287,9 +288,8 @@ def cancel_experiment(
 ) -> ExperimentPublic:
     """Stop its queued and running trials (the finished ones keep their results); answers once none runs."""
     if experiment.status in FINISHED:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"experiment {experiment.row.id} is {experiment.status}; it cannot be cancelled"
-        )
+        now = fact(f"status.{experiment.status}")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("api.experiment_finished", id=experiment.row.id, status=now))
     for outcome in reversed(experiment.outcomes):  # the last first, so that none starts while they are cancelled
         if outcome.status in {Status.QUEUED, Status.RUNNING}:
             with contextlib.suppress(InvalidTransition, SimulationNotFound):  # it finished meanwhile
@@ -306,14 +306,14 @@ def cancel_experiment(
 def delete_experiment(experiment: ExperimentDep, experiments: ExperimentStoreDep, store: StoreDep) -> None:
     """Remove a finished experiment and its trials' simulations."""
     if experiment.status not in FINISHED:
+        now = fact(f"status.{experiment.status}")
         raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"experiment {experiment.row.id} is {experiment.status}; cancel it before deleting it",
+            status.HTTP_409_CONFLICT, fact("api.experiment_unfinished", id=experiment.row.id, status=now)
         )
     try:
         trials = experiments.delete(experiment.row.id)
     except ExperimentNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no experiment has the id {experiment.row.id!r}") from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, fact("api.no_experiment", id=repr(experiment.row.id))) from None
     for sim_id in trials:
         with contextlib.suppress(SimulationNotFound):
             store.delete(sim_id)

@@ -27,6 +27,7 @@ from app.settings import store_url_problem
 from app.store import SimulationNotFound, Store
 from workers import BuyerRecord, TicketrushError, drop_store
 from workers.messages import TIMESTAMPS
+from workers.speech import Fact, fact, told
 
 EVENTS_POLL_S = 0.2
 MAX_PAGE = 1000
@@ -125,10 +126,8 @@ def read_buyers(
     A simulation that stopped before finishing (failed, cancelled, interrupted) has no records.
     """
     if simulation.status in UNFINISHED:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"simulation {simulation.id} is {simulation.status}: its buyer records are saved when it finishes",
-        )
+        now = fact(f"status.{simulation.status}")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("api.records_unsaved", id=simulation.id, status=now))
     if format == "csv":
         return StreamingResponse(
             _csv_chunks(store, simulation.id),
@@ -187,20 +186,20 @@ def cancel_simulation(simulation: SimulationDep, dispatcher: DispatcherDep, stor
         503: {"description": "The server of the simulation's store cannot remove its table or keys now"},
     },
 )
-def delete_simulation(simulation: SimulationDep, store: StoreDep, settings: SettingsDep) -> None:
+def delete_simulation(simulation: SimulationDep, store: StoreDep, settings: SettingsDep, lang: LanguageDep) -> None:
     """Remove a finished simulation, its buyer records, its run folder and what it left on its store's server."""
-    if simulation.status in FINISHED:  # for good: a finished simulation never runs again
-        urls = settings.store_urls()
-        try:
-            why = store_url_problem(simulation.config.store, urls)
-            if why is None:
-                drop_store(simulation.config, store.run_dir(simulation.id), urls)
-        except TicketrushError as e:
-            why = str(e)
-        if why is not None:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"simulation {simulation.id} was not deleted: its tickets on store {simulation.config.store} "
-                f"could not be removed ({why})",
-            )
+    if simulation.status not in FINISHED:  # the store refuses it too, should it start meanwhile
+        now = fact(f"status.{simulation.status}")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("api.delete_unfinished", id=simulation.id, status=now))
+    urls = settings.store_urls()  # for good: a finished simulation never runs again
+    why: str | Fact | None
+    try:
+        why = store_url_problem(simulation.config.store, urls)
+        if why is None:
+            drop_store(simulation.config, store.run_dir(simulation.id), urls)
+    except TicketrushError as e:
+        why = told(e, lang)
+    if why is not None:
+        kept = fact("api.store_kept", id=simulation.id, store=simulation.config.store, why=why)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, kept)
     store.delete(simulation.id)
