@@ -46,7 +46,7 @@ from workers.experiments import (
 )
 from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind
 from workers.schedules import Model, ScheduleError, complete, play
-from workers.speech import DEFAULT, LANGUAGES, Fact, fact, language, render, said, told
+from workers.speech import DEFAULT, LANGUAGES, Fact, all_of, fact, language, render, said, told
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
 from workers.support import Cure, cures
@@ -520,14 +520,14 @@ def _write_sweep(
     out.write(f"(seed {seed}: trial k of every value ran with seed {seed} + k - 1; --seed {seed} repeats them)\n")
 
 
-def _describe_state(model: Model) -> str:
-    parts = [f"count={model.count}"]
+def _describe_state(model: Model, lang: str) -> str:
+    parts = [fact("cli.state.count", count=model.count)]
     if model.holders:
-        parts.append("lock held by " + ", ".join(f"buyer {h}" for h in model.holders))
+        parts.append(fact("cli.state.held", holders=all_of(fact("schedule.holder", buyer=h) for h in model.holders)))
     for number, b in model.buyers.items():
-        step = model.next_step(number)
-        parts.append(f"buyer {number}: {step or b.outcome}")
-    return "; ".join(parts)
+        step = model.next_step(number) or b.outcome
+        parts.append(fact("cli.state.buyer", buyer=number, step=fact(f"cli.state.{step}")))
+    return render(fact("cli.state.sep"), lang).join(render(part, lang) for part in parts)
 
 
 def _one_step(model: Model, word: str) -> int:
@@ -573,7 +573,7 @@ def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -
 
     runner = threading.Thread(target=run, name="ticketrush-step-run")
     runner.start()
-    out.write(f"{_describe_state(model)}\n> ")
+    out.write(f"{_describe_state(model, args.lang)}\n> ")
     out.flush()
     try:
         for line in lines:
@@ -588,7 +588,7 @@ def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -
                 continue
             for buyer in taken:
                 steps.put(buyer)
-            out.write(f"{_describe_state(model)}\n")
+            out.write(f"{_describe_state(model, args.lang)}\n")
             if all(model.done(b) for b in model.buyers):
                 break
             out.write("> ")
