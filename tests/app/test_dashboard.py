@@ -234,6 +234,22 @@ def test_dashboard_a_combination_the_page_never_offers_is_refused_with_the_apis_
     assert server.client.get("/simulations").json()["count"] == count
 
 
+def test_dashboard_in_chinese_shows_the_apis_refusal_in_chinese(server: Server, page: Page) -> None:
+    count = server.client.get("/simulations").json()["count"]
+    page.goto(f"{server.url}/?lang=zh")
+    page.locator("#store").select_option("memory")
+    page.locator("#strategy").evaluate(
+        "select => { select.add(new Option('optimistic', 'optimistic')); select.value = 'optimistic'; }"
+    )
+    page.get_by_role("button", name="开始", exact=True).click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "strategy:策略 'optimistic' 不能在存储 'memory' 上运行,这个存储能用的策略是 'read-write' 或 'seller';"
+        "策略 'optimistic' 能在存储 'file'、'sqlite'、'postgres' 或 'redis' 上运行"
+    )
+    assert server.client.get("/simulations").json()["count"] == count
+
+
 @pytest.mark.parametrize(
     ("strategy", "lock", "field", "typed", "handed_out", "gave_up"),
     [("read-write", "semaphore", "Permits", "2", 2, 0), ("optimistic", None, "Max retries", "0", 1, 9)],
