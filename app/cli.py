@@ -468,6 +468,7 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
             ExperimentSpec(config=config, trials=args.trials, vary=Vary(field=field, values=values)),
             spell=spell,
             range_form="min-max",
+            lang=args.lang,
         )
     except ExperimentInvalid as e:
         for problem in e.problems:

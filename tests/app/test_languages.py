@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from workers.experiments import VARIABLE_FIELDS
+
 
 def test_the_api_says_the_verdict_and_explanation_in_the_language_asked_for(
     make_client: Callable[..., TestClient],
@@ -142,3 +144,32 @@ def test_the_cli_step_refuses_a_step_in_chinese() -> None:
         "路人2在等文件锁:路人1正拿着",
         "count=0;路人1:抢票成功;路人2:抢票失败",
     ]
+
+
+def test_an_experiment_is_refused_in_chinese(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    spec = {
+        "config": {"store": "memory"},
+        "trials": 2,
+        "vary": {"field": "strategy", "values": ["read-write", "atomic"]},
+    }
+    refused = client.post("/experiments", json=spec, headers=ZH)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "vary", "values", 1]
+    assert error["msg"].startswith("strategy:策略 'atomic' 不能在存储 'memory' 上运行")
+    fixed = client.post("/experiments", json={**spec, "vary": {"field": "seed", "values": [1, 2]}}, headers=ZH)
+    assert fixed.json()["detail"][0]["msg"] == (
+        "vary.field:'seed' 不能变化(各次试验用种子 seed、seed + 1……重复同一个点);可以变化的有 "
+        + "、".join(VARIABLE_FIELDS[:-1])
+        + f" 或 {VARIABLE_FIELDS[-1]}"
+    )
+
+
+def test_the_cli_sweep_refuses_in_chinese() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "sweep", "--vary", "hold_ms=0,10", "--hold-ms", "5", "--lang", "zh"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "ticketrush: --hold-ms:--vary 已经设定了 hold_ms;请去掉 --hold-ms"

@@ -21,7 +21,7 @@ SOURCES = Path(__file__).resolve().parents[2]
 UNSAID = {"all", "when", "n", "size"}
 # Refusals name every fact they were given in every language: the field, the value got, what would work.
 ERRORS = ("field.", "allowed.", "config.", "support.", "schedule.", "settings.", "dispatcher.", "lifecycle.", "api.",
-          "body.", "interleavings.", "steps.", "replay.", "cli.")  # fmt: skip
+          "body.", "interleavings.", "steps.", "replay.", "cli.", "experiment.")  # fmt: skip
 
 
 def _fields(entry: object) -> set[str]:
