@@ -16,7 +16,7 @@ from starlette.routing import Match, Mount
 
 from app.dispatcher import RETRY_AFTER_S, LimitExceeded, QueueFull, ShuttingDown
 from app.lifecycle import InvalidTransition
-from app.store import SimulationBusy, SimulationNotFound, StoreError
+from app.store_errors import SimulationBusy, SimulationNotFound, StoreError
 from workers.config_errors import field_errors
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -26,9 +26,11 @@ from app.api.deps import DispatcherDep, SettingsDep, StoreDep, TokenDep
 from app.api.errors import STORE_UNAVAILABLE, _json_safe
 from app.dispatcher import LimitExceeded
 from app.experiments_store import ExperimentNotFound, ExperimentState, ExperimentStore
-from app.lifecycle import FINISHED, InvalidTransition, Status
+from app.lifecycle import TERMINAL, InvalidTransition, Status
+from app.run_folders import is_valid_id
 from app.settings import Settings
-from app.store import SimulationNotFound, SimulationRow, is_valid_id
+from app.store import SimulationRow
+from app.store_errors import SimulationNotFound
 from workers.experiments import (
     ExperimentInvalid,
     ExperimentSpec,
@@ -286,7 +288,7 @@ def cancel_experiment(
     experiment: ExperimentDep, dispatcher: DispatcherDep, experiments: ExperimentStoreDep
 ) -> ExperimentPublic:
     """Stop its queued and running trials (the finished ones keep their results); answers once none runs."""
-    if experiment.status in FINISHED:
+    if experiment.status in TERMINAL:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"experiment {experiment.row.id} is {experiment.status}; it cannot be cancelled"
         )
@@ -305,7 +307,7 @@ def cancel_experiment(
 )
 def delete_experiment(experiment: ExperimentDep, experiments: ExperimentStoreDep, store: StoreDep) -> None:
     """Remove a finished experiment and its trials' simulations."""
-    if experiment.status not in FINISHED:
+    if experiment.status not in TERMINAL:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
             f"experiment {experiment.row.id} is {experiment.status}; cancel it before deleting it",

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, model_validator
 
 from app.api.deps import SimulationDep, StoreDep, TokenDep
-from app.lifecycle import UNFINISHED, Status
+from app.lifecycle import ACTIVE, Status
 from app.store import SimulationRow, Store
 from workers.schedules import (
     MAX_SCHEDULE,
@@ -155,7 +155,7 @@ def _schedule_of(row: SimulationRow, store: Store) -> list[int]:
         return list(row.result.schedule)
     if row.config.mode == "step":
         return [*(row.config.schedule or ()), *store.steps(row.id)]
-    if row.status in UNFINISHED:
+    if row.status in ACTIVE:
         reason = f"simulation {row.id} is {row.status}; the schedule it follows is told from its records once it ends"
     elif row.result is None:
         reason = f"simulation {row.id} is {row.status}: it left no records to tell a schedule from"
