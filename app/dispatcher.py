@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 
-from app.lifecycle import FINISHED, InvalidTransition, Status
+from app.lifecycle import TERMINAL, InvalidTransition, Status
 from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
 from app.settings import Settings, executor_problem, store_url_problem
-from app.store import SimulationNotFound, SimulationRow, Store, StoreError
+from app.store import SimulationRow, Store
+from app.store_errors import SimulationNotFound, StoreError
 from workers import SimulationConfig, StoreLost, StoreRefused, check_store
-from workers.errors import Told
-from workers.hygiene import exit_cause
+from workers.errors import Told, exit_cause
 from workers.speech import Fact, fact, said
 
 logger = logging.getLogger("ticketrush")
@@ -116,7 +116,7 @@ class Dispatcher:
         Returns the ids that were interrupted.
         """
         interrupted = []
-        for row in self.store.unfinished():
+        for row in self.store.active():
             self._settle(row.id, Status.INTERRUPTED, error=f"the server stopped while this simulation was {row.status}")
             try:
                 self.store.clear_leftovers(row.id)
@@ -214,7 +214,7 @@ class Dispatcher:
         row = self.store.get(sim_id)
         if row is None:
             raise SimulationNotFound(sim_id)
-        if row.status in FINISHED:
+        if row.status in TERMINAL:
             raise InvalidTransition(sim_id, row.status, Status.CANCELLED)
         with self._lock:
             place = self._queue.index(sim_id) if sim_id in self._queue else None
@@ -240,7 +240,7 @@ class Dispatcher:
         if not run.done.wait(CANCEL_GRACE_S + 5.0):
             logger.error("the run process of %s did not stop within %.0f s", sim_id, CANCEL_GRACE_S + 5.0)
         final = self.store.get(sim_id)
-        if final is not None and final.status in FINISHED - {Status.CANCELLED}:
+        if final is not None and final.status in TERMINAL - {Status.CANCELLED}:
             raise InvalidTransition(sim_id, final.status, Status.CANCELLED)
 
     def close(self) -> None:
@@ -274,7 +274,7 @@ class Dispatcher:
                 self._start_queued()
                 self._wait()
                 self._reap()
-                self._police()
+                self._enforce_stops()
             except Exception:
                 logger.exception("dispatcher step failed")
                 time.sleep(POLL_S)
@@ -388,7 +388,7 @@ class Dispatcher:
 
     def _settle_exited(self, run: _Run) -> None:
         row = self.store.get(run.sim_id)
-        if row is None or row.status in FINISHED:
+        if row is None or row.status in TERMINAL:
             return
         if run.timed_out:
             limit = self.settings.run_timeout_s
@@ -399,7 +399,7 @@ class Dispatcher:
             cause = exit_cause(run.process.exitcode)
             self._settle(run.sim_id, Status.FAILED, error=f"the run process {cause} before finishing")
 
-    def _police(self) -> None:
+    def _enforce_stops(self) -> None:
         now = time.monotonic()
         with self._lock:
             for run in self._runs.values():

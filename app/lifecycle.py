@@ -36,8 +36,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.INTERRUPTED: frozenset(),
 }
 
-UNFINISHED = frozenset({Status.QUEUED, Status.RUNNING})
-FINISHED = frozenset(Status) - UNFINISHED
+ACTIVE = frozenset({Status.QUEUED, Status.RUNNING})
+TERMINAL = frozenset(Status) - ACTIVE
 
 
 class InvalidTransition(Exception):

@@ -86,3 +86,10 @@ class StoreFailed(RunFailed):
     def __init__(self, message: str, records: Iterable[BuyerRecord] = ()) -> None:
         super().__init__(message)
         self.records = list(records)
+
+
+def exit_cause(exitcode: int | None) -> str:
+    """How a child process ended, for error messages: "was killed by signal 9" or "exited with code 1"."""
+    if exitcode is not None and exitcode < 0:
+        return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"

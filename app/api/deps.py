@@ -11,8 +11,9 @@ from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.dispatcher import Dispatcher
+from app.run_folders import is_valid_id
 from app.settings import Settings
-from app.store import SimulationRow, Store, is_valid_id
+from app.store import SimulationRow, Store
 from workers.speech import fact, language
 
 

@@ -22,7 +22,7 @@ from starlette.routing import Match, Mount
 from app.api.deps import request_language
 from app.dispatcher import RETRY_AFTER_S, LimitExceeded, QueueFull, ShuttingDown
 from app.lifecycle import InvalidTransition
-from app.store import SimulationBusy, SimulationNotFound, StoreError
+from app.store_errors import SimulationBusy, SimulationNotFound, StoreError
 from workers.config_errors import field_errors
 from workers.errors import Told
 from workers.speech import catalogue, fact, is_fact, render, said, told

@@ -26,9 +26,11 @@ from app.api.deps import DispatcherDep, LanguageDep, SettingsDep, StoreDep, Toke
 from app.api.errors import STORE_UNAVAILABLE, _json_safe
 from app.dispatcher import LimitExceeded
 from app.experiments_store import ExperimentNotFound, ExperimentState, ExperimentStore
-from app.lifecycle import FINISHED, InvalidTransition, Status
+from app.lifecycle import TERMINAL, InvalidTransition, Status
+from app.run_folders import is_valid_id
 from app.settings import Settings
-from app.store import SimulationNotFound, SimulationRow, is_valid_id
+from app.store import SimulationRow
+from app.store_errors import SimulationNotFound
 from workers.experiments import (
     ExperimentInvalid,
     ExperimentSpec,
@@ -273,7 +275,7 @@ def cancel_experiment(
     experiment: ExperimentDep, dispatcher: DispatcherDep, experiments: ExperimentStoreDep
 ) -> ExperimentPublic:
     """Stop its queued and running trials (the finished ones keep their results); answers once none runs."""
-    if experiment.status in FINISHED:
+    if experiment.status in TERMINAL:
         now = fact(f"status.{experiment.status}")
         raise HTTPException(status.HTTP_409_CONFLICT, fact("api.experiment_finished", id=experiment.row.id, status=now))
     for outcome in reversed(experiment.outcomes):  # the last first, so that none starts while they are cancelled
@@ -291,7 +293,7 @@ def cancel_experiment(
 )
 def delete_experiment(experiment: ExperimentDep, experiments: ExperimentStoreDep, store: StoreDep) -> None:
     """Remove a finished experiment and its trials' simulations."""
-    if experiment.status not in FINISHED:
+    if experiment.status not in TERMINAL:
         now = fact(f"status.{experiment.status}")
         raise HTTPException(
             status.HTTP_409_CONFLICT, fact("api.experiment_unfinished", id=experiment.row.id, status=now)

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, model_validator
 
 from app.api.deps import LanguageDep, SimulationDep, StoreDep, TokenDep
-from app.lifecycle import UNFINISHED, Status
+from app.lifecycle import ACTIVE, Status
 from app.store import SimulationRow, Store
 from workers.errors import Refusal
 from workers.schedules import (
@@ -160,7 +160,7 @@ def _schedule_of(row: SimulationRow, store: Store) -> list[int]:
     if row.config.mode == "step":
         return [*(row.config.schedule or ()), *store.steps(row.id)]
     now = fact(f"status.{row.status}")
-    if row.status in UNFINISHED:
+    if row.status in ACTIVE:
         reason = fact("replay.unfinished", id=row.id, status=now)
     elif row.result is None:
         reason = fact("replay.no_records", id=row.id, status=now)

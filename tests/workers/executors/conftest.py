@@ -13,9 +13,6 @@ import psutil
 import pytest
 
 from bench.cluster import Cluster, start_cluster, stop_cluster
-from tests.servers import postgres_url, redis_url
-
-__all__ = ["Cluster", "postgres_url", "redis_url"]
 
 
 def _pids(cluster: Cluster) -> set[int]:
