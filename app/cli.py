@@ -46,7 +46,7 @@ from workers.experiments import (
 )
 from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind
 from workers.schedules import Model, ScheduleError, complete, play
-from workers.speech import DEFAULT, LANGUAGES, fact, language, render
+from workers.speech import DEFAULT, LANGUAGES, Fact, all_of, fact, language, render, said, told
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
 from workers.support import Cure, cures
@@ -297,7 +297,7 @@ def _cell(value: Any, lang: str) -> str:
 
 
 @contextlib.contextmanager
-def _run_folder(config: SimulationConfig) -> Iterator[tuple[Path, dict[str, str]]]:
+def _run_folder(config: SimulationConfig, lang: str) -> Iterator[tuple[Path, dict[str, str]]]:
     """A temporary folder for a run of `config`, and the URLs of the stores' servers (TICKETRUSH_POSTGRES_URL,
     TICKETRUSH_REDIS_URL); what the run left on its store's server goes with the folder."""
     urls = store_urls_from(os.environ)
@@ -318,12 +318,12 @@ def _run_folder(config: SimulationConfig) -> Iterator[tuple[Path, dict[str, str]
         try:
             drop_store(config, run_dir, urls)
         except TicketrushError as e:
-            sys.stderr.write(f"ticketrush: the run's tickets on store {config.store} were not removed: {e}\n")
+            _complain(fact("cli.store_kept", store=config.store, error=told(e, lang)), lang)
 
 
 def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
     progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
-    with _run_folder(config) as (run_dir, urls):
+    with _run_folder(config, args.lang) as (run_dir, urls):
         return run_simulation(
             config,
             run_dir,
@@ -407,7 +407,7 @@ def _vary(text: str) -> tuple[str, list[str]]:
     return field.strip().removeprefix("--").replace("-", "_"), [v.strip() for v in values.split(",")]
 
 
-_READS_AS = {int: "a whole number", _delay: "a number of milliseconds or a min-max range of them"}
+_READS_AS = {int: "cli.reads.int", _delay: "cli.reads.delay"}  # what a value of --vary reads as (workers/locales)
 
 
 def _sweep_spelling(field: str) -> Callable[[str], str]:
@@ -443,7 +443,7 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
     """One config at every value of --vary, each value --trials times, one run after another; Ctrl-C shows the
     trials that had finished, then stops (exit 130)."""
     if args.csv and args.json:
-        sys.stderr.write("ticketrush: --csv and --json: choose one\n")
+        _complain(fact("cli.csv_or_json"), args.lang)
         return 2
     field, texts = args.vary
     spell = _sweep_spelling(field)
@@ -453,21 +453,26 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
         try:
             values.append(read(text) if read is not None else text)
         except ValueError:
-            sys.stderr.write(f"ticketrush: --vary {field}: {_READS_AS.get(read, 'a value')} (got {text!r})\n")
+            reads_as = fact(_READS_AS.get(read, "cli.reads.value"))
+            _complain(
+                fact("field.refused", field=f"--vary {field}", message=fact("cli.got", what=reads_as, got=repr(text))),
+                args.lang,
+            )
             return 2
     config = _settings(args)
     if field in config and config.pop(field) != args.defaults.get(field):
-        sys.stderr.write(f"ticketrush: {_option(field)}: --vary sets {field}; leave {_option(field)} out\n")
+        _complain(fact("cli.vary_sets", option=_option(field), field=field), args.lang)
         return 2
     try:
         experiment = plan(
             ExperimentSpec(config=config, trials=args.trials, vary=Vary(field=field, values=values)),
             spell=spell,
             range_form="min-max",
+            lang=args.lang,
         )
     except ExperimentInvalid as e:
         for problem in e.problems:
-            sys.stderr.write(f"ticketrush: {problem.message}\n")
+            _complain(problem.message, args.lang)
         return 2
     total = len(experiment.points) * experiment.trials_per_point
     progress = ProgressBar(sys.stderr, unit="trials")
@@ -516,14 +521,14 @@ def _write_sweep(
     out.write(f"(seed {seed}: trial k of every value ran with seed {seed} + k - 1; --seed {seed} repeats them)\n")
 
 
-def _describe_state(model: Model) -> str:
-    parts = [f"count={model.count}"]
+def _describe_state(model: Model, lang: str) -> str:
+    parts = [fact("cli.state.count", count=model.count)]
     if model.holders:
-        parts.append("lock held by " + ", ".join(f"buyer {h}" for h in model.holders))
+        parts.append(fact("cli.state.held", holders=all_of(fact("schedule.holder", buyer=h) for h in model.holders)))
     for number, b in model.buyers.items():
-        step = model.next_step(number)
-        parts.append(f"buyer {number}: {step or b.outcome}")
-    return "; ".join(parts)
+        step = model.next_step(number) or b.outcome
+        parts.append(fact("cli.state.buyer", buyer=number, step=fact(f"cli.state.{step}")))
+    return render(fact("cli.state.sep"), lang).join(render(part, lang) for part in parts)
 
 
 def _one_step(model: Model, word: str) -> int:
@@ -531,7 +536,7 @@ def _one_step(model: Model, word: str) -> int:
     try:
         buyer = int(word)
     except ValueError:
-        raise ScheduleError(f"type a buyer's number, 'end' or 'quit' (got {word!r})") from None
+        raise ScheduleError(fact("cli.step_word", word=repr(word))) from None
     model.take(buyer)
     return buyer
 
@@ -554,7 +559,7 @@ def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -
 
     def run() -> None:
         try:
-            with _run_folder(config) as (run_dir, urls):
+            with _run_folder(config, args.lang) as (run_dir, urls):
                 report = run_simulation(
                     config,
                     run_dir,
@@ -569,7 +574,7 @@ def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -
 
     runner = threading.Thread(target=run, name="ticketrush-step-run")
     runner.start()
-    out.write(f"{_describe_state(model)}\n> ")
+    out.write(f"{_describe_state(model, args.lang)}\n> ")
     out.flush()
     try:
         for line in lines:
@@ -579,12 +584,12 @@ def cmd_step(args: argparse.Namespace, out: TextIO, lines: TextIO = sys.stdin) -
             try:
                 taken = complete(model) if word == "end" else [_one_step(model, word)]
             except ScheduleError as e:
-                out.write(f"{e}\n> ")
+                out.write(f"{told(e, args.lang)}\n> ")
                 out.flush()
                 continue
             for buyer in taken:
                 steps.put(buyer)
-            out.write(f"{_describe_state(model)}\n")
+            out.write(f"{_describe_state(model, args.lang)}\n")
             if all(model.done(b) for b in model.buyers):
                 break
             out.write("> ")
@@ -638,6 +643,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _complain(message: str | Fact, lang: str) -> None:
+    """One line on stderr: a fact said in `lang`, or words as they are."""
+    sys.stderr.write(f"ticketrush: {said(message, lang)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ticketrush", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -679,20 +689,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    lang = getattr(args, "lang", DEFAULT)  # serve has no --lang: its errors are said in English
     try:
         return int(args.handler(args, out))
     except ValidationError as e:
-        for error in field_errors(e, spell=_option, range_form="min-max"):
-            sys.stderr.write(f"ticketrush: {error.message}\n")
+        for error in field_errors(e, spell=_option, range_form="min-max", lang=lang):
+            _complain(error.message, lang)
         return 2
     except StoreRefused as e:
-        sys.stderr.write(f"ticketrush: {_option(e.field)}: {e}\n")
+        _complain(fact("field.refused", field=_option(e.field), message=told(e, lang)), lang)
         return 2
     except TicketrushError as e:
-        sys.stderr.write(f"ticketrush: {e}\n")
+        _complain(told(e, lang), lang)
         return 1
     except KeyboardInterrupt:
-        sys.stderr.write("ticketrush: interrupted; every buyer process was stopped\n")
+        _complain(fact("cli.interrupted"), lang)
         return 130
 
 

@@ -38,12 +38,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 
-from app.lifecycle import FINISHED, InvalidTransition, Status
+from app.lifecycle import TERMINAL, InvalidTransition, Status
 from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
 from app.settings import Settings, executor_problem, store_url_problem
-from app.store import SimulationNotFound, SimulationRow, Store, StoreError
+from app.store import SimulationRow, Store
+from app.store_errors import SimulationNotFound, StoreError
 from workers import RunFailed, SimulationConfig, StoreLost, StoreRefused, check_cluster, check_store
-from workers.hygiene import exit_cause
+from workers.errors import Told, exit_cause
+from workers.speech import Fact, fact, said
 
 logger = logging.getLogger("ticketrush")
 
@@ -58,22 +60,22 @@ SHUTDOWN_BEFORE_START = "the server was shut down before this simulation could s
 class LimitExceeded(Exception):
     """The simulation asks for more than this server allows."""
 
-    def __init__(self, field: str, value: object, limit: int | None, message: str) -> None:
+    def __init__(self, field: str, value: object, limit: int | None, message: str | Fact) -> None:
         super().__init__(field, value, limit, message)
         self.field = field
         self.value = value
         self.limit = limit
-        self.message = message
+        self.message = message  # words, or a fact (workers.speech) said in the user's language
 
     def __str__(self) -> str:
-        return self.message
+        return said(self.message)
 
 
-class QueueFull(Exception):
+class QueueFull(Told):
     """No room for another simulation: as many are running and queued as allowed."""
 
 
-class ShuttingDown(Exception):
+class ShuttingDown(Told):
     """The server is stopping and takes no new simulation."""
 
 
@@ -114,7 +116,7 @@ class Dispatcher:
         Returns the ids that were interrupted.
         """
         interrupted = []
-        for row in self.store.unfinished():
+        for row in self.store.active():
             self._settle(row.id, Status.INTERRUPTED, error=f"the server stopped while this simulation was {row.status}")
             try:
                 self.store.clear_leftovers(row.id)
@@ -132,15 +134,14 @@ class Dispatcher:
                 "buyers",
                 config.buyers,
                 s.max_buyers,
-                f"at most {s.max_buyers:,} buyers are allowed on this server (TICKETRUSH_MAX_BUYERS)",
+                fact("dispatcher.max_buyers", n=s.max_buyers),
             )
         if config.executor == "process" and config.buyers > s.max_process_buyers:
             raise LimitExceeded(
                 "buyers",
                 config.buyers,
                 s.max_process_buyers,
-                f"at most {s.max_process_buyers:,} buyers are allowed with executor 'process', one process per "
-                "buyer (TICKETRUSH_MAX_PROCESS_BUYERS); use executor 'pool' for more",
+                fact("dispatcher.max_process_buyers", n=s.max_process_buyers),
             )
         self._check_store(config)
 
@@ -180,19 +181,14 @@ class Dispatcher:
         room = self.settings.max_running + self.settings.max_queued
         with self._lock:
             if self._closing:
-                raise ShuttingDown("the server is shutting down; it takes no new simulation")
+                raise ShuttingDown(fact("dispatcher.shutting_down"))
             taken = len(self._queue) + len(self._starting) + len(self._runs) + self._admitting
             if taken + count > room:
-                limits = (
-                    f"TICKETRUSH_MAX_RUNNING={self.settings.max_running}, "
-                    f"TICKETRUSH_MAX_QUEUED={self.settings.max_queued}"
-                )
+                limits = dict(running=self.settings.max_running, queued=self.settings.max_queued, room=room)
                 raise QueueFull(
-                    f"{room} simulations are already running or queued, the most this server takes ({limits}); "
-                    "try again when one has finished"
+                    fact("dispatcher.queue_full", **limits)
                     if count == 1
-                    else f"these {count} runs need {count} of the {room} places this server has for running and "
-                    f"queued simulations ({limits}), and {room - taken} are free; try again when some have finished"
+                    else fact("dispatcher.queue_full_for", **limits, count=count, free=room - taken)
                 )
             self._admitting += count  # its room is kept while it is stored
         try:
@@ -209,7 +205,7 @@ class Dispatcher:
         if closing:  # close() came while they were being stored, and has cancelled the queue without them
             for row in rows:
                 self._settle(row.id, Status.CANCELLED, error=SHUTDOWN_BEFORE_START)
-            raise ShuttingDown("the server is shutting down; it takes no new simulation")
+            raise ShuttingDown(fact("dispatcher.shutting_down"))
         self._wake()
         return rows
 
@@ -221,7 +217,7 @@ class Dispatcher:
         row = self.store.get(sim_id)
         if row is None:
             raise SimulationNotFound(sim_id)
-        if row.status in FINISHED:
+        if row.status in TERMINAL:
             raise InvalidTransition(sim_id, row.status, Status.CANCELLED)
         with self._lock:
             place = self._queue.index(sim_id) if sim_id in self._queue else None
@@ -247,7 +243,7 @@ class Dispatcher:
         if not run.done.wait(CANCEL_GRACE_S + 5.0):
             logger.error("the run process of %s did not stop within %.0f s", sim_id, CANCEL_GRACE_S + 5.0)
         final = self.store.get(sim_id)
-        if final is not None and final.status in FINISHED - {Status.CANCELLED}:
+        if final is not None and final.status in TERMINAL - {Status.CANCELLED}:
             raise InvalidTransition(sim_id, final.status, Status.CANCELLED)
 
     def close(self) -> None:
@@ -281,7 +277,7 @@ class Dispatcher:
                 self._start_queued()
                 self._wait()
                 self._reap()
-                self._police()
+                self._enforce_stops()
             except Exception:
                 logger.exception("dispatcher step failed")
                 time.sleep(POLL_S)
@@ -395,7 +391,7 @@ class Dispatcher:
 
     def _settle_exited(self, run: _Run) -> None:
         row = self.store.get(run.sim_id)
-        if row is None or row.status in FINISHED:
+        if row is None or row.status in TERMINAL:
             return
         if run.timed_out:
             limit = self.settings.run_timeout_s
@@ -406,7 +402,7 @@ class Dispatcher:
             cause = exit_cause(run.process.exitcode)
             self._settle(run.sim_id, Status.FAILED, error=f"the run process {cause} before finishing")
 
-    def _police(self) -> None:
+    def _enforce_stops(self) -> None:
         now = time.monotonic()
         with self._lock:
             for run in self._runs.values():

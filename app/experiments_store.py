@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.lifecycle import FINISHED, Status
-from app.store import SimulationRow, Store, new_id
+from app.lifecycle import TERMINAL, Status
+from app.run_folders import new_id
+from app.store import SimulationRow, Store
 from workers.experiments import Outcome, Plan, label, trial_seed
 
 SCHEMA = """
@@ -89,7 +90,7 @@ class ExperimentState:
 def status_of(statuses: Sequence[Status]) -> Status:
     """An experiment's status from its trials': queued until one starts, running until all have finished; then
     interrupted, cancelled or failed if any trial was (in that order), else completed."""
-    if any(s not in FINISHED for s in statuses):
+    if any(s not in TERMINAL for s in statuses):
         return Status.QUEUED if all(s == Status.QUEUED for s in statuses) else Status.RUNNING
     for final in (Status.INTERRUPTED, Status.CANCELLED, Status.FAILED):
         if final in statuses:
@@ -177,12 +178,12 @@ class ExperimentStore:
         status = status_of([r.status for r in runs])
         started = [r.started_at for r in runs if r.started_at is not None]
         finished = [r.finished_at for r in runs if r.finished_at is not None]
-        done = sum(1 for r in runs if r.status in FINISHED)
+        done = sum(1 for r in runs if r.status in TERMINAL)
         return ExperimentState(
             row=row,
             status=status,
             started_at=min(started, default=None),
-            finished_at=max(finished, default=None) if status in FINISHED else None,
+            finished_at=max(finished, default=None) if status in TERMINAL else None,
             finished=done + len(row.trials) - len(runs),
             error=_error(row, runs, status),
             outcomes=outcomes,
@@ -218,7 +219,7 @@ def _row(values: tuple[Any, ...], trials: list[TrialLink]) -> ExperimentRow:
 
 def _error(row: ExperimentRow, runs: Sequence[SimulationRow], status: Status) -> str | None:
     """Why a finished experiment did not complete: how far it got, and its first trial that did not."""
-    if status not in FINISHED - {Status.COMPLETED}:
+    if status not in TERMINAL - {Status.COMPLETED}:
         return None
     completed = sum(1 for r in runs if r.status == Status.COMPLETED)
     first = next(r for r in runs if r.status != Status.COMPLETED)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from workers.speech import Fact, fact, said
+
 
 class Status(StrEnum):
     QUEUED = "queued"
@@ -34,8 +36,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.INTERRUPTED: frozenset(),
 }
 
-UNFINISHED = frozenset({Status.QUEUED, Status.RUNNING})
-FINISHED = frozenset(Status) - UNFINISHED
+ACTIVE = frozenset({Status.QUEUED, Status.RUNNING})
+TERMINAL = frozenset(Status) - ACTIVE
 
 
 class InvalidTransition(Exception):
@@ -47,8 +49,14 @@ class InvalidTransition(Exception):
         self.current = current
         self.target = target
 
+    @property
+    def fact(self) -> Fact:
+        """What it says, in any language (workers.speech)."""
+        current, target = fact(f"status.{self.current}"), fact(f"status.{self.target}")
+        return fact("lifecycle.invalid_transition", id=self.sim_id, status=current, target=target)
+
     def __str__(self) -> str:
-        return f"simulation {self.sim_id} is {self.current}; it cannot become {self.target}"
+        return said(self.fact)
 
 
 def check_transition(sim_id: str, current: Status, target: Status) -> None:

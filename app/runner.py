@@ -2,7 +2,7 @@
 
     execute(sim_id, config_json, data_dir, time_limit_s, server_pid, store_urls, dask_scheduler)
       |-- die with the server      PR_SET_PDEATHSIG: killed even when the server is killed with SIGKILL
-      |-- yield the CPU            a session of its own, whose scheduling group is niced (see `_yield_cpu`)
+      |-- yield the CPU            a session of its own, whose scheduling group is niced (see `_nice_own_session`)
       |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
       |   SHUTDOWN_SIGNAL = stop  the same, because the server is shutting down (and the run says so)
       |-- queued -> running
@@ -25,7 +25,8 @@ from pathlib import Path
 from types import FrameType
 
 from app.lifecycle import InvalidTransition, Status
-from app.store import Store, StoreError
+from app.store import Store
+from app.store_errors import StoreError
 from workers import Result, RunCancelled, SimulationConfig, StoreFailed, TicketrushError, run_simulation
 from workers.hygiene import die_with_parent
 
@@ -51,7 +52,7 @@ class StopRequest:
         return self.requested
 
 
-def _yield_cpu() -> None:
+def _nice_own_session() -> None:
     """Let the API answer promptly however many buyers are running.
 
     Niceness is per process: even at nice 19, a thousand runnable buyers outweigh the server fifteen to one.
@@ -102,7 +103,7 @@ def execute(
     """Process target: run simulation `sim_id` and store its outcome; `store_urls` names the stores' servers,
     `dask_scheduler` the cluster of executor 'dask'."""
     die_with_parent(server_pid)
-    _yield_cpu()
+    _nice_own_session()
     stop = StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT, SHUTDOWN_SIGNAL):
         signal.signal(signum, stop)
@@ -117,7 +118,7 @@ def execute(
     try:
         report = run_simulation(
             SimulationConfig.model_validate_json(config_json),
-            store.run_dir(sim_id),
+            store.folders.path(sim_id),
             on_progress=lambda finished, _total: store.set_progress(sim_id, finished),
             should_stop=stop.should_stop,
             time_limit_s=time_limit_s,
@@ -130,7 +131,7 @@ def execute(
         _settle(store, sim_id, Status.CANCELLED, error=stop.reason)
     except StoreFailed as e:
         with contextlib.suppress(StoreError):  # the failure is what matters; the records are what is left of it
-            store.save_buyers(sim_id, e.records)
+            store.buyer_files.save(sim_id, e.records)
         _settle(store, sim_id, Status.FAILED, error=str(e))
     except TicketrushError as e:
         _settle(store, sim_id, Status.FAILED, error=str(e))
@@ -139,7 +140,7 @@ def execute(
         _settle(store, sim_id, Status.FAILED, error=f"the run failed unexpectedly: {type(e).__name__}: {e}")
     else:
         try:
-            store.save_buyers(sim_id, report.records)
+            store.buyer_files.save(sim_id, report.records)
         except StoreError as e:
             _settle(store, sim_id, Status.FAILED, error=f"the run finished but its buyer records were not saved: {e}")
             return

@@ -10,6 +10,8 @@ from annotated_types import Ge, Gt, Le
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.speech import Fact, fact
+
 ENV_PREFIX = "TICKETRUSH_"
 _KINDS: dict[object, str] = {int: "a whole number", float: "a number", Path: "a folder path", str: "text"}
 
@@ -49,25 +51,24 @@ def store_urls_from(environ: Mapping[str, str]) -> dict[str, str]:
     return {store: url for store, variable in STORE_URL_VARIABLES.items() if (url := environ.get(variable))}
 
 
-def store_url_problem(store: str, store_urls: Mapping[str, str]) -> str | None:
-    """Why `store` cannot be used here, naming the variable that would give it its server; None when it can."""
+def store_url_problem(store: str, store_urls: Mapping[str, str]) -> Fact | None:
+    """Why `store` cannot be used here, naming the variable that would give it its server, as a fact
+    (workers.speech); None when it can."""
     variable = STORE_URL_VARIABLES.get(store)
     if variable is None or store_urls.get(store):
         return None
-    return f"store {store} needs {variable}, the URL of its server; it is not set"
+    return fact("settings.store_url", store=store, variable=variable)
 
 
 DASK_SCHEDULER_VARIABLE = f"{ENV_PREFIX}DASK_SCHEDULER"
 
 
-def executor_problem(executor: str, dask_scheduler: str | None) -> str | None:
-    """Why `executor` cannot be used here, naming the variable that would give it its cluster; None when it can."""
+def executor_problem(executor: str, dask_scheduler: str | None) -> Fact | None:
+    """Why `executor` cannot be used here, naming the variable that would give it its cluster, as a fact; None
+    when it can."""
     if executor != "dask" or dask_scheduler:
         return None
-    return (
-        f"executor dask needs {DASK_SCHEDULER_VARIABLE}, the address of its Dask scheduler (tcp://host:8786); "
-        "it is not set"
-    )
+    return fact("settings.dask_scheduler", variable=DASK_SCHEDULER_VARIABLE)
 
 
 def settings_problems(error: ValidationError) -> list[str]:

@@ -1,25 +1,19 @@
-"""Where simulations live: SQLite files under the data directory, shared by the server and its run processes.
+"""Where simulations live: a SQLite database under the data directory, shared by the server and its run processes.
 
     data_dir/server.lock                held by the server that owns the data dir (app.ownership)
-    data_dir/ticketrush.sqlite3         table `simulations`: one row each (status, config, times, result)
-    data_dir/runs/<id>/db.json          the run's ticket db (and db.json.lock for the file lock)
-    data_dir/runs/<id>/buyers.sqlite3   table `buyers`: one row per buyer, written once the run has finished
+    data_dir/ticketrush.sqlite3         tables `simulations` (status, config, times, result), `totals`, `steps`
+    data_dir/runs/<id>/                 the run's folder (app.run_folders): its ticket db, its buyer records
+                                        (app.buyer_files)
 
-The shared database is in WAL mode, so readers go on while a run process writes, and every write to it is
-one short IMMEDIATE transaction. Each thread keeps one connection (threads and processes never share one). A
-run's buyer rows (up to a million) go to a file of their own: written under a temporary name and renamed
-into place, so the file is there whole or not at all, and writing or deleting it never holds the shared
-database's write lock. A run process saves the buyers first, then the result and the final status.
+The database is in WAL mode, so readers go on while a run process writes, and every write to it is one short
+IMMEDIATE transaction. Each thread keeps one connection (threads and processes never share one). A run process
+saves the buyers first, then the result and the final status.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,13 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.lifecycle import FINISHED, UNFINISHED, Status, check_transition
-from workers import BuyerRecord, Result, SimulationConfig, remove_leftovers
+from app.buyer_files import BuyerFiles
+from app.lifecycle import ACTIVE, TERMINAL, Status, check_transition
+from app.run_folders import RunFolders, new_id
+from app.store_errors import SimulationBusy, SimulationNotFound, StoreError
+from workers import Result, SimulationConfig
 
 DB_NAME = "ticketrush.sqlite3"
-BUYERS_DB_NAME = "buyers.sqlite3"
 BUSY_TIMEOUT_S = 30.0
-ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS simulations (
@@ -66,49 +61,7 @@ CREATE TABLE IF NOT EXISTS steps (
 # total name -> the Result field it sums. A store made before this table starts from what its rows hold.
 TOTALS = {"buyers": "buyers_total", "tickets_sold": "tickets_sold", "tickets_oversold": "oversold"}
 
-BUYERS_SCHEMA = """
-CREATE TABLE buyers (
-    buyer            INTEGER PRIMARY KEY,
-    pid              INTEGER NOT NULL,
-    outcome          TEXT NOT NULL,
-    seen             INTEGER,
-    read             INTEGER,
-    wrote            INTEGER,
-    error            TEXT,
-    t_start          INTEGER,
-    t_searched       INTEGER,
-    t_lock_requested INTEGER,
-    t_lock_acquired  INTEGER,
-    t_read           INTEGER,
-    t_write          INTEGER,
-    t_end            INTEGER,
-    retries          INTEGER,
-    host             TEXT
-)
-"""
-
 _SIMULATION_COLUMNS = "id, status, config, created_at, started_at, finished_at, finished, buyers, result, error"
-_BUYER_COLUMNS = ", ".join(BuyerRecord._fields)
-_INSERT_BUYER = f"INSERT INTO buyers ({_BUYER_COLUMNS}) VALUES ({', '.join('?' * len(BuyerRecord._fields))})"
-
-
-def _buyer_columns(db: sqlite3.Connection) -> str:
-    """The columns of a BuyerRecord, as a buyer file of any version gives them: NULL for one it was saved without
-    (`host`, added later)."""
-    present = {row[1] for row in db.execute("PRAGMA table_info(buyers)")}
-    return ", ".join(name if name in present else f"NULL AS {name}" for name in BuyerRecord._fields)
-
-
-class StoreError(Exception):
-    """The SQLite store could not be read or written."""
-
-
-class SimulationNotFound(LookupError):
-    """No simulation has this id."""
-
-
-class SimulationBusy(Exception):
-    """The simulation is queued or running, so it cannot be deleted."""
 
 
 @dataclass(frozen=True)
@@ -137,14 +90,6 @@ class Totals:
     buyers: int
     tickets_sold: int
     tickets_oversold: int
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def is_valid_id(text: str) -> bool:
-    return ID_PATTERN.fullmatch(text) is not None
 
 
 def _iso(moment: datetime) -> str:
@@ -179,13 +124,9 @@ class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.absolute()  # the buyer files are opened by URI, which needs a whole path
         self.path = data_dir / DB_NAME
-        self.runs_dir = data_dir / "runs"
+        self.folders = RunFolders(self.data_dir / "runs")
+        self.buyer_files = BuyerFiles(self.folders)
         self._local = threading.local()
-
-    def run_dir(self, sim_id: str) -> Path:
-        if not is_valid_id(sim_id):
-            raise SimulationNotFound(sim_id)
-        return self.runs_dir / sim_id
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -237,7 +178,7 @@ class Store:
 
     def init(self) -> None:
         """Create the data directory, the database and its tables if they do not exist yet."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.folders.init()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode = WAL")
             db.executescript(SCHEMA)
@@ -309,12 +250,12 @@ class Store:
             (count,) = db.execute("SELECT COUNT(*) FROM simulations").fetchone()
         return [_row(r) for r in rows], count
 
-    def unfinished(self) -> list[SimulationRow]:
-        marks = ", ".join("?" * len(UNFINISHED))
+    def active(self) -> list[SimulationRow]:
+        marks = ", ".join("?" * len(ACTIVE))
         with self._connect() as db:
             rows = db.execute(
                 f"SELECT {_SIMULATION_COLUMNS} FROM simulations WHERE status IN ({marks}) ORDER BY created_at",
-                tuple(UNFINISHED),
+                tuple(ACTIVE),
             ).fetchall()
         return [_row(r) for r in rows]
 
@@ -379,95 +320,17 @@ class Store:
             found = db.execute("SELECT status FROM simulations WHERE id = ?", (sim_id,)).fetchone()
             if found is None:
                 raise SimulationNotFound(sim_id)
-            if Status(found[0]) not in FINISHED:
+            if Status(found[0]) not in TERMINAL:
                 raise SimulationBusy(f"simulation {sim_id} is {found[0]}; cancel it before deleting it")
             db.execute("DELETE FROM simulations WHERE id = ?", (sim_id,))
             db.execute("DELETE FROM steps WHERE sim_id = ?", (sim_id,))
         # Only once the row is gone for good: a commit that fails (a full disk) must leave the files in place.
-        try:
-            shutil.rmtree(self.run_dir(sim_id))
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            raise StoreError(f"{sim_id} was deleted, but not its run folder: {e}") from e
-
-    def buyers_path(self, sim_id: str) -> Path:
-        return self.run_dir(sim_id) / BUYERS_DB_NAME
-
-    def _partial_buyers_path(self, sim_id: str) -> Path:
-        path = self.buyers_path(sim_id)
-        return path.with_name(f"{path.name}.partial")
+        self.folders.remove(sim_id)
 
     def clear_leftovers(self, sim_id: str) -> None:
-        """Delete the half-written files of a run that was killed with the server (never a finished file)."""
-        remove_leftovers(self.run_dir(sim_id))
-        self._partial_buyers_path(sim_id).unlink(missing_ok=True)
-
-    def save_buyers(self, sim_id: str, records: Iterable[BuyerRecord]) -> None:
-        """Write a finished run's buyer records to their own file, which appears whole or not at all."""
-        path = self.buyers_path(sim_id)
-        partial = self._partial_buyers_path(sim_id)
-        partial.unlink(missing_ok=True)
-        try:
-            db = sqlite3.connect(partial, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode = OFF")
-                db.execute(BUYERS_SCHEMA)
-                db.execute("BEGIN")
-                db.executemany(_INSERT_BUYER, records)
-                db.execute("COMMIT")
-            finally:
-                db.close()
-            os.replace(partial, path)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot save the buyers of {sim_id}: {e}") from e
-        finally:
-            partial.unlink(missing_ok=True)
-
-    @contextmanager
-    def _buyers_db(self, sim_id: str) -> Iterator[sqlite3.Connection | None]:
-        """The run's buyer file, read-only; None when the run has saved none (it has not finished)."""
-        path = self.buyers_path(sim_id)
-        if not path.exists():
-            yield None
-            return
-        try:
-            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
-        except sqlite3.Error:
-            yield None  # deleted meanwhile
-            return
-        try:
-            yield db
-        except sqlite3.Error as e:
-            raise StoreError(f"{path}: {e}") from e
-        finally:
-            db.close()
-
-    def buyers(self, sim_id: str, offset: int, limit: int) -> tuple[list[BuyerRecord], int]:
-        """One page of a simulation's buyer records, by buyer number, and how many there are in all."""
-        with self._buyers_db(sim_id) as db:
-            if db is None:
-                return [], 0
-            rows = db.execute(
-                f"SELECT {_buyer_columns(db)} FROM buyers ORDER BY buyer LIMIT ? OFFSET ?", (limit, offset)
-            ).fetchall()
-            (count,) = db.execute("SELECT COUNT(*) FROM buyers").fetchone()
-        return [BuyerRecord(*r) for r in rows], count
-
-    def iter_buyers(self, sim_id: str, chunk: int = 5000) -> Iterator[list[BuyerRecord]]:
-        """Every buyer record of a simulation, in chunks; each chunk is read on its own connection."""
-        after = 0
-        while True:
-            with self._buyers_db(sim_id) as db:
-                if db is None:
-                    return
-                rows = db.execute(
-                    f"SELECT {_buyer_columns(db)} FROM buyers WHERE buyer > ? ORDER BY buyer LIMIT ?", (after, chunk)
-                ).fetchall()
-            if not rows:
-                return
-            yield [BuyerRecord(*r) for r in rows]
-            after = rows[-1][0]
+        """Delete what a run killed with the server left half-made: the engine's files, a buyer file being saved."""
+        self.folders.clear_leftovers(sim_id)
+        self.buyer_files.clear_partial(sim_id)
 
     def totals(self) -> Totals:
         with self._transaction() as db:

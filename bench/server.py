@@ -28,7 +28,7 @@ import httpx
 from bench.memory import PeakPss
 from bench.procs import ROOT
 
-FINISHED = {"completed", "failed", "cancelled", "interrupted"}
+TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
 START_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 300.0
 
@@ -105,7 +105,7 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             body: dict[str, Any] = httpx.get(f"{self.base_url}/simulations/{sim_id}", timeout=30).json()
-            if body["status"] in FINISHED:
+            if body["status"] in TERMINAL:
                 return body
             time.sleep(0.05)
         raise RuntimeError(f"simulation {sim_id} did not finish within {timeout_s:g} s")
@@ -165,7 +165,7 @@ async def _load(server: Server, buyers: int, clients: int, pace_s: float | None,
                 gets.append(time.perf_counter() - sent)
                 if response.status_code != 200:
                     errors += 1
-                elif response.json()["status"] in FINISHED:
+                elif response.json()["status"] in TERMINAL:
                     finished.set()
                 if pace_s is not None:  # the next poll `pace_s` after this one was sent, like a dashboard
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -272,7 +272,7 @@ def experiment_vs_runs(server: Server, config: dict[str, Any], values: int, tria
         created.raise_for_status()
         location = created.headers["Location"]
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while (experiment := client.get(location).json())["status"] not in FINISHED:
+        while (experiment := client.get(location).json())["status"] not in TERMINAL:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"experiment {location} did not finish within {RUN_TIMEOUT_S:g} s")
             time.sleep(0.02)
@@ -288,7 +288,7 @@ def experiment_vs_runs(server: Server, config: dict[str, Any], values: int, tria
             posted.raise_for_status()
             sim_id = posted.json()["id"]
             deadline = time.monotonic() + RUN_TIMEOUT_S
-            while (run := client.get(f"/simulations/{sim_id}").json())["status"] not in FINISHED:
+            while (run := client.get(f"/simulations/{sim_id}").json())["status"] not in TERMINAL:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"simulation {sim_id} did not finish within {RUN_TIMEOUT_S:g} s")
                 time.sleep(0.02)

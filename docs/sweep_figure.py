@@ -27,7 +27,7 @@ EXPERIMENT = {
     "trials": 5,
     "vary": {"field": "hold_ms", "values": [0, 1, 2, 5, 10, 20, 50, 100]},
 }
-FINISHED = {"completed", "failed", "cancelled", "interrupted"}
+TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
 TIMEOUT_S = 600.0
 
 
@@ -40,7 +40,7 @@ def main() -> int:
         created.raise_for_status()
         location = f"{server.base_url}{created.headers['Location']}"
         deadline = time.monotonic() + TIMEOUT_S
-        while (experiment := httpx.get(location, timeout=30).json())["status"] not in FINISHED:
+        while (experiment := httpx.get(location, timeout=30).json())["status"] not in TERMINAL:
             if time.monotonic() > deadline:
                 raise SystemExit(f"the experiment did not finish within {TIMEOUT_S:g} s")
             time.sleep(0.5)

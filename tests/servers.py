@@ -2,8 +2,8 @@
 
 The servers are TICKETRUSH_POSTGRES_URL and TICKETRUSH_REDIS_URL, else the local ones (PostgreSQL on
 127.0.0.1:5432 with trust authentication, database `test`, user `postgres`; Redis on 127.0.0.1:6379). A test
-that needs one fails, never skips, when it does not answer: the README says how to start them. Tests that use
-them are marked `postgres` or `redis`.
+that uses one is marked `postgres` or `redis`; where it does not answer, the test skips and says why, which under
+CI is a failure (tests/conftest.py). Loaded for every test by tests/conftest.py (`pytest_plugins`).
 
 A run's connections carry its name (application_name on PostgreSQL, CLIENT SETNAME on Redis), so a test
 closes only its own run's connections from the server side (pg_terminate_backend, CLIENT KILL), never the
@@ -13,8 +13,11 @@ server itself or anyone else's.
 from __future__ import annotations
 
 import os
+import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -24,27 +27,75 @@ from workers.stores.base import run_key
 from workers.stores.postgres import PostgresStore
 from workers.stores.redis import RedisStore
 
-POSTGRES_URL = os.environ.get("TICKETRUSH_POSTGRES_URL") or "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = os.environ.get("TICKETRUSH_REDIS_URL") or "redis://127.0.0.1:6379/0"
-ANSWER_TIMEOUT_S = 5
+LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+ANSWER_TIMEOUT_S = 5.0
+
+
+def _postgres_answer(url: str) -> str | None:
+    """None if a PostgreSQL server at `url` lets its user into its database without a password; else why not."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5432
+    user, database = parts.username or "postgres", parts.path.lstrip("/") or parts.username or "postgres"
+    params = b"".join(f"{k}\0{v}\0".encode() for k, v in (("user", user), ("database", database))) + b"\0"
+    startup = struct.pack("!ii", 8 + len(params), 196608) + params  # a StartupMessage, protocol 3.0
+    try:
+        with socket.create_connection((host, port), timeout=ANSWER_TIMEOUT_S) as s:
+            s.sendall(startup)
+            while True:  # authentication, parameters, then ReadyForQuery or an ErrorResponse
+                kind, length = struct.unpack("!ci", _read(s, 5))
+                body = _read(s, length - 4)
+                if kind == b"R" and struct.unpack("!i", body[:4])[0] != 0:
+                    return f"PostgreSQL at {host}:{port} asks {user} for a password; the tests expect trust"
+                if kind == b"E":
+                    fields = {f[:1]: f[1:].decode(errors="replace") for f in body.split(b"\0") if f}
+                    return f"PostgreSQL at {host}:{port} refused {user} on database {database}: {fields.get(b'M')}"
+                if kind == b"Z":
+                    s.sendall(b"X\0\0\0\4")  # Terminate
+                    return None
+    except OSError as e:
+        return f"no PostgreSQL answers at {host}:{port} ({e})"
+
+
+def _redis_answer(url: str) -> str | None:
+    """None if a Redis server at `url` answers PING; else why not."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+    try:
+        with socket.create_connection((host, port), timeout=ANSWER_TIMEOUT_S) as s:
+            s.sendall(b"PING\r\n")
+            answer = s.recv(64)
+    except OSError as e:
+        return f"no Redis answers at {host}:{port} ({e})"
+    return None if answer == b"+PONG\r\n" else f"Redis at {host}:{port} answered PING with {answer!r}"
+
+
+def _read(s: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = s.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    return data
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=ANSWER_TIMEOUT_S).close()
-    except psycopg.Error as e:
-        pytest.fail(f"no PostgreSQL answers at {POSTGRES_URL} ({e}); start it or set TICKETRUSH_POSTGRES_URL")
-    return POSTGRES_URL
+    """The PostgreSQL server the tests use (TICKETRUSH_POSTGRES_URL, else the local one, database `test`)."""
+    url = os.environ.get("TICKETRUSH_POSTGRES_URL") or LOCAL_POSTGRES_URL
+    if problem := _postgres_answer(url):
+        pytest.skip(f"{problem}: start it, or set TICKETRUSH_POSTGRES_URL")
+    return url
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=ANSWER_TIMEOUT_S).ping()
-    except redis.RedisError as e:
-        pytest.fail(f"no Redis answers at {REDIS_URL} ({e}); start it or set TICKETRUSH_REDIS_URL")
-    return REDIS_URL
+    """The Redis server the tests use (TICKETRUSH_REDIS_URL, else the local one)."""
+    url = os.environ.get("TICKETRUSH_REDIS_URL") or LOCAL_REDIS_URL
+    if problem := _redis_answer(url):
+        pytest.skip(f"{problem}: start it, or set TICKETRUSH_REDIS_URL")
+    return url
 
 
 class Postgres:

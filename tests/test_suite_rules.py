@@ -1,6 +1,7 @@
 """The suite's own rules (tests/conftest.py), run on a small suite of their own: under CI, a test that needs
 the browser, the disk tricks, the image's tini, PostgreSQL or Redis fails instead of skipping; elsewhere it
-skips, saying what is missing; other skips and expected failures are left as they are.
+skips, saying what is missing; other skips and expected failures are left as they are, and so is a netns test's
+skip where the machine refuses network namespaces.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def test_browser_expected_failure():
 @pytest.mark.browser
 def test_browser_that_runs():
     assert True
+
+@pytest.mark.netns
+@pytest.mark.redis
+def test_netns_refused_by_the_kernel():
+    pytest.skip("network namespaces: the kernel refused `ip netns add`: Operation not permitted")
+
+@pytest.mark.netns
+def test_netns_whose_server_is_missing(redis_url):
+    assert redis_url
 """
 
 
@@ -76,6 +86,8 @@ def test_suite_under_ci_a_skipped_machine_test_is_a_failure(
         "test_skips_for_a_reason_of_its_own": "skipped",
         "test_browser_expected_failure": "skipped",  # an xfail is reported as skipped, and stays one
         "test_browser_that_runs": "passed",
+        "test_netns_refused_by_the_kernel": "skipped",  # the machine's rule, which .ci/run cannot change
+        "test_netns_whose_server_is_missing": "failed",
     }
     assert found["test_needs_the_browser"][2].startswith(
         "skipped under CI, where a browser test must run: Skipped: needs Debian's chromium\n.ci/run installs"

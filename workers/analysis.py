@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from workers.locks import DEFAULT_PERMITS
+from workers.locks import lock_fact
 from workers.messages import BuyerRecord
 from workers.speech import DEFAULT, Fact, fact, say
 from workers.witnesses import CureFigures, cure_story, figures
@@ -228,13 +228,6 @@ def find_conflicts(records: Sequence[BuyerRecord]) -> list[Conflict]:
                 )
     conflicts.sort(key=lambda c: (-c.size, -c.read, c.first_writer))
     return conflicts[:MAX_CONFLICTS]
-
-
-def lock_fact(kind: str, permits: int | None) -> Fact:
-    """The lock as the explanation names it, in any language."""
-    if kind == "semaphore":
-        return fact("lock.semaphore", n=permits or DEFAULT_PERMITS)
-    return fact(f"lock.{kind}")
 
 
 def _n(key: str, n: int) -> Fact:

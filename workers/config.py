@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind, admits, describe
+from workers.errors import Refusal
+from workers.locks import DEFAULT_LOCK_TTL_MS, DEFAULT_PERMITS, LockKind, admits, lock_fact
 from workers.schedules import MAX_SCHEDULE, MAX_SCHEDULED_BUYERS, SCHEDULED_STRATEGIES, Race, ScheduleError, follow
+from workers.speech import fact, one_of
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
 from workers.support import RETRYING, executor_problem, lock_problem, strategy_problem
@@ -29,17 +31,27 @@ Delay = Millis | MillisRange
 
 
 def race_of(buyers: int, tickets: int, strategy: str, lock: str, permits: int | None, max_retries: int) -> Race:
-    return Race(buyers, tickets, strategy, describe(lock, permits) or "none", admits(lock, permits), max_retries)
+    return Race(
+        buyers,
+        tickets,
+        strategy,
+        lock_fact(lock, permits) if lock != "none" else "none",
+        admits(lock, permits),
+        max_retries,
+    )
 
 
 def _steppable(what: str, fields: dict[str, object]) -> None:
-    """Refuse a schedule or step mode for a run whose buyers cannot be stepped."""
+    """Refuse a schedule or step mode (`what`: "schedule" or "step_mode") for a run whose buyers cannot be
+    stepped."""
+    said = fact(f"config.{what}")
     if fields.get("executor") != "process":
-        raise ValueError(f"{what} needs executor 'process': one process per buyer, so any buyer can step")
+        raise Refusal(fact("config.steps_need_process", what=said))
     if fields.get("strategy") not in SCHEDULED_STRATEGIES:
-        raise ValueError(f"{what} steps strategy 'read-write' or 'optimistic', not '{fields.get('strategy')}'")
+        strategies = one_of(SCHEDULED_STRATEGIES, quoted=True)
+        raise Refusal(fact("config.steps_strategy", what=said, strategies=strategies, strategy=fields.get("strategy")))
     if int(fields.get("buyers", 0)) > MAX_SCHEDULED_BUYERS:  # type: ignore[call-overload]
-        raise ValueError(f"{what} steps at most {MAX_SCHEDULED_BUYERS} buyers")
+        raise Refusal(fact("config.steps_buyers", what=said, n=MAX_SCHEDULED_BUYERS))
 
 
 def delay_bounds(delay: Delay) -> tuple[float, float]:
@@ -139,7 +151,7 @@ class SimulationConfig(BaseModel):
         store = info.data.get("store")
         problem = strategy_problem(store, value) if store is not None else None
         if problem is not None:
-            raise ValueError(problem)
+            raise Refusal(problem)
         return value
 
     @field_validator("lock")
@@ -148,7 +160,7 @@ class SimulationConfig(BaseModel):
         strategy, store = info.data.get("strategy"), info.data.get("store")
         problem = lock_problem(strategy, value, store) if strategy is not None and store is not None else None
         if problem is not None:
-            raise ValueError(problem)
+            raise Refusal(problem)
         return value
 
     @field_validator("permits")
@@ -156,7 +168,7 @@ class SimulationConfig(BaseModel):
     def _permits_are_the_semaphores(cls, value: int | None, info: ValidationInfo) -> int | None:
         lock = info.data.get("lock")
         if value is not None and lock not in (None, "semaphore"):
-            raise ValueError(f"permits are the semaphore's; lock '{lock}' has none (use lock 'semaphore')")
+            raise Refusal(fact("config.permits_of_semaphore", lock=lock))
         return value
 
     @field_validator("lock_ttl_ms")
@@ -164,7 +176,7 @@ class SimulationConfig(BaseModel):
     def _ttl_is_the_redis_locks(cls, value: int | None, info: ValidationInfo) -> int | None:
         lock = info.data.get("lock")
         if value is not None and lock not in (None, "redis"):
-            raise ValueError(f"lock_ttl_ms is the Redis lock's; lock '{lock}' does not expire (use lock 'redis')")
+            raise Refusal(fact("config.ttl_of_redis_lock", lock=lock))
         return value
 
     @field_validator("max_retries")
@@ -172,8 +184,7 @@ class SimulationConfig(BaseModel):
     def _retries_are_the_retrying_strategies(cls, value: int, info: ValidationInfo) -> int:
         strategy = info.data.get("strategy")
         if value != DEFAULT_MAX_RETRIES and strategy is not None and strategy not in RETRYING:
-            retrying = " or ".join(f"'{name}'" for name in RETRYING)
-            raise ValueError(f"max_retries is for strategy {retrying}; strategy '{strategy}' never retries a write")
+            raise Refusal(fact("config.retries_of_retrying", retrying=one_of(RETRYING, quoted=True), strategy=strategy))
         return value
 
     @field_validator("executor")
@@ -186,17 +197,14 @@ class SimulationConfig(BaseModel):
             else None
         )
         if problem is not None:
-            raise ValueError(problem)
+            raise Refusal(problem)
         return value
 
     @field_validator("workers")
     @classmethod
     def _workers_are_the_pools(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and info.data.get("executor") == "process":
-            raise ValueError(
-                "workers is the pool's size (executor 'pool') or the number of tasks (executor 'dask'); executor "
-                "'process' runs one per buyer"
-            )
+            raise Refusal(fact("config.workers_of_pool"))
         return value
 
     @field_validator("schedule")
@@ -205,9 +213,9 @@ class SimulationConfig(BaseModel):
         if value is None:
             return value
         fields = info.data
-        _steppable("a schedule", fields)
+        _steppable("schedule", fields)
         if len(value) > MAX_SCHEDULE:
-            raise ValueError(f"a schedule has at most {MAX_SCHEDULE:,} steps")
+            raise Refusal(fact("config.schedule_length", n=MAX_SCHEDULE))
         if not {"buyers", "tickets", "lock", "permits", "max_retries"} <= fields.keys():
             return value  # another field is wrong; that is the message
         race = race_of(
@@ -217,14 +225,14 @@ class SimulationConfig(BaseModel):
         try:
             follow(race, value)
         except ScheduleError as e:
-            raise ValueError(str(e)) from None
+            raise Refusal(e.fact) from None
         return value
 
     @field_validator("mode")
     @classmethod
     def _step_mode_can_step(cls, value: str, info: ValidationInfo) -> str:
         if value == "step":
-            _steppable("step mode", info.data)
+            _steppable("step_mode", info.data)
         return value
 
     def race(self) -> Race:
@@ -236,7 +244,7 @@ class SimulationConfig(BaseModel):
     def _range_is_ordered(cls, value: Delay) -> Delay:
         low, high = delay_bounds(value)
         if low > high:
-            raise ValueError(f"range minimum {low:g} is greater than its maximum {high:g}")
+            raise Refusal(fact("config.range_order", low=low, high=high))
         return value
 
     def resolved(self) -> SimulationConfig:

@@ -4,11 +4,13 @@
 
 pydantic reports a refused field as several errors in its own terms (one per branch of a union, one per list
 item); the faces (the API, the CLI, the dashboard through the API) show one message per field instead, saying
-what the field takes, from the table ALLOWED. A new field adds one entry there (`{range}` stands for how the
-user writes a range, `{other_field}` for another field's name as they write it); a field without an entry is
-described by pydantic's first message for it. A rule of the config's own validators (a strategy on a store it
-does not run on, say) is told in the validator's sentence, which names the pair and what would work, unless the
-field's entry states that rule itself (STATES_ITS_RULES).
+what the field takes, from the table ALLOWED: a fact per field whose words are in the catalogues
+(workers/locales, `allowed.<field>`), so that the message is in the user's language. A new field adds one entry
+there and its words (`{range}` stands for how the user writes a range, `{other_field}` for another field's name
+as they write it); a field without an entry is described by pydantic's first message for it. A rule of the
+config's own validators (a strategy on a store it does not run on, say) is told in the validator's sentence (the
+fact its Refusal carries), which names the pair and what would work, unless the field's entry states that rule
+itself (STATES_ITS_RULES).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import ValidationError
 
 from workers.config import MAX_DELAY_MS, ExecutorKind, SimulationConfig
+from workers.errors import Told
 from workers.locks import LockKind
+from workers.speech import DEFAULT, Fact, catalogue, fact, one_of, render
 from workers.stores import StoreKind
 from workers.strategies import StrategyKind
 
@@ -34,47 +38,34 @@ def _bound(field: str, kind: type) -> Any:
     )
 
 
-def _choices(literal: Any) -> str:
-    names = get_args(literal)
-    return ", ".join(names[:-1]) + f" or {names[-1]}"
+def _range(field: str) -> Fact:
+    return fact(f"allowed.{field}", min=_bound(field, Ge), max=_bound(field, Le))
 
 
-def _delay() -> str:
-    return f"a number of milliseconds from 0 to {MAX_DELAY_MS:g}, or a {{range}} range of them with min at most max"
+def _choices(literal: Any) -> Fact:
+    return fact("allowed.one_of", names=one_of(get_args(literal)))
 
 
-ALLOWED: dict[str, str] = {
-    "buyers": f"a whole number of buyers from {_bound('buyers', Ge):,} to {_bound('buyers', Le):,}",
-    "tickets": f"a whole number of tickets from {_bound('tickets', Ge):,} to {_bound('tickets', Le):,}",
+ALLOWED: dict[str, Fact] = {
+    "buyers": _range("buyers"),
+    "tickets": _range("tickets"),
     "store": _choices(StoreKind),
     "strategy": _choices(StrategyKind),
     "lock": _choices(LockKind),
-    "permits": (
-        f"the number of buyers the semaphore lets in at once, a whole number from {_bound('permits', Ge)} to "
-        f"{_bound('permits', Le)}, with {{lock}} semaphore only"
-    ),
-    "max_retries": (
-        f"a whole number of retries from {_bound('max_retries', Ge):,} to {_bound('max_retries', Le):,}, "
-        "for {strategy} optimistic or serializable only"
-    ),
-    "lock_ttl_ms": (
-        f"how long the Redis lock lives, a whole number of milliseconds from {_bound('lock_ttl_ms', Ge)} to "
-        f"{_bound('lock_ttl_ms', Le):,}, with {{lock}} redis only"
-    ),
+    "permits": _range("permits"),
+    "max_retries": _range("max_retries"),
+    "lock_ttl_ms": _range("lock_ttl_ms"),
     "executor": _choices(ExecutorKind),
-    "workers": (
-        f"the pool size or the number of tasks, a whole number from {_bound('workers', Ge)} to "
-        f"{_bound('workers', Le)}, given only with {{executor}} pool or dask"
+    "workers": _range("workers"),
+    "think_ms": fact("allowed.delay", max=MAX_DELAY_MS),
+    "hold_ms": fact("allowed.delay", max=MAX_DELAY_MS),
+    "seed": fact("allowed.seed", min=_bound("seed", Ge), max=_bound("seed", Lt) - 1),
+    "together": fact("allowed.together"),
+    "lock_timeout_s": fact(
+        "allowed.lock_timeout_s", above=_bound("lock_timeout_s", Gt), max=_bound("lock_timeout_s", Le)
     ),
-    "think_ms": _delay(),
-    "hold_ms": _delay(),
-    "seed": f"a whole number from {_bound('seed', Ge)} to {_bound('seed', Lt) - 1}; without one, a random one is used",
-    "together": "true or false",
-    "lock_timeout_s": (
-        f"a number of seconds above {_bound('lock_timeout_s', Gt)}, at most {_bound('lock_timeout_s', Le)}"
-    ),
-    "mode": "'run', or 'step' to take the race one step at a time",
-    "schedule": "a list of buyer numbers, each letting that buyer take its next step (search, read, write)",
+    "mode": fact("allowed.mode"),
+    "schedule": fact("allowed.schedule"),
 }
 
 
@@ -98,8 +89,12 @@ def _shown(value: Any) -> str:
         return repr(value)
 
 
-def _fallback(error: Mapping[str, Any]) -> str:
-    """pydantic's own words for a field the table does not know yet, without its 'Value error, ' prefix."""
+def _fallback(error: Mapping[str, Any], lang: str) -> str:
+    """A validator's refusal in `lang` (the fact its Refusal carries); else pydantic's own words for a field the
+    table does not know yet, without their 'Value error, ' prefix."""
+    refusal = (error.get("ctx") or {}).get("error")
+    if isinstance(refusal, Told):
+        return render(refusal.fact, lang)
     msg = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     return msg[:1].lower() + msg[1:]
 
@@ -109,8 +104,9 @@ def field_errors(
     *,
     spell: Callable[[str], str] = str,
     range_form: str = RANGE,
+    lang: str = DEFAULT,
 ) -> list[FieldError]:
-    """One FieldError per refused field, in the order pydantic found them.
+    """One FieldError per refused field, in the order pydantic found them, each message in `lang`.
 
     `spell` names a field as its user writes it (the CLI: '--think-ms'); `range_form` is how they write a range.
     An unknown field (extra="forbid") gets a message listing the fields there are.
@@ -125,13 +121,19 @@ def field_errors(
     for field, group in by_field.items():
         first = min(group, key=lambda e: len(tuple(e.get("loc", ()))))  # the whole field's value, not one item's
         if first.get("type") == "extra_forbidden":
-            known = ", ".join(spell(name) for name in SimulationConfig.model_fields)
-            message = f"{spell(field)}: not a setting of a simulation (the settings are {known})"
+            known = catalogue(lang)["list.sep"].join(spell(name) for name in SimulationConfig.model_fields)
+            message = render(fact("field.unknown", field=spell(field), known=known), lang)
         elif first.get("type") == "value_error" and field not in STATES_ITS_RULES:
-            message = f"{spell(field)}: {_fallback(first)}"
+            message = render(fact("field.refused", field=spell(field), message=_fallback(first, lang)), lang)
         else:
             names = {name: spell(name) for name in SimulationConfig.model_fields}
-            allowed = ALLOWED[field].format(range=range_form, **names) if field in ALLOWED else _fallback(first)
-            message = f"{spell(field) if field else 'config'}: {allowed} (got {_shown(first.get('input'))})"
+            entry = ALLOWED.get(field)
+            allowed = (
+                render(fact(entry["key"], **names, **entry["params"], range=range_form), lang)
+                if entry is not None
+                else _fallback(first, lang)
+            )
+            where = spell(field) if field else "config"
+            message = render(fact("field.allowed", field=where, allowed=allowed, got=_shown(first.get("input"))), lang)
         found.append(FieldError(field, message, first.get("input"), str(first.get("type", "value_error"))))
     return found

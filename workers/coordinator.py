@@ -32,8 +32,16 @@ from pathlib import Path
 from workers.analysis import Result, analyse
 from workers.channel import RecordChannel
 from workers.config import SimulationConfig, delay_bounds
-from workers.errors import RunCancelled, RunFailed, RunTimedOut, StoreFailed, StoreLost, StoreRefused, TicketrushError
-from workers.hygiene import exit_cause
+from workers.errors import (
+    RunCancelled,
+    RunFailed,
+    RunTimedOut,
+    StoreFailed,
+    StoreLost,
+    StoreRefused,
+    TicketrushError,
+    exit_cause,
+)
 from workers.launcher import STOP_GRACE_S, start_launcher
 from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records

@@ -7,7 +7,7 @@ killed in the middle. Every write uses a fresh file: a reader still holding an o
 it whole, because no file is ever written again once it has been the db.
 
 On Linux the new file is swapped with the db (renameat2 RENAME_EXCHANGE), which leaves the old db file under
-the temporary name, to be deleted afterwards (see `tidy`). A plain os.replace does the same job in one call,
+the temporary name, to be deleted afterwards (see `drop_replaced`). A plain os.replace does the same job in one call,
 but on ext4 replacing an existing file forces the new file's data to be written out first (the auto_da_alloc
 safeguard), which makes each write several times slower; the swap does not trigger it. Where the
 swap is not supported, os.replace is used.
@@ -82,17 +82,17 @@ def _is_count(value: object) -> bool:
 class TicketDb:
     """One process's handle on the db file.
 
-    A buyer that expects to sell calls `stage()` before taking the lock and `tidy()` after giving it back,
+    A buyer that expects to sell calls `stage()` before taking the lock and `drop_replaced()` after giving it back,
     so that only filling and swapping in the new file happen inside its critical section:
 
         db.stage()                  # create the fresh file the next write will fill
         with lock.held(timeout):
             db.write(db.read() - 1) # fill it, swap it in; the old db file waits under the temporary name
-        db.tidy()                   # delete the old db file
+        db.drop_replaced()                   # delete the old db file
         ...
         db.close()                  # when done: delete a staged file never filled
 
-    Without them, `write` does everything itself (the old db file goes at the next write, or `tidy`).
+    Without them, `write` does everything itself (the old db file goes at the next write, or `drop_replaced`).
     """
 
     def __init__(self, path: Path) -> None:
@@ -108,7 +108,7 @@ class TicketDb:
         except OSError as e:
             raise DbError(f"could not create the folder of ticket db {self.path}: {e.strerror or e}") from e
         self.write(count)
-        self.tidy()
+        self.drop_replaced()
 
     def read(self) -> int:
         return self._load(self._name)[0]
@@ -209,7 +209,7 @@ class TicketDb:
             os.unlink(self._temporary())
         self._old_db_left = False
 
-    def tidy(self) -> None:
+    def drop_replaced(self) -> None:
         """Delete the previous db file that `write` left under the temporary name.
 
         Never fails: a file it cannot delete is a leftover, and `remove_leftovers` deletes those.
@@ -221,7 +221,7 @@ class TicketDb:
 
     def close(self) -> None:
         """Delete what this handle left behind: the previous db file, a staged file never filled."""
-        self.tidy()
+        self.drop_replaced()
         if self._staged is not None:
             with contextlib.suppress(OSError):
                 os.close(self._staged)
@@ -265,7 +265,7 @@ class TicketDb:
             count, version = self.read_versioned()
             if version > self._load(self._name)[1]:
                 self.write(count)
-                self.tidy()
+                self.drop_replaced()
         leftovers = [*self.path.parent.glob(f"{self.path.name}.*.tmp"), *versions]
         for leftover in leftovers:
             leftover.unlink(missing_ok=True)

@@ -5,12 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from workers.speech import Fact, is_fact, said
+
 if TYPE_CHECKING:
     from workers.messages import BuyerRecord
 
 
 class TicketrushError(Exception):
     """Base class for every error the engine raises on purpose."""
+
+
+class Told(Exception):
+    """An error whose message is a fact (workers.speech): str() says it in English; a face says its `fact` in its
+    user's language (workers.speech.told)."""
+
+    def __init__(self, fact: Fact) -> None:
+        super().__init__(fact)
+        self.fact = fact
+
+    def __str__(self) -> str:
+        return said(self.fact)
+
+
+class Refusal(Told, ValueError):
+    """Input the engine refuses; a ValueError, so that a pydantic validator that raises it refuses its field."""
 
 
 class DbError(TicketrushError):
@@ -36,18 +54,22 @@ class RunFailed(TicketrushError):
 class StoreRefused(TicketrushError):
     """A run its store cannot take, refused before it starts: no server named, or more connections than it allows.
 
-    `field`, `value` and `limit` say which setting of the run is refused, for a face that names fields.
+    `field`, `value` and `limit` say which setting of the run is refused, for a face that names fields; the
+    message is words, or a fact (workers.speech) that a face says in its user's language.
     """
 
-    def __init__(self, message: str, field: str = "store", value: object = None, limit: int | None = None) -> None:
+    def __init__(
+        self, message: str | Fact, field: str = "store", value: object = None, limit: int | None = None
+    ) -> None:
         super().__init__(message, field, value, limit)
         self.message = message
+        self.fact = message if is_fact(message) else None
         self.field = field
         self.value = value
         self.limit = limit
 
     def __str__(self) -> str:
-        return self.message
+        return said(self.message)
 
 
 class StoreLost(TicketrushError):
@@ -64,3 +86,10 @@ class StoreFailed(RunFailed):
     def __init__(self, message: str, records: Iterable[BuyerRecord] = ()) -> None:
         super().__init__(message)
         self.records = list(records)
+
+
+def exit_cause(exitcode: int | None) -> str:
+    """How a child process ended, for error messages: "was killed by signal 9" or "exited with code 1"."""
+    if exitcode is not None and exitcode < 0:
+        return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"

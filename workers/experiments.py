@@ -30,6 +30,7 @@ from workers.analysis import Result
 from workers.config import SimulationConfig
 from workers.config_errors import RANGE, field_errors
 from workers.coordinator import DEFAULT_TIME_LIMIT_S, run_simulation
+from workers.speech import DEFAULT, fact, one_of, render
 
 VARIABLE_FIELDS = (
     "buyers",
@@ -84,7 +85,8 @@ class ExperimentSpec(BaseModel):
 
 
 class Problem(NamedTuple):
-    """One refused part of an experiment: where (`loc`, as a path in the spec), why, and the value given."""
+    """One refused part of an experiment: where (`loc`, as a path in the spec), why (in the user's language), and
+    the value given."""
 
     loc: tuple[str | int, ...]
     message: str
@@ -107,44 +109,39 @@ def _shown(value: Any) -> str:
         return repr(value)
 
 
-def _listed(names: Sequence[str]) -> str:
-    return ", ".join(names[:-1]) + f" or {names[-1]}"
-
-
-_SPEC_WORDS = {
-    ("config",): "an object of simulation settings ({} for every default)",
-    ("trials",): f"a whole number of trials for each value, from 1 to {MAX_TRIALS:,}",
-    ("vary",): 'an object naming the field to vary and its values, such as {"field": "hold_ms", "values": [0, 50]}',
-    ("vary", "field"): f"the name of the setting to vary: {_listed(VARIABLE_FIELDS)}",
-    ("vary", "values"): "a list of the values to try, one point each",
+_SPEC_WORDS = {  # what each part takes, as the catalogues word it (workers/locales)
+    ("config",): fact("experiment.takes.config"),
+    ("trials",): fact("experiment.takes.trials", max=MAX_TRIALS),
+    ("vary",): fact("experiment.takes.vary"),
+    ("vary", "field"): fact("experiment.takes.vary.field", fields=one_of(VARIABLE_FIELDS)),
+    ("vary", "values"): fact("experiment.takes.vary.values"),
 }
 
 
-def spec_problems(errors: ValidationError | Iterable[Mapping[str, Any]]) -> list[Problem]:
-    """What a refused ExperimentSpec tells its user: one problem per part, in words (not pydantic's)."""
+def spec_problems(errors: ValidationError | Iterable[Mapping[str, Any]], lang: str = DEFAULT) -> list[Problem]:
+    """What a refused ExperimentSpec tells its user: one problem per part, in words (not pydantic's), in `lang`."""
     if isinstance(errors, ValidationError):
         errors = errors.errors()
     found: dict[tuple[str | int, ...], Problem] = {}
     for error in errors:
         loc = tuple(error.get("loc", ()))
         if error.get("type") == "extra_forbidden":
-            inside_vary = len(loc) > 1
-            whole, takes = ("vary", "field and values") if inside_vary else ("an experiment", "config, trials and vary")
-            message = f"{'.'.join(map(str, loc))}: not part of {whole} (it takes {takes})"
+            whole = "experiment.extra.vary" if len(loc) > 1 else "experiment.extra"
+            message = render(fact(whole, part=".".join(map(str, loc))), lang)
             found[loc] = Problem(loc, message, error.get("input"), "extra_forbidden")
             continue
         key = loc[:2] if loc[:1] == ("vary",) else loc[:1]
         if key in found:
             continue
         part = ".".join(map(str, key)) or "experiment"
-        words = _SPEC_WORDS.get(key, "an object with config, trials and vary")
+        words = _SPEC_WORDS.get(key, fact("experiment.takes"))
         missing = error.get("type") == "missing"
-        found[key] = Problem(
-            key,
-            f"{part}: missing; give {words}" if missing else f"{part}: {words} (got {_shown(error.get('input'))})",
-            error.get("input"),
-            str(error.get("type", "value_error")),
+        said = (
+            fact("experiment.missing", part=part, words=words)
+            if missing
+            else fact("experiment.wrong", part=part, words=words, got=_shown(error.get("input")))
         )
+        found[key] = Problem(key, render(said, lang), error.get("input"), str(error.get("type", "value_error")))
     return list(found.values())
 
 
@@ -192,70 +189,59 @@ class Plan:
         ]
 
 
-def plan(spec: ExperimentSpec, *, spell: Callable[[str], str] = str, range_form: str = RANGE) -> Plan:
-    """Check every point of `spec` with the engine's own SimulationConfig; raise ExperimentInvalid if any fails.
+def plan(
+    spec: ExperimentSpec, *, spell: Callable[[str], str] = str, range_form: str = RANGE, lang: str = DEFAULT
+) -> Plan:
+    """Check every point of `spec` with the engine's own SimulationConfig; raise ExperimentInvalid if any fails,
+    its problems said in `lang`.
 
     `spell` and `range_form` are how the user writes a field and a range (see config_errors.field_errors);
     `spell` also names the experiment's own parts: 'trials', 'vary.field' and 'vary.values'.
     """
     field, values, config = spec.vary.field, spec.vary.values, spec.config
     problems: list[Problem] = []
+
+    def said(key: str, **params: Any) -> str:
+        return render(fact(key, **params), lang)
+
     if not 1 <= spec.trials <= MAX_TRIALS:
-        problems.append(
-            Problem(("trials",), f"{spell('trials')}: {_SPEC_WORDS[('trials',)]} (got {spec.trials})", spec.trials)
-        )
-    if field not in VARIABLE_FIELDS:
-        why = "cannot be varied" if field in SimulationConfig.model_fields else "is not a setting of a simulation"
-        extra = " (trials repeat a point with seeds seed, seed + 1, ...)" if field == "seed" else ""
+        words = _SPEC_WORDS[("trials",)]
         problems.append(
             Problem(
-                ("vary", "field"),
-                f"{spell('vary.field')}: {field!r} {why}{extra}; vary {_listed(VARIABLE_FIELDS)}",
-                field,
+                ("trials",), said("experiment.wrong", part=spell("trials"), words=words, got=spec.trials), spec.trials
             )
+        )
+    if field not in VARIABLE_FIELDS:
+        why = "experiment.fixed" if field in SimulationConfig.model_fields else "experiment.not_a_setting"
+        why += ".seed" if field == "seed" else ""
+        fields = one_of(VARIABLE_FIELDS)
+        problems.append(
+            Problem(("vary", "field"), said(why, part=spell("vary.field"), field=repr(field), fields=fields), field)
         )
         raise ExperimentInvalid(problems)
     if not 1 <= len(values) <= MAX_VALUES:
-        problems.append(
-            Problem(
-                ("vary", "values"),
-                f"{spell('vary.values')}: from 1 to {MAX_VALUES:,} values of {field} (got {len(values)})",
-                values,
-            )
-        )
+        counted = said("experiment.values", part=spell("vary.values"), max=MAX_VALUES, field=field, got=len(values))
+        problems.append(Problem(("vary", "values"), counted, values))
     if field in config:
-        problems.append(
-            Problem(
-                ("config", field),
-                f"{spell(field)}: vary sets it, one value per point; leave it out of the config",
-                config[field],
-            )
-        )
+        problems.append(Problem(("config", field), said("experiment.varied", part=spell(field)), config[field]))
     base_fields: set[str] = set()
     base: SimulationConfig | None = None
     try:
         base = SimulationConfig.model_validate({k: v for k, v in config.items() if k != field})
     except ValidationError as e:
-        for error in field_errors(e, spell=spell, range_form=range_form):
+        for error in field_errors(e, spell=spell, range_form=range_form, lang=lang):
             base_fields.add(error.field)
             problems.append(Problem(("config", error.field), error.message, error.input, error.type))
     if base is not None and base.mode == "step":
-        problems.append(
-            Problem(
-                ("config", "mode"),
-                f"{spell('mode')}: an experiment runs its trials by themselves, and step mode waits for each step to "
-                "be asked for; leave mode 'run'",
-                base.mode,
-            )
-        )
+        problems.append(Problem(("config", "mode"), said("experiment.step_mode", part=spell("mode")), base.mode))
     seed = base.resolved().seed if base is not None else 0
     assert seed is not None
     if base is not None and seed + spec.trials - 1 > MAX_SEED:
+        most = MAX_SEED - spec.trials + 1
         problems.append(
             Problem(
                 ("config", "seed"),
-                f"{spell('seed')}: trial k runs with seed + k - 1, so with {spec.trials} trials the seed is at most "
-                f"{MAX_SEED - spec.trials + 1} (got {seed})",
+                said("experiment.seed", part=spell("seed"), trials=spec.trials, max=most, got=seed),
                 seed,
             )
         )
@@ -266,20 +252,23 @@ def plan(spec: ExperimentSpec, *, spell: Callable[[str], str] = str, range_form:
         try:
             point = SimulationConfig.model_validate({**config, field: value, "seed": seed}).resolved()
         except ValidationError as e:
-            for error in field_errors(e, spell=spell, range_form=range_form):
+            for error in field_errors(e, spell=spell, range_form=range_form, lang=lang):
                 if error.field in base_fields:
                     continue  # the config's own problem, told once
                 if error.field == field:
                     problems.append(Problem(where, error.message, value, error.type))
                 else:
-                    problems.append(Problem(where, f"with {spell(field)} {label(value)}: {error.message}", value))
+                    with_value = said("experiment.with", field=spell(field), value=label(value), message=error.message)
+                    problems.append(Problem(where, with_value, value))
             continue
         key = _shown(getattr(point, field))
         if key in seen:
             problems.append(
                 Problem(
                     where,
-                    f"{spell(field)}: {label(value)} is given twice (as value {seen[key] + 1} and value {index + 1})",
+                    said(
+                        "experiment.twice", part=spell(field), value=label(value), first=seen[key] + 1, second=index + 1
+                    ),
                     value,
                 )
             )

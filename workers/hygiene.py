@@ -24,10 +24,3 @@ def die_with_parent(parent_pid: int | None) -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if parent_pid is not None and os.getppid() != parent_pid:
         os._exit(1)
-
-
-def exit_cause(exitcode: int | None) -> str:
-    """How a child ended, in words: "was killed by signal 9" or "exited with code 1"."""
-    if exitcode is not None and exitcode < 0:
-        return f"was killed by signal {-exitcode}"
-    return f"exited with code {exitcode}"

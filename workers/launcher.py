@@ -44,9 +44,9 @@ from pathlib import Path
 
 from workers.buyer import buyer_process, run_buyers
 from workers.channel import RecordChannel
-from workers.errors import TicketrushError
+from workers.errors import TicketrushError, exit_cause
 from workers.gates import ScheduleGate
-from workers.hygiene import die_with_parent, exit_cause
+from workers.hygiene import die_with_parent
 from workers.process import LeanProcess, start_untracked
 from workers.stores.base import TicketStore
 from workers.strategies import Plan, strategy_class

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from workers.errors import LockTimeout
+from workers.speech import Fact, fact
 
 if TYPE_CHECKING:
     from workers.stores.base import TicketStore
@@ -250,14 +251,11 @@ def label(kind: LockKind) -> str:
     return _KINDS[kind].label
 
 
-def describe(kind: str, permits: int | None) -> str | None:
-    """What the explanation calls a run's lock ("process lock", "semaphore of 3 permits"); None for no lock."""
-    if kind == "none":
-        return None
+def lock_fact(kind: str, permits: int | None) -> Fact:
+    """The lock of `kind` as the explanations and refusals name it, in any language (workers.speech)."""
     if kind == "semaphore":
-        n = permits or DEFAULT_PERMITS
-        return f"semaphore of {n:,} permit{'' if n == 1 else 's'}"
-    return _KINDS[kind].label  # type: ignore[index]
+        return fact("lock.semaphore", n=permits or DEFAULT_PERMITS)
+    return fact(f"lock.{kind}")
 
 
 def admits(kind: str, permits: int | None) -> int:

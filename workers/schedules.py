@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
 
+from workers.errors import Refusal
 from workers.messages import BuyerRecord
+from workers.speech import Fact, all_of, fact
 
 SCHEDULED_STRATEGIES = ("read-write", "optimistic")
 MAX_SCHEDULED_BUYERS = 20
@@ -27,7 +29,7 @@ MAX_ENUMERATED_RETRIES = 2
 STEPS = {"read-write": ("search", "read", "write"), "optimistic": ("search", "read", "write")}
 
 
-class ScheduleError(ValueError):
+class ScheduleError(Refusal):
     """A schedule that cannot be followed: a buyer with no step left, or one that would wait for a lock."""
 
 
@@ -37,7 +39,7 @@ class Race(NamedTuple):
     buyers: int
     tickets: int
     strategy: str
-    lock: str  # "none", or the lock's label ("process lock", "semaphore of 3 permits")
+    lock: Fact | str  # "none", or the lock's name as a fact (workers.locks.lock_fact)
     permits: int  # buyers the lock lets in at once (1 for a lock, 0 for none)
     max_retries: int
 
@@ -77,15 +79,15 @@ class Model:
         b = self.buyers[buyer]
         return None if b.outcome is not None else STEPS[self.race.strategy][b.step]
 
-    def blocker(self, buyer: int) -> str | None:
-        """Why `buyer` cannot take its next step now, or None."""
+    def blocker(self, buyer: int) -> Fact | None:
+        """Why `buyer` cannot take its next step now, as a fact (workers.speech says it), or None."""
         if buyer not in self.buyers:
-            return f"there is no buyer {buyer} (buyers are numbered 1 to {self.race.buyers})"
+            return fact("schedule.no_such_buyer", buyer=buyer, buyers=self.race.buyers)
         if self.done(buyer):
-            return f"buyer {buyer} has no step left"
+            return fact("schedule.no_step_left", buyer=buyer)
         if self.next_step(buyer) == "read" and self.race.permits and len(self.holders) >= self.race.permits:
-            held = " and ".join(f"buyer {h}" for h in self.holders)
-            return f"buyer {buyer} waits for the {self.race.lock} held by {held}"
+            held = all_of(fact("schedule.holder", buyer=h) for h in self.holders)
+            return fact("schedule.waits_for_lock", buyer=buyer, lock=self.race.lock, holders=held)
         return None
 
     def take(self, buyer: int) -> str:
@@ -146,7 +148,7 @@ def play(race: Race, schedule: Sequence[int]) -> Model:
         try:
             model.take(buyer)
         except ScheduleError as e:
-            raise ScheduleError(f"step {n} of the schedule: {e}") from None
+            raise ScheduleError(fact("schedule.at_step", n=n, reason=e.fact)) from None
     return model
 
 
@@ -159,7 +161,7 @@ def complete(model: Model) -> list[int]:
             return rest
         runnable = [b for b in unfinished if model.blocker(b) is None]
         if not runnable:
-            raise ScheduleError(f"{model.blocker(unfinished[0])} and nobody can go on")
+            raise ScheduleError(fact("schedule.stuck", reason=model.blocker(unfinished[0])))
         model.take(runnable[0])
         rest.append(runnable[0])
 

@@ -12,9 +12,10 @@ language), or a list of buyers {"names": [...], "size": N}. A new language is a 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 LANGUAGES = ("en", "zh")
 DEFAULT = "en"
@@ -25,6 +26,20 @@ Fact = dict[str, Any]
 
 def fact(key: str, **params: Any) -> Fact:
     return {"key": key, "params": params}
+
+
+def one_of(names: Iterable[object], *, quoted: bool = False) -> dict[str, Any]:
+    """A choice among `names`, said "a, b or c" ('a', 'b' or 'c' when quoted) in the language of its sentence."""
+    return {"one_of": [str(n) for n in names], "quoted": quoted}
+
+
+def all_of(items: Iterable[Fact]) -> dict[str, Any]:
+    """Every one of `items`, said "a, b and c" in the language of its sentence."""
+    return {"all_of": list(items)}
+
+
+def is_fact(value: object) -> TypeGuard[Fact]:
+    return isinstance(value, dict) and "key" in value and "params" in value
 
 
 @cache
@@ -52,6 +67,17 @@ def render(item: Fact, lang: str = DEFAULT) -> str:
     return str(entry).format(**params)
 
 
+def said(message: str | Fact, lang: str = DEFAULT) -> str:
+    """A message that is a fact, rendered in `lang`; one that is already words, as it is."""
+    return render(message, lang) if isinstance(message, dict) else str(message)
+
+
+def told(error: BaseException, lang: str = DEFAULT) -> str:
+    """What an error says: its fact in `lang` when it carries one (its `fact` attribute), else its own words."""
+    item = getattr(error, "fact", None)
+    return render(item, lang) if is_fact(item) else str(error)
+
+
 def say(facts: list[Fact], lang: str = DEFAULT) -> str:
     """The facts as one paragraph."""
     return catalogue(lang)["paragraph.join"].join(render(f, lang) for f in facts)
@@ -62,7 +88,18 @@ def _value(value: Any, lang: str) -> Any:
         return render(value, lang)
     if isinstance(value, dict) and "names" in value:
         return _names(value["names"], value["size"], lang)
+    if isinstance(value, dict) and "one_of" in value:
+        return _joined([f"'{n}'" if value.get("quoted") else n for n in value["one_of"]], "list.or", lang)
+    if isinstance(value, dict) and "all_of" in value:
+        return _joined([render(item, lang) for item in value["all_of"]], "list.last", lang)
     return value
+
+
+def _joined(shown: list[str], last: str, lang: str) -> str:
+    if len(shown) == 1:
+        return shown[0]
+    words = catalogue(lang)
+    return str(words[last]).format(head=words["list.sep"].join(shown[:-1]), last=shown[-1])
 
 
 def _names(names: list[int], size: int, lang: str) -> str:
@@ -71,6 +108,4 @@ def _names(names: list[int], size: int, lang: str) -> str:
     sep = words["list.sep"]
     if size > len(shown):
         return render(fact("list.more", head=sep.join(shown), n=size - len(shown), size=size), lang)
-    if len(shown) == 1:
-        return shown[0]
-    return words["list.last"].format(head=sep.join(shown[:-1]), last=shown[-1])
+    return _joined(shown, "list.last", lang)

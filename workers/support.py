@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from workers.speech import Fact, fact, one_of
+
 STRATEGIES_BY_STORE: dict[str, tuple[str, ...]] = {
     "file": ("read-write", "optimistic", "seller"),
     "memory": ("read-write", "seller"),
@@ -30,12 +32,13 @@ RETRYING: tuple[str, ...] = ("optimistic", "serializable")
 # The stores each executor's buyers can reach; an executor not listed runs on every store. Buyers on a cluster's
 # hosts reach only a store on a server.
 STORES_BY_EXECUTOR: dict[str, tuple[str, ...]] = {"dask": ("postgres", "redis")}
-# What works between the processes of one host only, and why: refused with an executor whose buyers run on many.
+# What works between the processes of one host only, and the catalogue's words for why (workers/locales): refused
+# with an executor whose buyers run on many.
 ONE_HOST: dict[str, str] = {
-    "process": "a multiprocessing.Lock is shared through fork, by the processes of one host",
-    "file": "an flock guards a file on one host's disk",
-    "semaphore": "a multiprocessing.Semaphore is shared through fork, by the processes of one host",
-    "seller": "buyers send their requests to the seller over pipes, which reach the processes of one host",
+    "process": "support.one_host.process",
+    "file": "support.one_host.file",
+    "semaphore": "support.one_host.semaphore",
+    "seller": "support.one_host.seller",
 }
 MANY_HOSTS: tuple[str, ...] = ("dask",)  # executors whose buyers may run on several hosts
 
@@ -51,9 +54,8 @@ class Cure(NamedTuple):
         return self.strategy if self.strategy != "read-write" else f"{self.strategy}/{self.lock}"
 
 
-def _listed(names: tuple[str, ...]) -> str:
-    quoted = [f"'{n}'" for n in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+def _listed(names: tuple[str, ...]) -> dict[str, object]:
+    return one_of(names, quoted=True)
 
 
 def locks_on(store: str, strategy: str) -> tuple[str, ...]:
@@ -61,50 +63,51 @@ def locks_on(store: str, strategy: str) -> tuple[str, ...]:
     return tuple(lock for lock in LOCKS_BY_STRATEGY[strategy] if STORE_OF_LOCK.get(lock, store) == store)
 
 
-def strategy_problem(store: str, strategy: str) -> str | None:
-    """Why `strategy` cannot run on `store`, in words that say what would; None when it can."""
+def strategy_problem(store: str, strategy: str) -> Fact | None:
+    """Why `strategy` cannot run on `store`, as a fact that says what would (workers.speech); None when it can."""
     if strategy in STRATEGIES_BY_STORE[store]:
         return None
     stores = tuple(s for s, strategies in STRATEGIES_BY_STORE.items() if strategy in strategies)
-    return (
-        f"strategy '{strategy}' does not run on store '{store}', which takes strategy "
-        f"{_listed(STRATEGIES_BY_STORE[store])}; strategy '{strategy}' runs on store {_listed(stores)}"
+    return fact(
+        "support.strategy_on_store",
+        strategy=strategy,
+        store=store,
+        takes=_listed(STRATEGIES_BY_STORE[store]),
+        runs_on=_listed(stores),
     )
 
 
-def lock_problem(strategy: str, lock: str, store: str = "file") -> str | None:
+def lock_problem(strategy: str, lock: str, store: str = "file") -> Fact | None:
     """Why `lock` cannot guard `strategy` on `store`; None when it can."""
     if lock not in LOCKS_BY_STRATEGY[strategy]:
-        return (
-            f"lock '{lock}' guards strategy 'read-write' only; strategy '{strategy}' takes no lock "
-            f"(use lock 'none', or strategy 'read-write' with lock '{lock}')"
-        )
+        return fact("support.lock_of_read_write", lock=lock, strategy=strategy)
     home = STORE_OF_LOCK.get(lock, store)
     if home != store:
-        return (
-            f"lock '{lock}' guards store '{home}' only (its server keeps the lock); store '{store}' takes lock "
-            f"{_listed(locks_on(store, strategy))}"
+        return fact(
+            "support.lock_of_store", lock=lock, home=home, store=store, locks=_listed(locks_on(store, strategy))
         )
     return None
 
 
-def executor_problem(executor: str, store: str, strategy: str | None, lock: str | None) -> str | None:
+def executor_problem(executor: str, store: str, strategy: str | None, lock: str | None) -> Fact | None:
     """Why `executor` cannot run `strategy` with `lock` on `store`; None when it can."""
     stores = STORES_BY_EXECUTOR.get(executor)
     if stores is not None and store not in stores:
-        return (
-            f"executor '{executor}' runs buyers on other hosts, which reach only a store on a server: store "
-            f"{_listed(stores)}, not '{store}'"
-        )
+        return fact("support.executor_on_store", executor=executor, stores=_listed(stores), store=store)
     if executor in MANY_HOSTS:
         for name, what in (("strategy", strategy), ("lock", lock)):
             if what in ONE_HOST:
                 strategies = tuple(s for s in STRATEGIES_BY_STORE[store] if s not in ONE_HOST)
                 locks = tuple(k for k in locks_on(store, "read-write") if k not in ONE_HOST and k != "none")
-                return (
-                    f"{name} '{what}' works on one host only ({ONE_HOST[what]}), and executor '{executor}' runs "
-                    f"buyers on several; on store '{store}' use strategy {_listed(strategies)} (read-write with "
-                    f"lock {_listed(locks)}), or executor 'pool'"
+                return fact(
+                    "support.one_host",
+                    name=fact(f"word.{name}"),
+                    what=what,
+                    why=fact(ONE_HOST[what]),
+                    executor=executor,
+                    store=store,
+                    strategies=_listed(strategies),
+                    locks=_listed(locks),
                 )
     return None
 

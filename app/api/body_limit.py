@@ -10,12 +10,17 @@ from __future__ import annotations
 from fastapi import status
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.deps import request_language
+from workers.speech import fact, render
 
-def too_large(limit: int) -> str:
-    return f"the body is larger than {limit:,} bytes, more than any simulation config needs"
+
+def too_large(limit: int, scope: Scope) -> str:
+    """The refusal, in the language of the request of `scope` (?lang=, Accept-Language)."""
+    return render(fact("api.too_large", limit=limit), request_language(Request(scope)))
 
 
 class BodyLimit:
@@ -29,7 +34,7 @@ class BodyLimit:
             return
         announced = Headers(scope=scope).get("content-length", "")
         if announced.isdigit() and int(announced) > self.max_bytes:
-            response = JSONResponse({"detail": too_large(self.max_bytes)}, status.HTTP_413_CONTENT_TOO_LARGE)
+            response = JSONResponse({"detail": too_large(self.max_bytes, scope)}, status.HTTP_413_CONTENT_TOO_LARGE)
             await response(scope, receive, send)
             return
         received = 0
@@ -40,7 +45,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large(self.max_bytes))
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, too_large(self.max_bytes, scope))
             return message
 
         await self.app(scope, counted, send)

@@ -11,9 +11,10 @@ from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.dispatcher import Dispatcher
+from app.run_folders import is_valid_id
 from app.settings import Settings
-from app.store import SimulationRow, Store, is_valid_id
-from workers.speech import language
+from app.store import SimulationRow, Store
+from workers.speech import fact, language
 
 
 def settings_in_use(request: Request) -> Settings:
@@ -42,7 +43,7 @@ def get_simulation(
 ) -> SimulationRow:
     row = store.get(simulation_id) if is_valid_id(simulation_id) else None
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no simulation has the id {simulation_id[:64]!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, fact("api.no_simulation", id=repr(simulation_id[:64])))
     return row
 
 
@@ -53,11 +54,18 @@ def get_language(
     accept_language: Annotated[str | None, Header(description="'zh' for explanations in Chinese")] = None,
     lang: Annotated[str | None, Query(description="en or zh; overrides Accept-Language")] = None,
 ) -> str:
-    """The language the verdicts and explanations are said in: ?lang=, else Accept-Language, else English."""
+    """The language the verdicts, explanations and errors are said in: ?lang=, else Accept-Language, else
+    English."""
     return language(lang or accept_language)
 
 
 LanguageDep = Annotated[str, Depends(get_language)]
+
+
+def request_language(request: Request) -> str:
+    """The same language, for an error handler or a middleware, which get no dependencies."""
+    return get_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+
 
 _bearer = HTTPBearer(auto_error=False, description="Needed by POST and DELETE when TICKETRUSH_API_TOKEN is set.")
 
@@ -71,7 +79,7 @@ def check_token(
     if not secrets.compare_digest(given.encode(), settings.api_token.encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "this server needs an 'Authorization: Bearer <token>' header with its API token",
+            fact("api.token_needed"),
             headers={"WWW-Authenticate": "Bearer"},
         )
 

@@ -1,9 +1,14 @@
-"""Domain errors to HTTP answers, in one place."""
+"""Domain errors to HTTP answers, in one place, each said in the request's language (?lang=, Accept-Language).
+
+An error that carries a fact (workers.speech: a Refusal, an HTTPException whose detail is a fact, QueueFull...) is
+rendered here, from the catalogues, so that routes and the engine state facts and never choose words.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -14,10 +19,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
+from app.api.deps import request_language
 from app.dispatcher import RETRY_AFTER_S, LimitExceeded, QueueFull, ShuttingDown
 from app.lifecycle import InvalidTransition
-from app.store import SimulationBusy, SimulationNotFound, StoreError
+from app.store_errors import SimulationBusy, SimulationNotFound, StoreError
 from workers.config_errors import field_errors
+from workers.errors import Told
+from workers.speech import catalogue, fact, is_fact, render, said, told
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
@@ -25,21 +33,17 @@ STORE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"description": "The store cannot be read or written (the data directory is full or read-only)"}
 }
 
-_BODY_MESSAGES = {
-    "json_invalid": "the body is not valid JSON: {error}",
-    "model_attributes_type": "the body must be a JSON object of simulation settings, sent as application/json",
-    "missing": "the body is missing: send a JSON object of simulation settings ({{}} for every default)",
-}
+_BODY_MESSAGES = {"json_invalid", "model_attributes_type", "missing"}  # said as body.<type> (workers/locales)
 
 
-def _clearer(error: dict[str, Any]) -> dict[str, Any]:
+def _clearer(error: dict[str, Any], lang: str) -> dict[str, Any]:
     """FastAPI's own words for a body that is not a JSON object are vague; say what is wrong with it."""
     loc = tuple(error.get("loc", ()))
     body_level = loc == ("body",) or (error.get("type") == "json_invalid" and loc[:1] == ("body",))
-    template = _BODY_MESSAGES.get(error.get("type", ""))
-    if not body_level or template is None:
+    if not body_level or error.get("type") not in _BODY_MESSAGES:
         return error
-    return {**error, "msg": template.format(error=error.get("ctx", {}).get("error", "it cannot be parsed"))}
+    cause = error.get("ctx", {}).get("error") or render(fact("body.unparsed"), lang)
+    return {**error, "msg": render(fact(f"body.{error['type']}", error=cause), lang)}
 
 
 def _json_safe(value: Any) -> Any:
@@ -59,21 +63,27 @@ def _is_field_error(error: dict[str, Any]) -> bool:
     return len(loc) > 1 and loc[0] == "body" and isinstance(loc[1], str) and error.get("type") != "json_invalid"
 
 
-def _one_per_field(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The body's field errors merged into one each, in the user's words (workers.config_errors); the others
-    (the body as a whole, query parameters) as they are.
+def _one_per_field(errors: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """The body's field errors merged into one each, in the user's words and language (workers.config_errors);
+    the others (the body as a whole, query parameters) as they are, a refusal that carries a fact in `lang`.
     """
     in_body = [e for e in errors if _is_field_error(e)]
     merged = [
         {"type": f.type, "loc": ["body", f.field], "msg": f.message, "input": f.input}
-        for f in field_errors([{**e, "loc": tuple(e["loc"])[1:]} for e in in_body])
+        for f in field_errors([{**e, "loc": tuple(e["loc"])[1:]} for e in in_body], lang=lang)
     ]
-    return merged + [_clearer(e) for e in errors if e not in in_body]
+    return merged + [_said(_clearer(e, lang), lang) for e in errors if e not in in_body]
+
+
+def _said(error: dict[str, Any], lang: str) -> dict[str, Any]:
+    """An error refused by a Refusal (a validator of the body as a whole, a route's own check), said in `lang`."""
+    refusal = (error.get("ctx") or {}).get("error")
+    return {**error, "msg": told(refusal, lang)} if isinstance(refusal, Told) else error
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _one_per_field([dict(e) for e in exc.errors()])
+    errors = _one_per_field([dict(e) for e in exc.errors()], request_language(request))
     return JSONResponse(
         {"detail": _json_safe(jsonable_encoder(errors))}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
     )
@@ -84,41 +94,45 @@ def _detail(code: int, message: str) -> JSONResponse:
 
 
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-    return _detail(status.HTTP_409_CONFLICT, str(exc))
+    return _detail(status.HTTP_409_CONFLICT, told(exc, request_language(request)))
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return _detail(status.HTTP_404_NOT_FOUND, f"no simulation has the id '{exc}'")
+    return _detail(
+        status.HTTP_404_NOT_FOUND, render(fact("api.no_simulation", id=f"'{exc}'"), request_language(request))
+    )
 
 
 async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
-    response = _detail(status.HTTP_429_TOO_MANY_REQUESTS, str(exc))
+    response = _detail(status.HTTP_429_TOO_MANY_REQUESTS, told(exc, request_language(request)))
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 
 async def _shutting_down(request: Request, exc: Exception) -> JSONResponse:
-    response = _detail(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    response = _detail(status.HTTP_503_SERVICE_UNAVAILABLE, told(exc, request_language(request)))
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """The data directory is full, read-only or gone: say so (the sqlite cause, not the server's paths)."""
-    return _detail(status.HTTP_503_SERVICE_UNAVAILABLE, f"the simulation store is unavailable: {exc.__cause__ or exc}")
+    unavailable = fact("api.store_unavailable", cause=str(exc.__cause__ or exc))
+    return _detail(status.HTTP_503_SERVICE_UNAVAILABLE, render(unavailable, request_language(request)))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug: answered in JSON like every other error (the traceback goes to the server's log, not the client)."""
-    return _detail(status.HTTP_500_INTERNAL_SERVER_ERROR, "the server failed while answering; the cause is in its log")
+    return _detail(status.HTTP_500_INTERNAL_SERVER_ERROR, render(fact("api.unexpected"), request_language(request)))
 
 
 async def _limit_exceeded(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LimitExceeded)
+    lang = request_language(request)
     error = {
         "type": "limit_exceeded",
         "loc": ["body", exc.field],
-        "msg": f"{exc.field}: {exc.message}",
+        "msg": render(fact("field.refused", field=exc.field, message=said(exc.message, lang)), lang),
         "input": exc.value,
         "ctx": {"limit": exc.limit},
     }
@@ -135,15 +149,24 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
+def _words(request: Request, exc: StarletteHTTPException) -> str:
+    """The detail in the request's language: a fact rendered; routing's own phrase ('Not Found') from the
+    catalogue's `http.<code>` when it has one; other words as they are."""
+    lang = request_language(request)
+    if is_fact(exc.detail):
+        return render(exc.detail, lang)
+    code = f"http.{exc.status_code}"
+    if exc.detail == HTTPStatus(exc.status_code).phrase and code in catalogue(lang):
+        return render(fact(code), lang)
+    return str(exc.detail)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A 405 lists every method of the resource in `Allow`; routing alone names only the first route's."""
     assert isinstance(exc, StarletteHTTPException)
     allowed = _allowed_methods(request) if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED else []
-    if allowed:
-        exc = StarletteHTTPException(
-            exc.status_code, exc.detail, headers={**(exc.headers or {}), "Allow": ", ".join(allowed)}
-        )
-    return await http_exception_handler(request, exc)
+    headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)} if allowed else exc.headers
+    return await http_exception_handler(request, StarletteHTTPException(exc.status_code, _words(request, exc), headers))
 
 
 def add_exception_handlers(app: FastAPI) -> None:

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 40.0
 GONE_TIMEOUT_S = 15.0
-FINISHED = {"completed", "failed", "cancelled", "interrupted"}
+TERMINAL = {"completed", "failed", "cancelled", "interrupted"}
 MARK = "LIVE_SERVER_DATA_DIR"
 TICKETRUSH = Path(sys.executable).with_name("ticketrush")  # the command `make run` runs
 
@@ -175,7 +175,7 @@ class Server:
         return wait_for(check, timeout, f"simulation {sim_id} to be {what}", interval=0.1)
 
     def wait_finished(self, sim_id: str, timeout: float = 60.0) -> dict[str, Any]:
-        simulation: dict[str, Any] = self.wait_until(sim_id, lambda s: s["status"] in FINISHED, timeout, "finished")
+        simulation: dict[str, Any] = self.wait_until(sim_id, lambda s: s["status"] in TERMINAL, timeout, "finished")
         return simulation
 
     def run_processes(self) -> list[psutil.Process]:

@@ -234,6 +234,22 @@ def test_dashboard_a_combination_the_page_never_offers_is_refused_with_the_apis_
     assert server.client.get("/simulations").json()["count"] == count
 
 
+def test_dashboard_in_chinese_shows_the_apis_refusal_in_chinese(server: Server, page: Page) -> None:
+    count = server.client.get("/simulations").json()["count"]
+    page.goto(f"{server.url}/?lang=zh")
+    page.locator("#store").select_option("memory")
+    page.locator("#strategy").evaluate(
+        "select => { select.add(new Option('optimistic', 'optimistic')); select.value = 'optimistic'; }"
+    )
+    page.get_by_role("button", name="开始", exact=True).click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "strategy:策略 'optimistic' 不能在存储 'memory' 上运行,这个存储能用的策略是 'read-write' 或 'seller';"
+        "策略 'optimistic' 能在存储 'file'、'sqlite'、'postgres' 或 'redis' 上运行"
+    )
+    assert server.client.get("/simulations").json()["count"] == count
+
+
 @pytest.mark.parametrize(
     ("strategy", "lock", "field", "typed", "handed_out", "gave_up"),
     [("read-write", "semaphore", "Permits", "2", 2, 0), ("optimistic", None, "Max retries", "0", 1, 9)],
@@ -826,6 +842,28 @@ def test_dashboard_step_mode_shows_why_a_buyer_cannot_step(server: Server, page:
     result = server.get(simulation_id)["result"]
     assert result["safe"] and result["schedule"] == [1, 2, 1, 1, 2]
     expect(card.locator(".verdict")).to_have_text(f"\u2713 {result['verdict']}")
+
+
+def test_dashboard_in_chinese_says_why_a_buyer_cannot_step_in_chinese(server: Server, page: Page) -> None:
+    page.goto(f"{server.url}/?lang=zh")
+    page.locator("#buyers").fill("2")
+    page.locator("#tickets").fill("1")
+    page.locator("#lock").select_option("process")
+    page.locator("#step").click()
+    card = page.locator("article.card")
+    expect(card).to_have_attribute("data-status", "running", timeout=RUN_TIMEOUT_MS)
+    stepping = card.locator(".stepping")
+    for n, name in enumerate(("路人1:查票", "路人2:查票", "路人1:读取"), 1):
+        card.get_by_role("button", name=name).click()
+        expect(stepping.locator(".steps-chart .step-cell")).to_have_count(n)
+
+    reason = "路人2在等进程锁:路人1正拿着"
+    blocked = card.get_by_role("button", name="路人2:读取")
+    expect(blocked).to_have_attribute("title", reason)
+    blocked.evaluate("button => { button.disabled = false; button.click(); }")
+    expect(stepping.get_by_role("alert")).to_have_text(reason)  # the API's refusal, in the page's language
+    card.get_by_role("button", name="跑到结束").click()
+    expect(card).to_have_attribute("data-status", "completed", timeout=RUN_TIMEOUT_MS)
 
 
 STALE_RACE = {"buyers": 3, "tickets": 2, "lock": "none", "schedule": [1, 1, 3, 3, 1, 2, 2, 2, 3]}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from live_server import FINISHED, Server, wait_for, when
+from live_server import TERMINAL, Server, wait_for, when
 
 # Three buyers released together, each holding the count 100 ms: without a lock all three sell the one ticket.
 RACE = {"buyers": 3, "think_ms": 0, "hold_ms": 400}  # and tickets 1; a window wide enough on a loaded machine
@@ -70,7 +70,7 @@ def test_experiments_run_trials_one_after_another_and_give_the_spread_of_their_f
     assert created["status"] == "queued"
     alongside = server.post(LONG | {"think_ms": 5000})  # a simulation of its own still takes a free slot
 
-    experiment = wait_experiment(server, created["id"], lambda e: e["status"] in FINISHED, "finished")
+    experiment = wait_experiment(server, created["id"], lambda e: e["status"] in TERMINAL, "finished")
 
     assert experiment["status"] == "completed", experiment
     assert experiment["progress"] == {"finished": 6, "trials": 6}
@@ -98,7 +98,7 @@ def test_experiments_csv_has_one_row_per_trial_with_its_figures(start_server: Ca
     server = start_server()
     config = {k: v for k, v in RACE.items() if k != "hold_ms"}
     created = post(server, {"config": config, "trials": 2, "vary": {"field": "hold_ms", "values": [0, [50, 100]]}})
-    experiment = wait_experiment(server, created["id"], lambda e: e["status"] in FINISHED, "finished")
+    experiment = wait_experiment(server, created["id"], lambda e: e["status"] in TERMINAL, "finished")
 
     response = server.client.get(f"/experiments/{created['id']}?format=csv")
 

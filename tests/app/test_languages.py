@@ -1,4 +1,4 @@
-"""The API and the CLI in the user's language: Chinese when asked for, English otherwise."""
+"""The API and the CLI in the user's language, their refusals included: Chinese when asked for, English otherwise."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+
+from workers.experiments import VARIABLE_FIELDS
 
 
 def test_the_api_says_the_verdict_and_explanation_in_the_language_asked_for(
@@ -43,3 +45,131 @@ def test_the_cli_tells_the_story_in_the_lessons_words_when_lang_is_chinese() -> 
         "路人2抢票失败",
     ]
     assert "安全:没有一个座位被卖两次" in done.stdout
+
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+
+
+def test_the_api_refuses_a_field_in_the_language_asked_for_naming_the_field(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client()
+    refused = client.post("/simulations", json={"buyers": 0}, headers=ZH)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "buyers"]
+    assert error["msg"] == "buyers:应为从 1 到 10,000,000 的整数(路人数);收到的是 0"
+    english = client.post("/simulations?lang=en", json={"buyers": 0}, headers=ZH).json()["detail"][0]
+    assert english["msg"] == "buyers: a whole number of buyers from 1 to 10,000,000 (got 0)"
+    (pair,) = client.post("/simulations?lang=zh", json={"store": "memory", "lock": "advisory"}).json()["detail"]
+    assert pair["loc"] == ["body", "lock"]
+    assert pair["msg"] == (
+        "lock:锁 'advisory' 只守护存储 'postgres'(锁由它的服务器保管);存储 'memory' 能用的锁是 "
+        "'none'、'process'、'file' 或 'semaphore'"
+    )
+    assert client.get("/simulations", headers=ZH).json()["count"] == 0
+
+
+def test_the_api_refuses_a_schedule_in_chinese(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    body = {"buyers": 2, "tickets": 1, "lock": "process", "schedule": [1, 2, 1, 2]}
+    refused = client.post("/simulations", json=body, headers=ZH)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "schedule"]
+    assert error["msg"] == "schedule:调度的第 4 步:路人2在等进程锁:路人1正拿着"
+    counted = client.post("/interleavings", json={"buyers": 5}, headers=ZH).json()["detail"]
+    assert [e["msg"] for e in counted] == ["buyers:最多 4 个路人:交错的数目按阶乘增长"]
+
+
+def test_the_apis_other_refusals_are_said_in_chinese(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_running=1, max_queued=0)
+    assert client.get("/simulations/nope", headers=ZH).json()["detail"] == "没有 id 为 'nope' 的模拟"
+    assert client.get("/no-such-page", headers=ZH).json()["detail"] == "找不到"
+    too_big = client.post("/simulations", content=b"{" + b" " * 20_000 + b"}", headers=ZH)
+    assert too_big.status_code == 413
+    assert too_big.json()["detail"] == "请求体超过了 16,384 字节,比任何模拟配置需要的都大"
+    running = client.post("/simulations", json={"buyers": 1, "think_ms": 60_000, "hold_ms": 0}).json()["id"]
+    full = client.post("/simulations", json={"buyers": 1}, headers=ZH)
+    assert full.status_code == 429
+    assert full.json()["detail"] == (
+        "已经有 1 个模拟在运行或排队,这是这台服务器的上限(TICKETRUSH_MAX_RUNNING=1,TICKETRUSH_MAX_QUEUED=0);"
+        "等有一个结束后再试"
+    )
+    deadline = time.monotonic() + 60
+    while client.get(f"/simulations/{running}").json()["status"] != "running":
+        assert time.monotonic() < deadline, "the run did not start"
+        time.sleep(0.05)
+    busy = client.delete(f"/simulations/{running}", headers=ZH)
+    assert busy.status_code == 409 and busy.json()["detail"] == f"模拟 {running} 运行中;请先取消它再删除"
+    assert client.post(f"/simulations/{running}/cancel").json()["status"] == "cancelled"
+    again = client.post(f"/simulations/{running}/cancel", headers=ZH)
+    assert again.status_code == 409 and again.json()["detail"] == f"模拟 {running} 已取消,不能变为已取消"
+    english = client.post(f"/simulations/{running}/cancel").json()["detail"]
+    assert english == f"simulation {running} is cancelled; it cannot become cancelled"
+
+
+def test_the_cli_refuses_in_chinese_with_lang_zh() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "run", "--buyers", "0", "--store", "memory", "--strategy", "optimistic",
+         "--lang", "zh"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "LANG": "en_US.UTF-8"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "ticketrush: --buyers:应为从 1 到 10,000,000 的整数(路人数);收到的是 0",
+        "ticketrush: --strategy:策略 'optimistic' 不能在存储 'memory' 上运行,这个存储能用的策略是 'read-write' 或 "
+        "'seller';策略 'optimistic' 能在存储 'file'、'sqlite'、'postgres' 或 'redis' 上运行",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "TICKETRUSH_POSTGRES_URL"}
+    unset = subprocess.run(
+        [sys.executable, "-m", "app.cli", "run", "--store", "postgres"],
+        capture_output=True, text=True, timeout=60, env={**env, "LANG": "zh_CN.UTF-8"},
+    )  # fmt: skip
+    assert unset.returncode == 2
+    assert unset.stderr.strip() == (
+        "ticketrush: --store:存储 postgres 需要 TICKETRUSH_POSTGRES_URL,也就是它的服务器的 URL;它没有设置"
+    )
+
+
+def test_the_cli_step_refuses_a_step_in_chinese() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "step", "--buyers", "2", "--tickets", "1", "--lock", "file", "--lang", "zh"],
+        input="1\n1\n2\n2\nend\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = [line.removeprefix("> ") for line in done.stdout.splitlines()]
+    assert shown[3:6] == [
+        "count=1;路人1拿着锁;路人1:下一步写回;路人2:下一步读取",
+        "路人2在等文件锁:路人1正拿着",
+        "count=0;路人1:抢票成功;路人2:抢票失败",
+    ]
+
+
+def test_an_experiment_is_refused_in_chinese(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    spec = {
+        "config": {"store": "memory"},
+        "trials": 2,
+        "vary": {"field": "strategy", "values": ["read-write", "atomic"]},
+    }
+    refused = client.post("/experiments", json=spec, headers=ZH)
+    assert refused.status_code == 422
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "vary", "values", 1]
+    assert error["msg"].startswith("strategy:策略 'atomic' 不能在存储 'memory' 上运行")
+    fixed = client.post("/experiments", json={**spec, "vary": {"field": "seed", "values": [1, 2]}}, headers=ZH)
+    assert fixed.json()["detail"][0]["msg"] == (
+        "vary.field:'seed' 不能变化(各次试验用种子 seed、seed + 1……重复同一个点);可以变化的有 "
+        + "、".join(VARIABLE_FIELDS[:-1])
+        + f" 或 {VARIABLE_FIELDS[-1]}"
+    )
+
+
+def test_the_cli_sweep_refuses_in_chinese() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "sweep", "--vary", "hold_ms=0,10", "--hold-ms", "5", "--lang", "zh"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "ticketrush: --hold-ms:--vary 已经设定了 hold_ms;请去掉 --hold-ms"

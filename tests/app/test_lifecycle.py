@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from app.lifecycle import FINISHED, UNFINISHED, InvalidTransition, Status, check_transition
+from app.lifecycle import ACTIVE, TERMINAL, InvalidTransition, Status, check_transition
 
 # The rules as the README states them: a queued simulation starts, or ends without running (cancelled, failed,
 # or interrupted by the server's death); a running one ends in any finished status; a finished one never changes.
@@ -31,5 +31,5 @@ def test_lifecycle_illegal_transition_is_refused(current: Status, target: Status
 
 
 def test_lifecycle_finished_statuses_are_the_four_ends() -> None:
-    assert FINISHED == ENDS
-    assert {Status.QUEUED, Status.RUNNING} == UNFINISHED
+    assert TERMINAL == ENDS
+    assert {Status.QUEUED, Status.RUNNING} == ACTIVE

@@ -56,7 +56,7 @@ def test_runner_cancelled_before_it_starts_does_not_run(tmp_path: Path, no_lefto
     assert process.exitcode == 0
     row = store.get(sim_id)
     assert row is not None and row.status == Status.CANCELLED and row.started_at is None
-    assert not store.run_dir(sim_id).exists()
+    assert not store.folders.path(sim_id).exists()
 
 
 AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled")

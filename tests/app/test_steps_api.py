@@ -62,3 +62,22 @@ def test_steps_are_refused_for_a_simulation_not_in_step_mode(server: Server) -> 
     assert step(server, sim_id, {"buyer": 1}, expect=409)["detail"] == f"simulation {sim_id} is not in step mode"
     bad = step(server, sim_id, {}, expect=422)
     assert "send either a buyer number" in bad["detail"][0]["msg"]
+
+
+def test_a_refused_step_is_said_in_the_language_asked_for(server: Server) -> None:
+    sim_id = start_stepping(server, lock="process")
+    for buyer in (1, 2, 1):
+        step(server, sim_id, {"buyer": buyer})
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    refused = server.client.post(f"/simulations/{sim_id}/step", json={"buyer": 2}, headers=zh)
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == "路人2在等进程锁:路人1正拿着"
+    state = server.client.get(f"/simulations/{sim_id}/step?lang=zh").json()
+    assert next(b for b in state["buyers"] if b["buyer"] == 2)["waits_for"] == "路人2在等进程锁:路人1正拿着"
+    neither = server.client.post(f"/simulations/{sim_id}/step", json={}, headers=zh)
+    assert neither.status_code == 422
+    assert neither.json()["detail"][0]["msg"] == "请发送一个路人编号 {'buyer': 2},或者 {'to_end': true}"
+    assert step(server, sim_id, {"to_end": True})["finished"]
+    server.wait_finished(sim_id)
+    over = server.client.post(f"/simulations/{sim_id}/step", json={"buyer": 1}, headers=zh)
+    assert over.status_code == 409 and over.json()["detail"] == f"模拟 {sim_id} 已完成;只有运行中才能走下一步"

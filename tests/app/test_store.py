@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.lifecycle import InvalidTransition, Status
-from app.store import SimulationBusy, SimulationNotFound, Store
+from app.store import Store
+from app.store_errors import SimulationBusy, SimulationNotFound
 from workers import BuyerRecord, Result, SimulationConfig
 from workers.analysis import analyse
 
@@ -52,9 +53,9 @@ def finished(store: Store, sim_id: str) -> int:
 def completed(store: Store, n: int = 5) -> str:
     sim_id = store.create(SimulationConfig(buyers=n).resolved()).id
     store.transition(sim_id, Status.RUNNING)
-    store.run_dir(sim_id).mkdir()
+    store.folders.path(sim_id).mkdir()
     rows = records(n)
-    store.save_buyers(sim_id, rows)
+    store.buyer_files.save(sim_id, rows)
     store.transition(sim_id, Status.COMPLETED, result=result_of(rows))
     return sim_id
 
@@ -69,7 +70,7 @@ def test_store_create_round_trips_the_resolved_config(store: Store) -> None:
     assert again.config == config and again.config.seed is not None
     assert (again.status, again.finished, again.buyers) == (Status.QUEUED, 0, 7)
     assert again.started_at is None and again.result is None
-    assert store.path.exists() and store.runs_dir.is_dir()
+    assert store.path.exists() and store.folders.root.is_dir()
 
 
 def test_store_completion_saves_result_buyers_and_times(store: Store) -> None:
@@ -81,7 +82,7 @@ def test_store_completion_saves_result_buyers_and_times(store: Store) -> None:
     assert row.finished == 5
     assert row.started_at is not None and row.finished_at is not None
     assert row.created_at <= row.started_at <= row.finished_at
-    page, count = store.buyers(sim_id, 0, 100)
+    page, count = store.buyer_files.page(sim_id, 0, 100)
     assert count == 5
     assert [(r.buyer, r.outcome, r.read, r.wrote) for r in page] == [(b, "success", 1, 0) for b in range(1, 6)]
 
@@ -108,24 +109,24 @@ def test_store_keeps_each_buyers_host_and_reads_a_file_saved_before_hosts(store:
 def test_store_buyer_file_appears_whole_or_not_at_all(store: Store) -> None:
     sim_id = store.create(SimulationConfig(buyers=3).resolved()).id
     store.transition(sim_id, Status.RUNNING)
-    store.run_dir(sim_id).mkdir()
+    store.folders.path(sim_id).mkdir()
 
     def broken() -> Iterator[BuyerRecord]:
         yield from records(2)
         raise OSError("disk gone")
 
     with pytest.raises(OSError):
-        store.save_buyers(sim_id, broken())
+        store.buyer_files.save(sim_id, broken())
 
-    assert store.buyers(sim_id, 0, 10) == ([], 0)
-    assert list(store.iter_buyers(sim_id)) == []
-    assert sorted(p.name for p in store.run_dir(sim_id).iterdir()) == []
+    assert store.buyer_files.page(sim_id, 0, 10) == ([], 0)
+    assert list(store.buyer_files.chunks(sim_id)) == []
+    assert sorted(p.name for p in store.folders.path(sim_id).iterdir()) == []
 
 
 def test_store_big_buyer_file_does_not_hold_the_shared_database(store: Store) -> None:
     sim_id = store.create(SimulationConfig(buyers=20_000, executor="pool").resolved()).id
     store.transition(sim_id, Status.RUNNING)
-    store.run_dir(sim_id).mkdir()
+    store.folders.path(sim_id).mkdir()
     meanwhile: list[str] = []
 
     def create_meanwhile() -> Iterator[BuyerRecord]:
@@ -139,10 +140,10 @@ def test_store_big_buyer_file_does_not_hold_the_shared_database(store: Store) ->
                 meanwhile.append(store.create(SimulationConfig().resolved()).id)
             yield record
 
-    store.save_buyers(sim_id, create_meanwhile())
+    store.buyer_files.save(sim_id, create_meanwhile())
 
     assert [store.get(i) is not None for i in meanwhile] == [True]
-    assert store.buyers(sim_id, 19_999, 10)[1] == 20_000
+    assert store.buyer_files.page(sim_id, 19_999, 10)[1] == 20_000
 
 
 def test_store_transition_refuses_an_illegal_move_and_keeps_the_status(store: Store) -> None:
@@ -181,7 +182,7 @@ def test_store_page_is_newest_first_with_the_total(store: Store) -> None:
 def test_store_iter_buyers_crosses_chunk_boundaries(store: Store) -> None:
     sim_id = completed(store, 10)
 
-    chunks = list(store.iter_buyers(sim_id, chunk=3))
+    chunks = list(store.buyer_files.chunks(sim_id, chunk=3))
 
     assert [len(c) for c in chunks] == [3, 3, 3, 1]
     assert [r.buyer for c in chunks for r in c] == list(range(1, 11))
@@ -192,17 +193,17 @@ def test_store_delete_refuses_unfinished_then_removes_rows_and_folder(store: Sto
     with pytest.raises(SimulationBusy):
         store.delete(sim_id)
     store.transition(sim_id, Status.RUNNING)
-    store.run_dir(sim_id).mkdir()
-    (store.run_dir(sim_id) / "db.json").write_text('{"count": 0}')
+    store.folders.path(sim_id).mkdir()
+    (store.folders.path(sim_id) / "db.json").write_text('{"count": 0}')
     rows = records(3)
-    store.save_buyers(sim_id, rows)
+    store.buyer_files.save(sim_id, rows)
     store.transition(sim_id, Status.COMPLETED, result=result_of(rows))
 
     store.delete(sim_id)
 
     assert store.get(sim_id) is None
-    assert store.buyers(sim_id, 0, 10) == ([], 0)
-    assert not store.run_dir(sim_id).exists()
+    assert store.buyer_files.page(sim_id, 0, 10) == ([], 0)
+    assert not store.folders.path(sim_id).exists()
     with pytest.raises(SimulationNotFound):
         store.delete(sim_id)
 
@@ -247,4 +248,4 @@ def test_store_totals_keep_what_deleted_runs_added_and_a_store_made_before_them_
 def test_store_run_dir_refuses_an_id_that_is_not_ours(store: Store) -> None:
     for odd in ["..", "../x", "ABC", "0" * 31]:
         with pytest.raises(SimulationNotFound):
-            store.run_dir(odd)
+            store.folders.path(odd)

@@ -12,18 +12,7 @@ import pytest
 from live_server import Server, wait_for
 
 from app.cli import main
-from tests.servers import (
-    Postgres,
-    Redis,
-    drop_runs_under,
-    postgres,
-    postgres_url,
-    redis_server,
-    redis_url,
-    servers_of,
-)
-
-__all__ = ["postgres", "postgres_url", "redis_server", "redis_url"]
+from tests.servers import Postgres, Redis, drop_runs_under, servers_of
 
 LESSON = {"buyers": 10, "tickets": 1, "think_ms": 0, "hold_ms": 150}
 NO_SERVERS = {"TICKETRUSH_POSTGRES_URL": "", "TICKETRUSH_REDIS_URL": ""}

@@ -22,7 +22,8 @@ from live_server import Server, wait_for
 from app.dispatcher import Dispatcher
 from app.lifecycle import Status
 from app.settings import Settings
-from app.store import Store, StoreError
+from app.store import Store
+from app.store_errors import StoreError
 from workers import SimulationConfig
 
 TINY = {"buyers": 2, "tickets": 1, "lock": "file", "think_ms": 0, "hold_ms": 0}

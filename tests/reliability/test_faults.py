@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
-from live_server import FINISHED, Server, buyers_of, is_resource_tracker, wait_for
+from live_server import TERMINAL, Server, buyers_of, is_resource_tracker, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -184,7 +184,7 @@ def test_faults_server_killed_again_and_again_loses_no_finished_result(
             assert server.get(sim_id) == before
             assert server.client.get(f"/simulations/{sim_id}/buyers").json()["count"] == before["config"]["buyers"]
         for summary in server.client.get("/simulations", params={"limit": 1000}).json()["data"]:
-            assert summary["status"] in FINISHED, summary
+            assert summary["status"] in TERMINAL, summary
         assert _integrity(data_dir) == "ok"
 
         quick = server.post({"buyers": 5, "tickets": 2, "lock": "file", "think_ms": 0, "hold_ms": [0, 20]})
@@ -198,7 +198,7 @@ def test_faults_server_killed_again_and_again_loses_no_finished_result(
         threshold = rng.uniform(0.0, 1.0) * size
         server.wait_until(
             racing["id"],
-            lambda s, t=threshold: s["status"] in FINISHED or s["progress"]["finished"] >= t,  # type: ignore[misc]
+            lambda s, t=threshold: s["status"] in TERMINAL or s["progress"]["finished"] >= t,  # type: ignore[misc]
             120,
             f"past {threshold:.0f} buyers",
         )

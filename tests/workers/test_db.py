@@ -82,8 +82,8 @@ def test_compare_and_set_lets_exactly_one_of_the_writers_of_a_version_through(tm
     assert not second.compare_and_set(0, 4)  # it read version 0 too: refused, so it reads again
     assert second.read_versioned() == (4, 1)
     assert second.compare_and_set(1, 3)
-    first.tidy()
-    second.tidy()
+    first.drop_replaced()
+    second.drop_replaced()
     assert json.loads(first.path.read_text()) == {"count": 3, "version": 2}  # the lesson's code reads its count
 
 

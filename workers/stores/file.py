@@ -61,4 +61,4 @@ class FileStore(TicketStore):
         self.db.stage()  # the file a sale will fill, made before the critical section rather than inside it
 
     def after_sale(self) -> None:
-        self.db.tidy()  # the replaced db file is deleted after the critical section
+        self.db.drop_replaced()  # the replaced db file is deleted after the critical section

@@ -22,13 +22,15 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from app.api.deps import DispatcherDep, SettingsDep, StoreDep, TokenDep
+from app.api.deps import DispatcherDep, LanguageDep, SettingsDep, StoreDep, TokenDep, request_language
 from app.api.errors import STORE_UNAVAILABLE, _json_safe
 from app.dispatcher import LimitExceeded
 from app.experiments_store import ExperimentNotFound, ExperimentState, ExperimentStore
-from app.lifecycle import FINISHED, InvalidTransition, Status
+from app.lifecycle import TERMINAL, InvalidTransition, Status
+from app.run_folders import is_valid_id
 from app.settings import Settings
-from app.store import SimulationNotFound, SimulationRow, is_valid_id
+from app.store import SimulationRow
+from app.store_errors import SimulationNotFound
 from workers.experiments import (
     ExperimentInvalid,
     ExperimentSpec,
@@ -42,8 +44,8 @@ from workers.experiments import (
     spec_problems,
     summarise,
 )
+from workers.speech import fact, render, said
 
-NOT_AN_OBJECT = "the body must be a JSON object with config, trials and vary, sent as application/json"
 PAGE = FilePath(__file__).resolve().parents[2] / "static" / "experiment.html"
 MAX_PAGE = 100
 
@@ -62,9 +64,11 @@ class ExperimentRoute(APIRoute):
                 in_body = [error for error in errors if tuple(error.get("loc", ()))[:1] == ("body",)]
                 if not in_body or len(in_body) < len(errors) or any(e["type"] == "json_invalid" for e in in_body):
                     raise  # a query parameter, or a body that is not JSON at all: as for every other route
+                lang = request_language(request)
                 if any(tuple(error["loc"]) == ("body",) for error in in_body):
-                    return refused([Problem((), NOT_AN_OBJECT, None, "model_attributes_type")])
-                return refused(spec_problems([{**error, "loc": tuple(error["loc"])[1:]} for error in in_body]))
+                    not_an_object = render(fact("experiment.not_an_object"), lang)
+                    return refused([Problem((), not_an_object, None, "model_attributes_type")])
+                return refused(spec_problems([{**error, "loc": tuple(error["loc"])[1:]} for error in in_body], lang))
             except ExperimentInvalid as e:
                 return refused(e.problems)
 
@@ -146,54 +150,38 @@ def get_experiment(
 ) -> ExperimentState:
     state = experiments.read(experiment_id) if is_valid_id(experiment_id) else None
     if state is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no experiment has the id {experiment_id[:64]!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, fact("api.no_experiment", id=repr(experiment_id[:64])))
     return state
 
 
 ExperimentDep = Annotated[ExperimentState, Depends(get_experiment)]
 
 
-def _server_limits(experiment: Plan, check: Callable[[Any], None], settings: Settings) -> list[Problem]:
+def _server_limits(experiment: Plan, check: Callable[[Any], None], settings: Settings, lang: str) -> list[Problem]:
     """What this server refuses of an experiment the engine accepts: too many trials, values or runs."""
     problems = []
     trials, values = experiment.trials_per_point, len(experiment.values)
+
+    def line(key: str, **params: Any) -> str:
+        return render(fact(key, **params), lang)
+
     if trials > settings.max_trials:
-        problems.append(
-            Problem(
-                ("trials",),
-                f"trials: at most {settings.max_trials} trials of each value are allowed on this server "
-                f"(TICKETRUSH_MAX_TRIALS; got {trials})",
-                trials,
-                "limit_exceeded",
-            )
-        )
+        many = line("experiment.max_trials", max=settings.max_trials, got=trials)
+        problems.append(Problem(("trials",), many, trials, "limit_exceeded"))
     if values > settings.max_points:
-        problems.append(
-            Problem(
-                ("vary", "values"),
-                f"vary.values: at most {settings.max_points} values are allowed on this server "
-                f"(TICKETRUSH_MAX_POINTS; got {values})",
-                values,
-                "limit_exceeded",
-            )
-        )
+        many = line("experiment.max_points", max=settings.max_points, got=values)
+        problems.append(Problem(("vary", "values"), many, values, "limit_exceeded"))
     room = settings.max_running + settings.max_queued
     if not problems and trials * values > room:
-        problems.append(
-            Problem(
-                ("trials",),
-                f"trials: {values} values x {trials} trials is {trials * values} runs, more than the {room} this "
-                "server holds running and queued at once (TICKETRUSH_MAX_RUNNING + TICKETRUSH_MAX_QUEUED)",
-                trials,
-                "limit_exceeded",
-            )
-        )
+        many = line("experiment.max_runs", values=values, trials=trials, runs=trials * values, room=room)
+        problems.append(Problem(("trials",), many, trials, "limit_exceeded"))
     for index, point in enumerate(experiment.points):
         try:
             check(point)
         except LimitExceeded as e:
             loc = ("vary", "values", index) if e.field == experiment.field else ("config", e.field)
-            problems.append(Problem(loc, f"{e.field}: {e.message}", e.value, "limit_exceeded"))
+            refusal = line("field.refused", field=e.field, message=said(e.message, lang))
+            problems.append(Problem(loc, refusal, e.value, "limit_exceeded"))
     return problems
 
 
@@ -216,10 +204,11 @@ def create_experiment(
     experiments: ExperimentStoreDep,
     settings: SettingsDep,
     response: Response,
+    lang: LanguageDep,
 ) -> ExperimentPublic:
     """Check every point, queue every trial, and answer at once; the trials run one after another."""
-    experiment = plan(spec)
-    problems = _server_limits(experiment, dispatcher.check_limits, settings)
+    experiment = plan(spec, lang=lang)
+    problems = _server_limits(experiment, dispatcher.check_limits, settings, lang)
     if problems:
         raise ExperimentInvalid(problems)
     created: list[str] = []
@@ -286,10 +275,9 @@ def cancel_experiment(
     experiment: ExperimentDep, dispatcher: DispatcherDep, experiments: ExperimentStoreDep
 ) -> ExperimentPublic:
     """Stop its queued and running trials (the finished ones keep their results); answers once none runs."""
-    if experiment.status in FINISHED:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"experiment {experiment.row.id} is {experiment.status}; it cannot be cancelled"
-        )
+    if experiment.status in TERMINAL:
+        now = fact(f"status.{experiment.status}")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("api.experiment_finished", id=experiment.row.id, status=now))
     for outcome in reversed(experiment.outcomes):  # the last first, so that none starts while they are cancelled
         if outcome.status in {Status.QUEUED, Status.RUNNING}:
             with contextlib.suppress(InvalidTransition, SimulationNotFound):  # it finished meanwhile
@@ -305,15 +293,15 @@ def cancel_experiment(
 )
 def delete_experiment(experiment: ExperimentDep, experiments: ExperimentStoreDep, store: StoreDep) -> None:
     """Remove a finished experiment and its trials' simulations."""
-    if experiment.status not in FINISHED:
+    if experiment.status not in TERMINAL:
+        now = fact(f"status.{experiment.status}")
         raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"experiment {experiment.row.id} is {experiment.status}; cancel it before deleting it",
+            status.HTTP_409_CONFLICT, fact("api.experiment_unfinished", id=experiment.row.id, status=now)
         )
     try:
         trials = experiments.delete(experiment.row.id)
     except ExperimentNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no experiment has the id {experiment.row.id!r}") from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, fact("api.no_experiment", id=repr(experiment.row.id))) from None
     for sim_id in trials:
         with contextlib.suppress(SimulationNotFound):
             store.delete(sim_id)

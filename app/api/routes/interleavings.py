@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from app.schemas import SimulationCreate
+from workers.errors import Refusal
 from workers.schedules import MAX_ENUMERATED_BUYERS, SCHEDULED_STRATEGIES, interleavings
+from workers.speech import Fact, fact, one_of
 
 router = APIRouter(prefix="/interleavings", tags=["interleavings"])
 
@@ -28,9 +30,18 @@ class InterleavingsPublic(BaseModel):
     outcomes: list[InterleavingOutcome] = Field(description="Each distinct outcome, the most oversold first.")
 
 
-def _refuse(field: str, value: object, allowed: str) -> NoReturn:
+def _refuse(field: str, value: object, allowed: Fact) -> NoReturn:
+    refusal = Refusal(allowed)
     raise RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": f"Value error, {allowed}", "input": value}]
+        [
+            {
+                "type": "value_error",
+                "loc": ("body", field),
+                "msg": f"Value error, {refusal}",
+                "input": value,
+                "ctx": {"error": refusal},
+            }
+        ]
     )
 
 
@@ -45,11 +56,9 @@ def _refuse(field: str, value: object, allowed: str) -> NoReturn:
 def count_interleavings(config: SimulationCreate) -> InterleavingsPublic:
     """Every schedule of the race this config describes (up to 4 buyers; read-write or optimistic)."""
     if config.buyers > MAX_ENUMERATED_BUYERS:
-        _refuse(
-            "buyers", config.buyers, f"at most {MAX_ENUMERATED_BUYERS} buyers: their interleavings grow as a factorial"
-        )
+        _refuse("buyers", config.buyers, fact("interleavings.buyers", n=MAX_ENUMERATED_BUYERS))
     if config.strategy not in SCHEDULED_STRATEGIES:
-        _refuse("strategy", config.strategy, "read-write or optimistic: the strategies whose buyers take steps")
+        _refuse("strategy", config.strategy, fact("interleavings.strategy", strategies=one_of(SCHEDULED_STRATEGIES)))
     counted = interleavings(config.race())
     return InterleavingsPublic(
         total=counted.total,

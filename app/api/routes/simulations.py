@@ -14,7 +14,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import DispatcherDep, LanguageDep, SettingsDep, SimulationDep, StoreDep, TokenDep
 from app.api.errors import STORE_UNAVAILABLE
-from app.lifecycle import FINISHED, UNFINISHED, Status
+from app.lifecycle import ACTIVE, TERMINAL, Status
 from app.schemas import (
     BuyerPublic,
     BuyersPublic,
@@ -24,9 +24,11 @@ from app.schemas import (
     SimulationsPublic,
 )
 from app.settings import store_url_problem
-from app.store import SimulationNotFound, Store
+from app.store import Store
+from app.store_errors import SimulationNotFound
 from workers import BuyerRecord, TicketrushError, drop_store
 from workers.messages import TIMESTAMPS
+from workers.speech import Fact, fact, told
 
 EVENTS_POLL_S = 0.2
 MAX_PAGE = 1000
@@ -86,7 +88,7 @@ def read_simulation(simulation: SimulationDep, lang: LanguageDep) -> SimulationP
 def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
     """Every record with its raw monotonic_ns times, then each time again in ms from the run's first t_start."""
     origin = min(
-        (r.t_start for records in store.iter_buyers(sim_id) for r in records if r.t_start is not None),
+        (r.t_start for records in store.buyer_files.chunks(sim_id) for r in records if r.t_start is not None),
         default=None,
     )
 
@@ -97,7 +99,7 @@ def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*BuyerRecord._fields, *(f"{name}_ms" for name in TIMESTAMPS)])
     yield buffer.getvalue()
-    for records in store.iter_buyers(sim_id):
+    for records in store.buyer_files.chunks(sim_id):
         buffer.seek(0)
         buffer.truncate()
         writer.writerows([*r, *(relative(getattr(r, name)) for name in TIMESTAMPS)] for r in records)
@@ -124,18 +126,16 @@ def read_buyers(
 
     A simulation that stopped before finishing (failed, cancelled, interrupted) has no records.
     """
-    if simulation.status in UNFINISHED:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"simulation {simulation.id} is {simulation.status}: its buyer records are saved when it finishes",
-        )
+    if simulation.status in ACTIVE:
+        now = fact(f"status.{simulation.status}")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("api.records_unsaved", id=simulation.id, status=now))
     if format == "csv":
         return StreamingResponse(
             _csv_chunks(store, simulation.id),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="ticketrush-{simulation.id}-buyers.csv"'},
         )
-    records, count = store.buyers(simulation.id, offset, limit)
+    records, count = store.buyer_files.page(simulation.id, offset, limit)
     return BuyersPublic(data=[BuyerPublic.from_record(r) for r in records], count=count)
 
 
@@ -149,7 +149,7 @@ async def simulation_events(
     """
     row = simulation
     last: ProgressEvent | None = None
-    while row.status not in FINISHED:
+    while row.status not in TERMINAL:
         progress = ProgressEvent(status=row.status, finished=row.finished, buyers=row.buyers)
         if progress != last:
             yield ServerSentEvent(event="progress", data=progress)
@@ -187,20 +187,20 @@ def cancel_simulation(simulation: SimulationDep, dispatcher: DispatcherDep, stor
         503: {"description": "The server of the simulation's store cannot remove its table or keys now"},
     },
 )
-def delete_simulation(simulation: SimulationDep, store: StoreDep, settings: SettingsDep) -> None:
+def delete_simulation(simulation: SimulationDep, store: StoreDep, settings: SettingsDep, lang: LanguageDep) -> None:
     """Remove a finished simulation, its buyer records, its run folder and what it left on its store's server."""
-    if simulation.status in FINISHED:  # for good: a finished simulation never runs again
-        urls = settings.store_urls()
-        try:
-            why = store_url_problem(simulation.config.store, urls)
-            if why is None:
-                drop_store(simulation.config, store.run_dir(simulation.id), urls)
-        except TicketrushError as e:
-            why = str(e)
-        if why is not None:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"simulation {simulation.id} was not deleted: its tickets on store {simulation.config.store} "
-                f"could not be removed ({why})",
-            )
+    if simulation.status not in TERMINAL:  # the store refuses it too, should it start meanwhile
+        now = fact(f"status.{simulation.status}")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("api.delete_unfinished", id=simulation.id, status=now))
+    urls = settings.store_urls()  # for good: a finished simulation never runs again
+    why: str | Fact | None
+    try:
+        why = store_url_problem(simulation.config.store, urls)
+        if why is None:
+            drop_store(simulation.config, store.folders.path(simulation.id), urls)
+    except TicketrushError as e:
+        why = told(e, lang)
+    if why is not None:
+        kept = fact("api.store_kept", id=simulation.id, store=simulation.config.store, why=why)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, kept)
     store.delete(simulation.id)

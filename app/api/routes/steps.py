@@ -14,9 +14,10 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, model_validator
 
-from app.api.deps import SimulationDep, StoreDep, TokenDep
-from app.lifecycle import UNFINISHED, Status
+from app.api.deps import LanguageDep, SimulationDep, StoreDep, TokenDep
+from app.lifecycle import ACTIVE, Status
 from app.store import SimulationRow, Store
+from workers.errors import Refusal
 from workers.schedules import (
     MAX_SCHEDULE,
     MAX_SCHEDULED_BUYERS,
@@ -26,6 +27,7 @@ from workers.schedules import (
     complete,
     play,
 )
+from workers.speech import fact, render
 
 router = APIRouter(prefix="/simulations", tags=["simulations"])
 
@@ -37,7 +39,7 @@ class StepRequest(BaseModel):
     @model_validator(mode="after")
     def _one_of_them(self) -> StepRequest:
         if (self.buyer is None) == (not self.to_end):
-            raise ValueError("send either a buyer number, {'buyer': 2}, or {'to_end': true}")
+            raise Refusal(fact("steps.one_of_them"))
         return self
 
 
@@ -61,14 +63,15 @@ class StepState(BaseModel):
     finished: bool = Field(description="Every buyer's visit is over.")
 
 
-def _state(row: SimulationRow, steps: list[int]) -> StepState:
-    return _described(row, steps, play(row.config.race(), steps))
+def _state(row: SimulationRow, steps: list[int], lang: str) -> StepState:
+    return _described(row, steps, play(row.config.race(), steps), lang)
 
 
-def _described(row: SimulationRow, steps: list[int], model: Model) -> StepState:
+def _described(row: SimulationRow, steps: list[int], model: Model, lang: str) -> StepState:
     buyers = []
     for number, b in model.buyers.items():
-        reason = model.blocker(number)
+        blocker = model.blocker(number)
+        reason = render(blocker, lang) if blocker is not None else None
         buyers.append(
             BuyerState(
                 buyer=number,
@@ -93,14 +96,14 @@ def _described(row: SimulationRow, steps: list[int], model: Model) -> StepState:
 
 def _stepping(row: SimulationRow) -> None:
     if row.config.mode != "step":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"simulation {row.id} is not in step mode")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("steps.not_step_mode", id=row.id))
 
 
 @router.get("/{simulation_id}/step", responses={404: {"description": "No simulation has this id"}})
-def read_steps(simulation: SimulationDep, store: StoreDep) -> StepState:
+def read_steps(simulation: SimulationDep, store: StoreDep, lang: LanguageDep) -> StepState:
     """Where a step-mode simulation stands: its steps so far, the count, each buyer's next step, the lock."""
     _stepping(simulation)
-    return _state(simulation, [*(simulation.config.schedule or ()), *store.steps(simulation.id)])
+    return _state(simulation, [*(simulation.config.schedule or ()), *store.steps(simulation.id)], lang)
 
 
 @router.post(
@@ -113,13 +116,14 @@ def read_steps(simulation: SimulationDep, store: StoreDep) -> StepState:
         409: {"description": "Not a running step-mode simulation, or this buyer cannot take a step now"},
     },
 )
-def take_step(simulation: SimulationDep, store: StoreDep, request: Annotated[StepRequest, Body()]) -> StepState:
+def take_step(
+    simulation: SimulationDep, store: StoreDep, request: Annotated[StepRequest, Body()], lang: LanguageDep
+) -> StepState:
     """Let one buyer take its next step (or every buyer run to its end); answers the state it leads to."""
     _stepping(simulation)
     if simulation.status != Status.RUNNING:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"simulation {simulation.id} is {simulation.status}; it takes steps while running"
-        )
+        now = fact(f"status.{simulation.status}")
+        raise HTTPException(status.HTTP_409_CONFLICT, fact("steps.not_running", id=simulation.id, status=now))
     first = list(simulation.config.schedule or ())
 
     def check(taken: list[int]) -> list[int]:
@@ -130,11 +134,11 @@ def take_step(simulation: SimulationDep, store: StoreDep, request: Annotated[Ste
             assert request.buyer is not None
             model.take(request.buyer)
         except ScheduleError as e:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(e)) from None
+            raise HTTPException(status.HTTP_409_CONFLICT, e.fact) from None
         return [request.buyer]
 
     steps = store.add_steps(simulation.id, check)
-    return _state(simulation, first + steps)
+    return _state(simulation, first + steps, lang)
 
 
 class TakenStep(BaseModel):
@@ -155,24 +159,19 @@ def _schedule_of(row: SimulationRow, store: Store) -> list[int]:
         return list(row.result.schedule)
     if row.config.mode == "step":
         return [*(row.config.schedule or ()), *store.steps(row.id)]
-    if row.status in UNFINISHED:
-        reason = f"simulation {row.id} is {row.status}; the schedule it follows is told from its records once it ends"
+    now = fact(f"status.{row.status}")
+    if row.status in ACTIVE:
+        reason = fact("replay.unfinished", id=row.id, status=now)
     elif row.result is None:
-        reason = f"simulation {row.id} is {row.status}: it left no records to tell a schedule from"
+        reason = fact("replay.no_records", id=row.id, status=now)
     elif (
         row.config.strategy not in SCHEDULED_STRATEGIES
         or row.config.executor != "process"
         or row.config.buyers > MAX_SCHEDULED_BUYERS
     ):
-        reason = (
-            f"simulation {row.id} has no schedule to replay: only the process executor's read-write or optimistic "
-            f"buyers, at most {MAX_SCHEDULED_BUYERS} of them, take steps a schedule can order"
-        )
+        reason = fact("replay.not_steppable", id=row.id, n=MAX_SCHEDULED_BUYERS)
     else:
-        reason = (
-            f"simulation {row.id} has no schedule to replay: the order of its steps cannot be told from its records "
-            "(a buyer retried, gave up or failed)"
-        )
+        reason = fact("replay.untold", id=row.id)
     raise HTTPException(status.HTTP_409_CONFLICT, reason)
 
 
@@ -187,6 +186,7 @@ def _schedule_of(row: SimulationRow, store: Store) -> list[int]:
 def replay_steps(
     simulation: SimulationDep,
     store: StoreDep,
+    lang: LanguageDep,
     steps: Annotated[
         int | None, Query(ge=0, le=MAX_SCHEDULE, description="How many of the schedule's steps; all when absent.")
     ] = None,
@@ -201,7 +201,7 @@ def replay_steps(
                 {
                     "type": "value_error",
                     "loc": ("query", "steps"),
-                    "msg": f"steps: at most {len(schedule)}, the steps of this run's schedule (got {k})",
+                    "msg": render(fact("replay.steps", n=len(schedule), got=k), lang),
                     "input": k,
                 }
             ]
@@ -212,8 +212,8 @@ def replay_steps(
         try:
             name = model.take(buyer)
         except ScheduleError as e:  # a schedule the model confirmed when it was stored: never, unless it changed
-            raise HTTPException(status.HTTP_409_CONFLICT, f"the schedule cannot be replayed: {e}") from None
+            raise HTTPException(status.HTTP_409_CONFLICT, fact("replay.broken", reason=e.fact)) from None
         outcome = model.buyers[buyer].outcome
         taken.append(TakenStep(buyer=buyer, step=name, count=model.count, outcome=outcome))
-    state = _described(simulation, schedule[:k], model)
+    state = _described(simulation, schedule[:k], model, lang)
     return ReplayState(**state.model_dump(), schedule=schedule, taken=taken)

@@ -16,9 +16,7 @@ import pytest
 
 from bench.cluster import Cluster, Place, start_cluster, stop_cluster
 from tests.namespaces import Forwarder, Hosts, refusal, two_hosts
-from tests.servers import drop_runs_under, postgres, postgres_url, redis_server, redis_url, servers_of
-
-__all__ = ["Cluster", "postgres", "postgres_url", "redis_server", "redis_url"]
+from tests.servers import drop_runs_under, servers_of
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import drop_runs_under, postgres, postgres_url, redis_server, redis_url, servers_of
-
-__all__ = ["postgres", "postgres_url", "redis_server", "redis_url"]
+from tests.servers import drop_runs_under, servers_of
 
 
 @pytest.fixture
