@@ -90,10 +90,11 @@ def test_store_completion_saves_result_buyers_and_times(store: Store) -> None:
 def test_store_keeps_each_buyers_host_and_reads_a_file_saved_before_hosts(store: Store) -> None:
     sim_id = completed(store, 3)
     with_hosts = [r._replace(host=f"10.0.0.{r.buyer % 2 + 1}") for r in records(3)]
-    store.save_buyers(sim_id, with_hosts)
-    assert [r.host for r in store.buyers(sim_id, 0, 10)[0]] == ["10.0.0.2", "10.0.0.1", "10.0.0.2"]
+    files = store.buyer_files
+    files.save(sim_id, with_hosts)
+    assert [r.host for r in files.page(sim_id, 0, 10)[0]] == ["10.0.0.2", "10.0.0.1", "10.0.0.2"]
 
-    path = store.buyers_path(sim_id)
+    path = files.path(sim_id)
     path.unlink()
     old = sqlite3.connect(path)  # a buyer file as saved before records named their host
     columns = ", ".join(f for f in BuyerRecord._fields if f != "host")
@@ -101,9 +102,9 @@ def test_store_keeps_each_buyers_host_and_reads_a_file_saved_before_hosts(store:
     old.executemany(f"INSERT INTO buyers VALUES ({', '.join('?' * 15)})", [tuple(r)[:15] for r in records(3)])
     old.commit()
     old.close()
-    page, count = store.buyers(sim_id, 0, 10)
+    page, count = files.page(sim_id, 0, 10)
     assert count == 3 and [r.host for r in page] == [None, None, None]
-    assert [r.buyer for chunk in store.iter_buyers(sim_id) for r in chunk] == [1, 2, 3]
+    assert [r.buyer for chunk in files.chunks(sim_id) for r in chunk] == [1, 2, 3]
 
 
 def test_store_buyer_file_appears_whole_or_not_at_all(store: Store) -> None:
