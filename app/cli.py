@@ -296,10 +296,9 @@ def _cell(value: Any, lang: str) -> str:
     return f"{value:,}"
 
 
-@contextlib.contextmanager
-def _run_folder(config: SimulationConfig, lang: str) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A temporary folder for a run of `config`, and the URLs of the stores' servers (TICKETRUSH_POSTGRES_URL,
-    TICKETRUSH_REDIS_URL); what the run left on its store's server goes with the folder."""
+def _servers(config: SimulationConfig) -> dict[str, str]:
+    """The URLs of the stores' servers (TICKETRUSH_POSTGRES_URL, TICKETRUSH_REDIS_URL); StoreRefused naming the
+    variable when `config`'s store or executor needs one that is not set."""
     urls = store_urls_from(os.environ)
     problem = store_url_problem(config.store, urls)
     if problem is not None:
@@ -307,6 +306,14 @@ def _run_folder(config: SimulationConfig, lang: str) -> Iterator[tuple[Path, dic
     problem = executor_problem(config.executor, os.environ.get(DASK_SCHEDULER_VARIABLE))
     if problem is not None:
         raise StoreRefused(problem, "executor", config.executor)
+    return urls
+
+
+@contextlib.contextmanager
+def _run_folder(config: SimulationConfig, lang: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A temporary folder for a run of `config`, and the URLs of the stores' servers (TICKETRUSH_POSTGRES_URL,
+    TICKETRUSH_REDIS_URL); what the run left on its store's server goes with the folder."""
+    urls = _servers(config)
     with tempfile.TemporaryDirectory(prefix="ticketrush-") as folder:
         run_dir = Path(folder)
         try:
@@ -474,6 +481,9 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
         for problem in e.problems:
             _complain(problem.message, args.lang)
         return 2
+    urls: dict[str, str] = {}
+    for point in experiment.points:  # every value is checked before the first trial runs
+        urls = _servers(point)
     total = len(experiment.points) * experiment.trials_per_point
     progress = ProgressBar(sys.stderr, unit="trials")
     outcomes: list[Outcome] = []
@@ -485,7 +495,12 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="ticketrush-sweep-") as folder:
             run_experiment(
-                experiment, Path(folder), on_trial=heard, time_limit_s=args.time_limit_s, pause_collector=True
+                experiment,
+                Path(folder),
+                on_trial=heard,
+                time_limit_s=args.time_limit_s,
+                pause_collector=True,
+                store_urls=urls,
             )
     except KeyboardInterrupt:
         if outcomes:

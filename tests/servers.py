@@ -120,6 +120,12 @@ class Postgres:
         found = self.conn.execute("SELECT to_regclass(%s)", (f'"{self.table_of(run_dir)}"',)).fetchone()
         return found is not None and found[0] is not None
 
+    def tables(self, run_dirs: list[Path]) -> int:
+        """How many of these runs' tables the server has (information_schema)."""
+        names = [self.table_of(d) for d in run_dirs]
+        row = self.conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ANY(%s)", (names,))
+        return int(row.fetchone()[0])  # type: ignore[index]
+
     def count(self, run_dir: Path) -> int:
         row = self.conn.execute(f'SELECT count FROM "{self.table_of(run_dir)}"').fetchone()
         assert row is not None

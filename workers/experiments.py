@@ -15,6 +15,7 @@ The app runs the same trials as simulations of its own (one process each, one af
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import statistics
@@ -29,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from workers.analysis import Result
 from workers.config import SimulationConfig
 from workers.config_errors import RANGE, field_errors
-from workers.coordinator import DEFAULT_TIME_LIMIT_S, run_simulation
+from workers.coordinator import DEFAULT_TIME_LIMIT_S, drop_store, run_simulation
+from workers.errors import TicketrushError
 from workers.speech import DEFAULT, fact, one_of, render
 
 VARIABLE_FIELDS = (
@@ -375,16 +377,30 @@ def run_experiment(
     on_trial: Callable[[Outcome], None] | None = None,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     pause_collector: bool = False,
+    store_urls: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
     """Run every trial of `experiment` in turn, never two at once, each in a folder under `folder` that is
-    removed once its result is in (the buyer records are not kept); `on_trial` hears of each as it finishes.
-    A trial that raises (RunFailed, RunCancelled, KeyboardInterrupt) ends the experiment there.
+    removed once its result is in (the buyer records are not kept), with what it left on its store's server
+    (`store_urls`, as for run_simulation); `on_trial` hears of each as it finishes. A trial that raises
+    (RunFailed, RunCancelled, KeyboardInterrupt) ends the experiment there.
     """
     outcomes: list[Outcome] = []
     for trial in experiment.trials():
         run_dir = folder / f"trial-{trial.point}-{trial.number}"
         try:
-            report = run_simulation(trial.config, run_dir, time_limit_s=time_limit_s, pause_collector=pause_collector)
+            try:
+                report = run_simulation(
+                    trial.config,
+                    run_dir,
+                    time_limit_s=time_limit_s,
+                    pause_collector=pause_collector,
+                    store_urls=store_urls,
+                )
+            except BaseException:
+                with contextlib.suppress(TicketrushError):  # the trial's own failure is the one to tell
+                    drop_store(trial.config, run_dir, store_urls)
+                raise
+            drop_store(trial.config, run_dir, store_urls)
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
         outcome = Outcome(

@@ -89,3 +89,35 @@ def test_cures_shows_a_store_added_to_the_support_table(
         "read-write/semaphore",
         "atomic",
     ]
+
+
+@pytest.mark.parametrize(("lang", "colon"), [("en", ": "), ("zh", ":")])
+def test_cures_says_which_stores_this_server_cannot_run_in_the_words_of_their_refusal(
+    make_client: Callable[..., TestClient], lang: str, colon: str
+) -> None:
+    client = make_client(postgres_url=None, redis_url=None)
+    headers = {"Accept-Language": lang}
+
+    stores = {store["name"]: store for store in client.get("/cures", headers=headers).json()["stores"]}
+
+    for name in ("file", "memory", "sqlite"):
+        assert (stores[name]["usable"], stores[name]["problem"]) == (True, None), name
+    for name, variable in (("postgres", "TICKETRUSH_POSTGRES_URL"), ("redis", "TICKETRUSH_REDIS_URL")):
+        assert stores[name]["usable"] is False
+        assert variable in stores[name]["problem"]
+        refused = client.post("/simulations", json={"store": name}, headers=headers)
+        assert refused.status_code == 422
+        (error,) = refused.json()["detail"]
+        assert error["loc"] == ["body", "store"]
+        assert error["msg"] == f"store{colon}{stores[name]['problem']}"
+    assert client.get("/simulations").json()["count"] == 0
+
+
+def test_cures_a_store_whose_server_is_set_is_usable(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(postgres_url="postgresql://postgres@127.0.0.1:5432/test", redis_url=None)
+
+    stores = {store["name"]: store for store in client.get("/cures").json()["stores"]}
+
+    assert (stores["postgres"]["usable"], stores["postgres"]["problem"]) == (True, None)
+    assert stores["redis"]["usable"] is False
+    assert stores["redis"]["problem"] == "store redis needs TICKETRUSH_REDIS_URL, the URL of its server; it is not set"

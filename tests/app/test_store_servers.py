@@ -7,12 +7,14 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from live_server import Server, wait_for
 
 from app.cli import main
 from tests.servers import Postgres, Redis, drop_runs_under, servers_of
+from workers import RunReport, SimulationConfig, experiments
 
 LESSON = {"buyers": 10, "tickets": 1, "think_ms": 0, "hold_ms": 150}
 NO_SERVERS = {"TICKETRUSH_POSTGRES_URL": "", "TICKETRUSH_REDIS_URL": ""}
@@ -176,3 +178,112 @@ def test_cli_runs_on_postgres_and_leaves_no_table_behind(
     code, _ = _cli("run", "--store", "postgres", "--buyers", "1000", "--think-ms", "0", "--hold-ms", "0")
     assert code == 2
     assert "(its max_connections)" in capsys.readouterr().err
+
+
+def _experiment_trials(server: Server, body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Run the experiment `body` to its end; its id and its trials' simulations."""
+    response = server.client.post("/experiments", json=body)
+    assert response.status_code == 202, response.text
+    experiment_id = response.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        experiment: dict[str, Any] = server.client.get(f"/experiments/{experiment_id}").json()
+        return experiment if experiment["status"] == "completed" else None
+
+    experiment = wait_for(finished, 120, f"experiment {experiment_id} to complete", interval=0.1)
+    return experiment_id, [server.get(i) for point in experiment["points"] for i in point["trials"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_an_experiment_runs_on_the_servers_and_its_delete_leaves_no_table_or_key(
+    start_server: Callable[..., Server],
+    tmp_path: Path,
+    postgres_url: str,
+    redis_url: str,
+    postgres: Postgres,
+    redis_server: Redis,
+) -> None:
+    data_dir = tmp_path / "data"
+    urls = {"TICKETRUSH_POSTGRES_URL": postgres_url, "TICKETRUSH_REDIS_URL": redis_url}
+    first = start_server(data_dir, **urls)
+    body = {"config": LESSON, "trials": 2, "vary": {"field": "store", "values": ["postgres", "redis"]}}
+    experiment_id, trials = _experiment_trials(first, body)
+    assert [t["config"]["store"] for t in trials] == ["postgres", "postgres", "redis", "redis"]
+    for trial in trials:  # every buyer read the one ticket before any wrote: the lesson, on each server
+        assert (trial["result"]["tickets_handed_out"], trial["result"]["oversold"]) == (10, 9), trial["config"]
+    on_postgres = [_run_dir(first, t["id"]) for t in trials[:2]]
+    on_redis = [_run_dir(first, t["id"]) for t in trials[2:]]
+    assert postgres.tables(on_postgres) == 2
+    assert all(redis_server.keys(d) for d in on_redis)
+    first.stop()
+
+    unreachable = start_server(
+        data_dir, **{**urls, "TICKETRUSH_POSTGRES_URL": "postgresql://postgres@127.0.0.1:1/test"}
+    )
+    refused = unreachable.client.delete(f"/experiments/{experiment_id}")
+    assert refused.status_code == 503
+    assert refused.json()["detail"].startswith(
+        f"simulation {trials[0]['id']} was not deleted: its tickets on store postgres could not be removed (the "
+        "PostgreSQL server at 127.0.0.1:1 could not be reached"
+    )
+    assert unreachable.client.get(f"/experiments/{experiment_id}").status_code == 200
+    assert [unreachable.get(t["id"])["status"] for t in trials] == ["completed"] * 4
+    assert postgres.tables(on_postgres) == 2
+    unreachable.stop()
+
+    again = start_server(data_dir, **urls)
+    assert again.client.delete(f"/experiments/{experiment_id}").status_code == 204
+    assert postgres.tables(on_postgres) == 0
+    assert [redis_server.keys(d) for d in on_redis] == [[], []]
+    assert again.client.get(f"/experiments/{experiment_id}").status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_cli_sweep_runs_each_trial_on_its_server_and_leaves_no_table_or_key(
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str, redis_url: str, postgres: Postgres, redis_server: Redis
+) -> None:
+    monkeypatch.setenv("TICKETRUSH_POSTGRES_URL", postgres_url)
+    monkeypatch.setenv("TICKETRUSH_REDIS_URL", redis_url)
+    ran: list[tuple[str, Path, bool]] = []  # each trial's store, folder, and whether it left its tickets there
+    run_simulation = experiments.run_simulation
+
+    def noting(config: SimulationConfig, run_dir: Path, **options: Any) -> RunReport:
+        report = run_simulation(config, run_dir, **options)
+        there = postgres.tables([run_dir]) == 1 if config.store == "postgres" else bool(redis_server.keys(run_dir))
+        ran.append((config.store, run_dir, there))
+        return report
+
+    monkeypatch.setattr(experiments, "run_simulation", noting)
+    code, text = _cli(
+        "sweep",
+        "--vary",
+        "store=postgres,redis",
+        "--trials",
+        "2",
+        "--buyers",
+        "10",
+        "--think-ms",
+        "0",
+        "--hold-ms",
+        "150",
+    )
+    assert code == 0
+    assert re.search(r"^postgres +2/2 +9 / 9 / 9 ", text, re.M), text  # the lesson's 9 oversold, on each server
+    assert re.search(r"^redis +2/2 +9 / 9 / 9 ", text, re.M), text
+    assert [(store, there) for store, _, there in ran] == [("postgres", True), ("redis", True)] * 2
+    assert postgres.tables([d for store, d, _ in ran if store == "postgres"]) == 0
+    assert [redis_server.keys(d) for store, d, _ in ran if store == "redis"] == [[], []]
+
+
+def test_cli_sweep_refuses_a_store_whose_server_is_not_set_before_any_trial(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TICKETRUSH_REDIS_URL", raising=False)
+    trials: list[Path] = []
+    monkeypatch.setattr(experiments, "run_simulation", lambda config, run_dir, **options: trials.append(run_dir))
+    code, _ = _cli("sweep", "--vary", "store=memory,redis", "--trials", "1", "--buyers", "3")
+    assert code == 2
+    assert "ticketrush: --store: store redis needs TICKETRUSH_REDIS_URL" in capsys.readouterr().err
+    assert trials == []

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import DispatcherDep, LanguageDep, SettingsDep, StoreDep, TokenDep, request_language
 from app.api.errors import STORE_UNAVAILABLE, _json_safe
+from app.api.routes.simulations import drop_what_it_left
 from app.dispatcher import LimitExceeded
 from app.experiments_store import ExperimentNotFound, ExperimentState, ExperimentStore
 from app.lifecycle import TERMINAL, InvalidTransition, Status
@@ -289,15 +290,31 @@ def cancel_experiment(
     "/{experiment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[TokenDep],
-    responses={**_UNAUTHORIZED, **_NOT_FOUND, 409: {"description": "The experiment is queued or running"}},
+    responses={
+        **_UNAUTHORIZED,
+        **_NOT_FOUND,
+        409: {"description": "The experiment is queued or running"},
+        503: {"description": "The server of a trial's store cannot remove its table or keys now"},
+    },
 )
-def delete_experiment(experiment: ExperimentDep, experiments: ExperimentStoreDep, store: StoreDep) -> None:
-    """Remove a finished experiment and its trials' simulations."""
+def delete_experiment(
+    experiment: ExperimentDep,
+    experiments: ExperimentStoreDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+) -> None:
+    """Remove a finished experiment, its trials' simulations and what they left on their store's server; the
+    experiment and its simulations stay (a 503 says why) while a trial's server cannot drop what it left."""
     if experiment.status not in TERMINAL:
         now = fact(f"status.{experiment.status}")
         raise HTTPException(
             status.HTTP_409_CONFLICT, fact("api.experiment_unfinished", id=experiment.row.id, status=now)
         )
+    for trial in experiment.row.trials:
+        simulation = store.get(trial.simulation_id)
+        if simulation is not None:  # deleted on its own already
+            drop_what_it_left(simulation, store, settings, lang)
     try:
         trials = experiments.delete(experiment.row.id)
     except ExperimentNotFound:

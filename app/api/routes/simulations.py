@@ -23,8 +23,8 @@ from app.schemas import (
     SimulationPublic,
     SimulationsPublic,
 )
-from app.settings import store_url_problem
-from app.store import Store
+from app.settings import Settings, store_url_problem
+from app.store import SimulationRow, Store
 from app.store_errors import SimulationNotFound
 from workers import BuyerRecord, TicketrushError, drop_store
 from workers.messages import TIMESTAMPS
@@ -192,6 +192,14 @@ def delete_simulation(simulation: SimulationDep, store: StoreDep, settings: Sett
     if simulation.status not in TERMINAL:  # the store refuses it too, should it start meanwhile
         now = fact(f"status.{simulation.status}")
         raise HTTPException(status.HTTP_409_CONFLICT, fact("api.delete_unfinished", id=simulation.id, status=now))
+    drop_what_it_left(simulation, store, settings, lang)
+    store.delete(simulation.id)
+
+
+def drop_what_it_left(simulation: SimulationRow, store: Store, settings: Settings, lang: str) -> None:
+    """Remove what a finished simulation left on its store's server (a table, keys); a 503 that says why, when
+    that server is not set or cannot be reached now. Dropping twice is harmless, so a refused delete can be
+    tried again."""
     urls = settings.store_urls()  # for good: a finished simulation never runs again
     why: str | Fact | None
     try:
@@ -203,4 +211,3 @@ def delete_simulation(simulation: SimulationDep, store: StoreDep, settings: Sett
     if why is not None:
         kept = fact("api.store_kept", id=simulation.id, store=simulation.config.store, why=why)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, kept)
-    store.delete(simulation.id)
