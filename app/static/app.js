@@ -7,6 +7,8 @@
  *   presets.js  one click sets the form up for a lesson
  *   compare.js  Compare cures: every cure of the store, one run after another, one seed; then curebars.js draws
  *               their sales per second as bars, the oversold marked
+ *   matrix.js   the matrix: every store x every cure, one run each, one after another, one seed; a grid of their
+ *               oversold and sales per second, a store this server cannot use shown with the reason
  *   view.js     the cards the URL names (/?id=a&id=b), a comparison's shared time axis
  *   card.js     one simulation: live progress (SSE), the result, then its timeline.js or histogram.js;
  *               step mode (steps.js), the replay of its schedule (replay.js), the lesson's code (curecode.js)
@@ -24,6 +26,7 @@ import { loadCures } from "./cures.js";
 import { bindChoices, fillForm, readForm, setBusy, showFormError } from "./form.js";
 import { bindPresets } from "./presets.js";
 import { compareCures } from "./compare.js";
+import { bindMatrix, drawMatrix } from "./matrix.js";
 import { bindHistory, refreshHistory } from "./history.js";
 import { bindExperiments, refreshExperiments } from "./experiments.js";
 import { idsFromLocation, redraw, setViewHooks, showSimulations } from "./view.js";
@@ -100,6 +103,8 @@ async function main() {
     await loadCures();
     bindChoices();
     bindPresets();
+    bindMatrix({ finished: refreshHistory });
+    drawMatrix();
     setBusy(false);
   } catch (err) {
     showFormError(t("form.cures_failed", { error: err.message }));

@@ -1,5 +1,6 @@
 /* What the server can run, as GET /cures lists it from the engine's support table: the stores, the strategies
- * each takes, the locks each strategy takes, and the cures a comparison runs. Nothing here is a copy of it. */
+ * each takes, the locks each strategy takes, the cures a comparison runs, and whether this server can use each
+ * store (and if not, why). Nothing here is a copy of it. */
 
 import { api } from "./api.js";
 
@@ -18,6 +19,11 @@ export function storeNames() {
   return catalogue.stores.map((store) => store.name);
 }
 
+/** Every store as GET /cures lists it: [{name, strategies, cures, usable, problem}]. */
+export function allStores() {
+  return catalogue.stores;
+}
+
 function store(name) {
   return catalogue.stores.find((s) => s.name === name);
 }
@@ -29,6 +35,11 @@ export function strategiesOf(storeName) {
 
 export function locksOf(storeName, strategy) {
   return strategiesOf(storeName).find((s) => s.name === strategy)?.locks ?? [];
+}
+
+/** Why this server cannot run `storeName` (the refusal a run there would get); null when it can. */
+export function storeProblem(storeName) {
+  return store(storeName)?.problem ?? null;
 }
 
 /** What a comparison on `storeName` runs, in its order: [{name, strategy, lock}]. */

@@ -2,7 +2,7 @@
 
 import { $ } from "./dom.js";
 import { has, t } from "./i18n.js";
-import { defaults, locksOf, storeNames, strategiesOf } from "./cures.js";
+import { defaults, locksOf, storeNames, storeProblem, strategiesOf } from "./cures.js";
 
 /** The field's number; an empty (or unreadable) field is null, which the server refuses naming the field,
  * rather than left out, which would run with a default the user did not ask for. Optional fields (the pool
@@ -57,6 +57,9 @@ export function offerChoices(wanted = {}) {
   offer(lock, locks, pick(locks, wanted.lock, lock.value, fallback.lock));
   const help = `strategy.help.${strategy.value}`;
   $("#strategy-help").textContent = has(help) ? t(help) : "";
+  const problem = storeProblem(store.value);
+  $("#store-help").textContent = problem ?? t("form.store.help");
+  $("#store-help").classList.toggle("store-problem", Boolean(problem));
   showFieldsInUse();
 }
 
@@ -142,5 +145,5 @@ export function showFormError(message) {
 }
 
 export function setBusy(busy) {
-  for (const id of ["#run", "#step", "#compare"]) $(id).disabled = busy;
+  for (const id of ["#run", "#step", "#compare", "#matrix-run"]) $(id).disabled = busy;
 }

@@ -1116,3 +1116,28 @@ def test_dashboard_shows_the_lessons_code_with_the_cures_lines_highlighted(serve
     card, _ = open_finished(server, page, {"buyers": 2, "tickets": 1, "lock": "none", "think_ms": 0, "hold_ms": 0})
     expect(card.locator(".cure-code .line.changed")).to_have_count(0)
     expect(card.locator(".cure-code .line", has_text="# mutex.acquire()")).to_have_count(1)
+
+
+@pytest.mark.parametrize(("lang", "button"), [("en", "Run the matrix"), ("zh", "跑矩阵")])
+def test_dashboard_matrix_shows_a_store_the_server_cannot_use_with_the_reason(
+    server: Server, page: Page, lang: str, button: str
+) -> None:
+    stores = server.client.get("/cures", headers={"Accept-Language": lang}).json()["stores"]
+    unusable = {s["name"]: s["problem"] for s in stores if not s["usable"]}
+    assert set(unusable) == {"postgres", "redis"}  # the module's server has no TICKETRUSH_*_URL
+    page.goto(f"{server.url}/?lang={lang}")
+    expect(page.get_by_role("button", name=button)).to_be_enabled()
+
+    rows = page.locator("#matrix-grid tbody tr")
+    expect(rows).to_have_count(len(stores))
+    for store in stores:
+        row = page.locator(f"#matrix-grid tr[data-store='{store['name']}']")
+        if store["usable"]:
+            expect(row.locator("td.cell.pending")).to_have_count(len(store["cures"]))
+            expect(row.locator(".matrix-problem")).to_have_count(0)
+        else:
+            expect(row.locator("td")).to_have_count(1)
+            expect(row.locator("td.matrix-problem")).to_have_text(store["problem"])
+            page.get_by_label("Store" if lang == "en" else "存储", exact=True).select_option(store["name"])
+            expect(page.locator("#store-help")).to_have_text(store["problem"])
+    assert "TICKETRUSH_POSTGRES_URL" in unusable["postgres"] and "TICKETRUSH_REDIS_URL" in unusable["redis"]

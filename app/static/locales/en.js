@@ -57,6 +57,9 @@ export default {
   "form.compare": "Compare cures",
   "form.compare.help":
     "The same config and seed under every cure of the chosen store, one run after another, side by side on one time axis.",
+  "form.matrix": "Run the matrix",
+  "form.matrix.help":
+    "The matrix: the same config and seed under every cure of every store, one run after another, as a grid of oversold and sales per second.",
   "form.cures_failed": "The server's list of stores and cures could not be loaded, so nothing can be run: {error}",
   "choice.executor.process": "process",
   "choice.executor.pool": "pool",
@@ -266,6 +269,27 @@ export default {
   "compare.cancelled": "{cure} was cancelled",
   "compare.stopped": "The comparison stopped: {why}.",
   "compare.stopped.left": "The comparison stopped: {why}, so {left} did not run.",
+
+  "matrix.title": "Stores and cures",
+  "matrix.help": "One run per store and cure, with the form's buyers, tickets, delays and seed. Each cell gives the seats the run oversold and its sales per second; a store this server cannot use says why.",
+  "matrix.store": "Store",
+  "matrix.absent": "Store {store} does not take {cure}.",
+  "matrix.oversold": { one: "\u2715 {n} oversold", other: "\u2715 {n} oversold" },
+  "matrix.oversold.none": "\u2713 none oversold",
+  "matrix.rate": "{rate} sales/s",
+  "matrix.running": {
+    one: "The matrix, {n} run one after another{seed}: {done} of {n} done, now {cure} on the {store} store.",
+    other: "The matrix, {n} runs one after another{seed}: {done} of {n} done, now {cure} on the {store} store.",
+  },
+  "matrix.done": {
+    one: "The matrix: {n} run{seed}.",
+    other: "The matrix: {n} runs, one after another{seed}, each on its own.",
+  },
+  "matrix.skipped": {
+    one: "{n} store this server cannot use is shown with the reason.",
+    other: "{n} stores this server cannot use are shown with the reason.",
+  },
+  "matrix.stopped": "The matrix stopped after {done} of {n} runs: {error}",
 
   "curebars.title": "Sales per second, cure by cure",
   "curebars.help": "Each bar is one run of the comparison, its height the run's sales per second; a red mark says how many seats a cure oversold.",
