@@ -46,6 +46,7 @@ from workers.launcher import STOP_GRACE_S, start_launcher
 from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records
 from workers.stores import make_store
+from workers.stores.base import TicketStore
 from workers.stores.file import FileStore
 from workers.strategies import Plan
 
@@ -150,6 +151,7 @@ class _Race:
         self.time_limit_s = time_limit_s
         self.records: dict[int, BuyerRecord] = {}
         self.started_ns = 0
+        self.admission: TicketStore | None = None  # held from the connection check to the start (see `released`)
         self.done = False  # the launcher has joined every process and counted the tickets left
         self.remaining: int | None = None
         self.remaining_unknown = "the launcher did not say how many tickets were left"
@@ -211,6 +213,13 @@ class _Race:
         if on_progress is not None:
             on_progress(len(self.records), total)
 
+    def released(self, started_ns: int) -> None:
+        """The buyers are connected and released: note when, and let the next run on the store's server have
+        its connections checked (see TicketStore.admit)."""
+        self.started_ns = started_ns
+        if self.admission is not None:
+            self.admission.admitted()
+
     def _drain(self) -> bool:
         """Take every batch waiting in the channel; False once the channel is closed and empty."""
         while self.results.ready(0):
@@ -233,7 +242,7 @@ class _Race:
             raise RunFailed(f"the buyers' launcher {exit_cause(self.launcher.poll())} mid-run") from None
         kind = news[0]
         if kind == "started":
-            self.started_ns = news[1]
+            self.released(news[1])
         elif kind == "failed":
             raise RunFailed(news[1])
         elif kind == "died":
@@ -308,54 +317,62 @@ def run_simulation(
     (tcp://host:8786, see workers.executors.dask_executor).
     """
     config = config.resolved()
+    admission = make_store(config.store, run_dir, store_urls)
     try:
-        check_store(config, store_urls)
-    except StoreLost as e:
-        raise RunFailed(str(e)) from e
-    if config.executor == "dask":
-        from workers.executors.dask_executor import DaskRace
-
-        run: _Race = DaskRace(config, run_dir, time_limit_s, store_urls, dask_scheduler)
-    else:
-        run = _Race(config, run_dir, time_limit_s, store_urls)
-    try:
-        run.store.create(config.tickets)
-    except TicketrushError as e:
-        raise RunFailed(str(e)) from e
-    except OSError as e:
-        raise RunFailed(f"could not prepare the {run.store.label} in {run_dir}: {e.strerror or e}") from e
-    with collector_paused(pause_collector):  # records pile up from here to the analysis
-        cleanly = False
         try:
-            run.launch()
-            run.collect(on_progress, should_stop, next_steps if config.mode == "step" else None)
-            finished_ns = time.monotonic_ns()
-            cleanly = True
-        finally:
-            run.reap(cleanly)
+            admission.admit(time_limit_s)  # until the buyers have connected: see _Race.released
+            check_store(config, store_urls)
+        except StoreLost as e:
+            raise RunFailed(str(e)) from e
+        if config.executor == "dask":
+            from workers.executors.dask_executor import DaskRace
+
+            run: _Race = DaskRace(config, run_dir, time_limit_s, store_urls, dask_scheduler)
+        else:
+            run = _Race(config, run_dir, time_limit_s, store_urls)
+        run.admission = admission
+        try:
+            run.store.create(config.tickets)
+        except TicketrushError as e:
+            raise RunFailed(str(e)) from e
+        except OSError as e:
+            raise RunFailed(f"could not prepare the {run.store.label} in {run_dir}: {e.strerror or e}") from e
+        with collector_paused(pause_collector):  # records pile up from here to the analysis
+            cleanly = False
             try:
-                run.store.remove_leftovers()
-            except (TicketrushError, OSError) as e:
-                if cleanly:
-                    raise RunFailed(f"could not tidy the {run.store.label}: {e}") from e
-        records = [run.records[b] for b in sorted(run.records)]
-        if run.lost is not None:
-            failed = sum(r.outcome == "error" for r in records)
-            message = f"{run.lost}; {config.buyers - failed:,} of {config.buyers:,} buyers finished, {failed:,} failed"
-            raise StoreFailed(message, records)
-        if run.remaining is None:
-            raise RunFailed(run.remaining_unknown)
-        remaining = run.remaining
-        result = analyse(
-            records,
-            tickets_initial=config.tickets,
-            tickets_remaining=remaining,
-            duration_ns=finished_ns - run.started_ns,
-            store=config.store,
-            strategy=config.strategy,
-            lock=config.lock,
-            permits=config.permits,
-            schedule=from_records(config.race(), records) if config.executor == "process" else None,
-        )
-        result = run.annotate(result)
-    return RunReport(config=config, result=result, records=records)
+                run.launch()
+                run.collect(on_progress, should_stop, next_steps if config.mode == "step" else None)
+                finished_ns = time.monotonic_ns()
+                cleanly = True
+            finally:
+                run.reap(cleanly)
+                try:
+                    run.store.remove_leftovers()
+                except (TicketrushError, OSError) as e:
+                    if cleanly:
+                        raise RunFailed(f"could not tidy the {run.store.label}: {e}") from e
+            records = [run.records[b] for b in sorted(run.records)]
+            if run.lost is not None:
+                failed = sum(r.outcome == "error" for r in records)
+                message = (
+                    f"{run.lost}; {config.buyers - failed:,} of {config.buyers:,} buyers finished, {failed:,} failed"
+                )
+                raise StoreFailed(message, records)
+            if run.remaining is None:
+                raise RunFailed(run.remaining_unknown)
+            remaining = run.remaining
+            result = analyse(
+                records,
+                tickets_initial=config.tickets,
+                tickets_remaining=remaining,
+                duration_ns=finished_ns - run.started_ns,
+                store=config.store,
+                strategy=config.strategy,
+                lock=config.lock,
+                permits=config.permits,
+                schedule=from_records(config.race(), records) if config.executor == "process" else None,
+            )
+            result = run.annotate(result)
+        return RunReport(config=config, result=result, records=records)
+    finally:
+        admission.admitted()

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
-from workers.errors import DbError, LockTimeout, WriteConflict
+from workers.errors import DbError, LockTimeout, RunFailed, WriteConflict
 from workers.stores.base import ServerStore, first_line
 
 CONNECT_TIMEOUT_S = 10
@@ -49,6 +49,11 @@ SELECT current_setting('max_connections')::int,
 """
 
 
+# The advisory lock runs take from their connection check to their buyers' connections (see `admit`): a pair of
+# 32-bit keys, a key space apart from the one-key advisory locks of the runs' buyers.
+_ADMISSION = (0x7469636B, 0x61646D74)
+
+
 class PostgresStore(ServerStore):
     kind = "postgres"
     label = "the PostgreSQL table"
@@ -60,6 +65,7 @@ class PostgresStore(ServerStore):
         self.table = f"ticketrush_{self.key}"
         self.lock_key = int.from_bytes(hashlib.blake2b(self.table.encode(), digest_size=8).digest(), "big", signed=True)
         self._conn: psycopg.Connection | None = None
+        self._admission: psycopg.Connection | None = None
         self._lock_timeout = DEFAULT_LOCK_TIMEOUT_S
         self._for_update = False
         name = sql.Identifier(self.table).as_string()
@@ -96,12 +102,12 @@ class PostgresStore(ServerStore):
 
     # -- connections ------------------------------------------------------------------------------------------
 
-    def _connect(self) -> psycopg.Connection:
+    def _connect(self, role: str = "") -> psycopg.Connection:
         try:
             return psycopg.connect(
                 self.url,
                 autocommit=True,
-                application_name=f"ticketrush {self.key}",
+                application_name=f"ticketrush {role}{self.key}",
                 connect_timeout=CONNECT_TIMEOUT_S,
                 options=f"-c lock_timeout={int(DEFAULT_LOCK_TIMEOUT_S * 1000)}",
             )
@@ -160,6 +166,29 @@ class PostgresStore(ServerStore):
             f"superusers and {in_use:,} in use now, which leaves {max(left, 0):,}; use executor 'pool' with fewer "
             "workers than that: each worker keeps one connection for all its buyers"
         )
+
+    def admit(self, timeout_s: float) -> None:
+        if self._admission is not None:
+            return
+        conn = self._connect("admission ")
+        try:
+            conn.execute(f"SET lock_timeout = {max(1, int(timeout_s * 1000))}")
+            conn.execute("SELECT pg_advisory_lock(%s::int, %s::int)", _ADMISSION)
+        except errors.LockNotAvailable:
+            conn.close()
+            raise RunFailed(
+                f"another run on the PostgreSQL server at {self.where} was still opening its connections after "
+                f"{timeout_s:g} s, so this one could not be checked against them"
+            ) from None
+        except psycopg.Error as e:
+            conn.close()
+            raise self.lost("refused the run's admission", e) from e
+        self._admission = conn
+
+    def admitted(self) -> None:
+        if self._admission is not None:
+            self._admission.close()  # a session's advisory locks end with it
+            self._admission = None
 
     def create(self, tickets: int) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)  # for a file lock beside it
