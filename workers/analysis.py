@@ -49,7 +49,9 @@ class Conflict(BaseModel):
     buyers: list[int] = Field(description="Who they were, in the order they read (at most 20 named).")
     first_writer: int = Field(description="The first of them to write the count back; all read before it wrote.")
     last_writer: int | None = Field(
-        None, description="The last of them to write the count back: its write went over every other's of the group."
+        None,
+        description="The last of them to write the count back: its write went over every other's of the group (null "
+        "when two wrote last at the same instant).",
     )
 
 
@@ -238,11 +240,19 @@ def find_conflicts(records: Sequence[BuyerRecord]) -> list[Conflict]:
                         size=len(group),
                         buyers=[r.buyer for r in group[:MAX_NAMED]],
                         first_writer=first.buyer,
-                        last_writer=max(group, key=lambda r: (r.t_write or 0, r.buyer)).buyer,
+                        last_writer=_last_writer(group),
                     )
                 )
     conflicts.sort(key=lambda c: (-c.size, -c.read, c.first_writer))
     return conflicts[:MAX_CONFLICTS]
+
+
+def _last_writer(group: Sequence[BuyerRecord]) -> int | None:
+    """The buyer of `group` who wrote last, None when two wrote at the same instant last."""
+    ordered = sorted(group, key=lambda r: r.t_write or 0)
+    if len(ordered) > 1 and ordered[-1].t_write == ordered[-2].t_write:
+        return None
+    return ordered[-1].buyer
 
 
 def _n(key: str, n: int) -> Fact:

@@ -15,6 +15,7 @@ expire before X's SET, a time to live after Y asked. Then X's key was the one th
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
@@ -116,23 +117,30 @@ def cure_story(
 
 
 def _expired_lock(records: Sequence[BuyerRecord], ttl_ms: int) -> Fact | None:
-    """Who got the Redis lock while an earlier holder had not yet written, with the first pair whose times show
-    that the earlier holder's key was the one that expired (see the module's docstring); None if nobody did."""
+    """Who got the Redis lock while an earlier holder had not yet written, with the first such buyer whose times
+    show that an earlier holder's key was the one that expired (see the module's docstring); None if none did.
+
+    The holders are taken in the order they got the lock; a heap keeps those who wrote, by when they got it,
+    dropping each once the lock is got after its write: its top is the earliest holder not yet written.
+    """
     holders = sorted(
         (r for r in records if r.t_lock_acquired is not None and r.t_lock_requested is not None),
         key=lambda r: (r.t_lock_acquired, r.buyer),
     )
+    ttl = ttl_ms * MS
+    writing: list[tuple[int, int, BuyerRecord]] = []  # (got the lock, buyer, record) of holders who wrote
     intruders = 0
     witness: tuple[BuyerRecord, BuyerRecord] | None = None
-    holding: BuyerRecord | None = None  # of the holders so far who wrote, the one who wrote last
     for r in holders:
         got = r.t_lock_acquired or 0
-        if holding is not None and got < (holding.t_write or 0) and got > (holding.t_lock_acquired or 0):
+        while writing and (writing[0][2].t_write or 0) <= got:
+            heapq.heappop(writing)  # wrote before r got the lock: no longer between read and write
+        if writing and writing[0][0] < got:
             intruders += 1
-            if witness is None and (r.t_lock_requested or 0) + ttl_ms * MS > (holding.t_lock_acquired or 0):
-                witness = holding, r
-        if r.t_write is not None and (holding is None or r.t_write > (holding.t_write or 0)):
-            holding = r
+            if witness is None and writing[0][0] < (r.t_lock_requested or 0) + ttl:
+                witness = writing[0][2], r
+        if r.t_write is not None:
+            heapq.heappush(writing, (got, r.buyer, r))
     if witness is None:
         return None
     holder, intruder = witness
