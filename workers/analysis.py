@@ -8,8 +8,12 @@ the records show:
 - a *conflict* names such buyers: sales that read the same count before the first of them wrote it back
   (their read-to-write windows all span that first write), so each wrote the same count and between them
   they took one ticket off;
-- a *lock wait* runs from asking for the lock to getting it, or to giving up on it. Without a lock nobody
-  waits: the waits are 0 and their histogram is empty.
+- a *lock wait* runs from asking for the lock to getting it, or to giving up on it: one of ours (read-write's),
+  or the store's own write lock that a for-update transaction takes (PostgreSQL's row lock, SQLite's write
+  lock). Without a lock nobody waits: the waits are 0 and their histogram is empty.
+
+The store's words for where the tickets live (`TicketStore.home`) and for what went wrong (`workers.witnesses`)
+come into the explanation from here.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pydantic import BaseModel, Field, model_validator
 from workers.locks import lock_fact
 from workers.messages import BuyerRecord
 from workers.speech import DEFAULT, Fact, fact, say
-from workers.witnesses import CureFigures, cure_story, figures
+from workers.witnesses import CureFigures, cure_story, figures, store_anomaly, waited_on
 
 MAX_CONFLICTS = 10
 MAX_NAMED = 20
@@ -44,6 +48,11 @@ class Conflict(BaseModel):
     size: int = Field(description="How many buyers sold from that reading: all but one of them were lost updates.")
     buyers: list[int] = Field(description="Who they were, in the order they read (at most 20 named).")
     first_writer: int = Field(description="The first of them to write the count back; all read before it wrote.")
+    last_writer: int | None = Field(
+        None,
+        description="The last of them to write the count back: its write went over every other's of the group (null "
+        "when two wrote last at the same instant).",
+    )
 
 
 class WaitBucket(BaseModel):
@@ -76,7 +85,10 @@ class Result(BaseModel):
         "buyers gave up or failed; unsafe: seats oversold or updates lost."
     )
     max_in_critical: int = Field(description="Most buyers between their read and their write at one instant.")
-    lock_wait_p50_ms: float = Field(description="Lock waits, from asking to getting it or giving up; 0 without one.")
+    lock_wait_p50_ms: float = Field(
+        description="Lock waits, from asking to getting it or giving up; 0 without one. The lock is read-write's, or "
+        "the store's own that for-update takes (PostgreSQL's row lock, SQLite's write lock)."
+    )
     lock_wait_p95_ms: float
     lock_wait_max_ms: float
     lock_wait_histogram: list[WaitBucket] = Field(
@@ -90,7 +102,11 @@ class Result(BaseModel):
     purchase_p95_ms: float = 0.0
     store: str = Field("file", description="Where the tickets lived.")
     strategy: str = Field("read-write", description="How the buyers bought.")
-    retries: int = Field(0, description="Optimistic writes refused and retried, over every buyer.")
+    retries: int = Field(
+        0,
+        description="Writes refused and run again, over every buyer: optimistic compare-and-sets, or serializable "
+        "transactions the store refused with a serialization failure (SQLSTATE 40001).",
+    )
     queue_wait_p50_ms: float = Field(0.0, description="Seller: from sending a request to the seller taking it.")
     queue_wait_p95_ms: float = 0.0
     seller_rounds: int = Field(0, description="Seller: rounds of one read and one write, each deciding requests.")
@@ -224,10 +240,19 @@ def find_conflicts(records: Sequence[BuyerRecord]) -> list[Conflict]:
                         size=len(group),
                         buyers=[r.buyer for r in group[:MAX_NAMED]],
                         first_writer=first.buyer,
+                        last_writer=_last_writer(group),
                     )
                 )
     conflicts.sort(key=lambda c: (-c.size, -c.read, c.first_writer))
     return conflicts[:MAX_CONFLICTS]
+
+
+def _last_writer(group: Sequence[BuyerRecord]) -> int | None:
+    """The buyer of `group` who wrote last, None when two wrote at the same instant last."""
+    ordered = sorted(group, key=lambda r: r.t_write or 0)
+    if len(ordered) > 1 and ordered[-1].t_write == ordered[-2].t_write:
+        return None
+    return ordered[-1].buyer
 
 
 def _n(key: str, n: int) -> Fact:
@@ -245,10 +270,12 @@ def verdict(
     gave_up: int,
     errored: int,
     waited_for: Fact | None,
+    home: Fact | None = None,
 ) -> tuple[Fact, VerdictKind]:
     """The headline and its kind: whether a seat was sold twice, and which buyers got no answer.
 
-    `waited_for`: what every buyer who gave up had been waiting for (the lock), if they all waited for it.
+    `waited_for`: what every buyer who gave up had been waiting for (the lock), if they all waited for it;
+    `home`: where the tickets live (`TicketStore.home`; None: the db).
     """
     who = None
     if gave_up or errored:
@@ -265,7 +292,13 @@ def verdict(
     if oversold:
         head = fact("verdict.oversold", tickets=_n("tickets", handed_out), seats=_n("seats", tickets_initial))
     elif lost_updates:
-        head = fact("verdict.lost", tickets=_n("tickets", handed_out), sold=sold, lost=_n("lost_updates", lost_updates))
+        head = fact(
+            "verdict.lost_from",
+            tickets=_n("tickets", handed_out),
+            sold=sold,
+            lost=_n("lost_updates", lost_updates),
+            home=home or fact("home.db"),
+        )
     elif who is not None:
         return fact("verdict.incomplete", who=who), "incomplete"
     else:
@@ -279,15 +312,19 @@ def explain(
     gave_up_waits: Sequence[float] = (),
     gave_up_reasons: Counter[str] | None = None,
     story: tuple[Fact | None, Fact | None] = (None, None),
+    home: Fact | None = None,
+    anomaly: Fact | None = None,
 ) -> list[Fact]:
     """What happened, with witnesses, as facts for `workers.speech` to say (`lock` None: no lock).
 
     `gave_up_waits`: how long the buyers who gave up on the lock had waited; `gave_up_reasons`: what every buyer
-    who gave up said, and how many said it.
+    who gave up said, and how many said it; `home`: where the tickets live (None: the db); `anomaly`: the
+    store's words for the largest conflict (`workers.witnesses.store_anomaly`), said right after it.
     """
     r = result
     opening, closing = story
     parts = [opening] if opening else []
+    home = home or fact("home.db")
     if r.conflicts:
         c = r.conflicts[0]
         names = {"names": c.buyers, "size": c.size}
@@ -305,16 +342,19 @@ def explain(
                 lost=_n("lost_updates", c.size - 1),
             )
         )
+        if anomaly:
+            parts.append(anomaly)
     elif r.max_in_critical <= 1 and lock is not None:
         parts.append(fact("explain.turns", lock=lock))
     told = fact("told", n=r.tickets_handed_out)
     sold, left = _n("tickets", r.tickets_sold), fact("left", n=r.tickets_remaining)
     if r.safe:
-        parts.append(fact("explain.in_all.safe", told=told, sold=sold, left=left))
+        parts.append(fact("explain.in_all.safe_from", told=told, sold=sold, left=left, home=home))
     else:
         parts.append(
             fact(
-                "explain.in_all.unsafe",
+                "explain.in_all.unsafe_from",
+                home=home,
                 told=told,
                 sold=sold,
                 left=left,
@@ -360,9 +400,12 @@ def analyse(
     lock: str = "none",
     permits: int | None = None,
     schedule: list[int] | None = None,
+    lock_ttl_ms: int | None = None,
+    home: Fact | None = None,
 ) -> Result:
-    """The result of a run from its records (the store, strategy and lock name what the run was)."""
-    lock_named = lock_fact(lock, permits) if lock != "none" else None
+    """The result of a run from its records (the store, strategy and lock name what the run was; `lock_ttl_ms` is
+    the Redis lock's life; `home` where the tickets live, `TicketStore.home`)."""
+    lock_named = waited_on(store, strategy, lock_fact(lock, permits) if lock != "none" else None)
     outcomes = Counter(r.outcome for r in records)
     succeeded, sold_out, gave_up = outcomes["success"], outcomes["sold_out"], outcomes["gave_up"]
     errored = len(records) - succeeded - sold_out - gave_up
@@ -390,6 +433,7 @@ def analyse(
         gave_up=gave_up,
         errored=errored,
         waited_for=lock_named if lock_named is not None and len(gave_up_waits) == gave_up else None,
+        home=home,
     )
     result = Result(
         tickets_initial=tickets_initial,
@@ -426,7 +470,8 @@ def analyse(
         conflicts=find_conflicts(records),
         explanation="",
     )
-    story = cure_story(strategy, lock, permits, records, extra, oversold)
-    result.explanation_facts = explain(result, lock_named, gave_up_waits, gave_up_reasons, story)
+    story = cure_story(strategy, lock, permits, records, extra, oversold, lock_ttl_ms)
+    anomaly = store_anomaly(store, strategy, result.conflicts[0]) if result.conflicts else None
+    result.explanation_facts = explain(result, lock_named, gave_up_waits, gave_up_reasons, story, home, anomaly)
     result.explanation = say(result.explanation_facts)
     return result

@@ -371,6 +371,8 @@ def run_simulation(
                 lock=config.lock,
                 permits=config.permits,
                 schedule=from_records(config.race(), records) if config.executor == "process" else None,
+                lock_ttl_ms=config.lock_ttl_ms,
+                home=run.store.home(),
             )
             result = run.annotate(result)
         return RunReport(config=config, result=result, records=records)

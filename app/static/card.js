@@ -225,7 +225,8 @@ export class SimulationCard {
 
     const details = $(".details", this.root);
     details.replaceChildren();
-    const takesLock = locksOf(config.store, config.strategy).some((lock) => lock !== "none");
+    const takesLock = locksOf(config.store, config.strategy).some((lock) => lock !== "none") ||
+      config.strategy === "for-update";  // the store's own write lock
     const ms = (...values) => t("unit.ms", { n: values.map(num).join(" / ") });
     const rows = [
       ["seed", String(config.seed), "seed"],
@@ -242,7 +243,7 @@ export class SimulationCard {
     } else {
       rows.push(["max_in_critical", num(r.max_in_critical), "max_in_critical"]);
     }
-    if (config.strategy === "optimistic") {
+    if (config.strategy === "optimistic" || config.strategy === "serializable") {
       rows.push(["retries", num(r.retries), "retries"], ["max_retries", num(config.max_retries)]);
     }
     if (takesLock) {

@@ -12,9 +12,13 @@ export function lockName(lock) {
   return has(`lock.${lock}`) ? t(`lock.${lock}`) : t("lock.other", { lock });
 }
 
-/** What a buyer of this run waits for between t_lock_requested and t_lock_acquired, or null when nobody waits. */
+/** What a buyer of this run waits for between t_lock_requested and t_lock_acquired (a lock of read-write's, or the
+ * store's own that for-update takes), or null when nobody waits. */
 export function waitFor(config) {
   if (config.strategy === "seller") return { kind: "queue", what: t("wait.queue") };
+  if (config.strategy === "for-update" && has(`write_lock.${config.store}`)) {
+    return { kind: "lock", what: t("wait.lock", { lock: t(`write_lock.${config.store}`) }) };
+  }
   if (config.lock && config.lock !== "none") return { kind: "lock", what: t("wait.lock", { lock: lockName(config.lock) }) };
   return null;
 }

@@ -475,6 +475,25 @@ def test_dashboard_draws_the_lock_wait_histogram_the_api_returns(server: Server,
     page.screenshot(path=tmp_path / "histogram.png", full_page=True)
 
 
+def test_dashboard_shows_for_updates_waits_for_the_stores_write_lock(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    """BEGIN IMMEDIATE: nine of ten buyers wait for SQLite's write lock while the first holds it 100 ms."""
+    card, simulation = open_finished(
+        server,
+        page,
+        {"buyers": 10, "tickets": 1, "store": "sqlite", "strategy": "for-update", "think_ms": 0, "hold_ms": 100},
+    )
+    result = simulation["result"]
+    assert result["lock_wait_max_ms"] >= 100 and sum(b["buyers"] for b in result["lock_wait_histogram"]) == 10
+    waits = [float(w.replace(",", "")) for w in shown(card, "lock_wait").removesuffix(" ms").split(" / ")]
+    assert waits == [result["lock_wait_p50_ms"], result["lock_wait_p95_ms"], result["lock_wait_max_ms"]]
+    expect(card.locator(".legend li[data-kind='wait']")).to_contain_text("Waiting for the SQLite write lock")
+    expect(card.locator(".timeline-chart .bar.wait")).not_to_have_count(0)
+    expect(card.locator(".explanation")).to_contain_text("Waiting for the SQLite write lock took")
+    page.screenshot(path=tmp_path / "for-update-waits.png", full_page=True)
+
+
 def test_dashboard_without_a_lock_shows_no_waits_anywhere(server: Server, page: Page, tmp_path: Path) -> None:
     card, simulation = open_finished(
         server,

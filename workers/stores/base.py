@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from workers.errors import StoreLost
+from workers.speech import Fact, fact
 
 TRANSACTION_KINDS = ("for-update", "serializable")
 
@@ -55,6 +56,10 @@ class TicketStore:
     def lock_path(self) -> Path:
         """Where a file lock guarding this store lives: a file of its own, never the store itself."""
         return self.run_dir / "tickets.lock"
+
+    def home(self) -> Fact:
+        """Where the tickets live, as the explanation says it ("the PostgreSQL table ticketrush_...")."""
+        return fact("home.db")
 
     def connection_problem(self, connections: int, who: str) -> str | None:
         """Why a run that opens `connections` at once (`who` opens them) is more than the store takes; None: it

@@ -26,6 +26,7 @@ from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
 from workers.errors import DbError, LockTimeout, RunFailed, WriteConflict
+from workers.speech import Fact, fact
 from workers.stores.base import ServerStore, first_line
 
 CONNECT_TIMEOUT_S = 10
@@ -89,6 +90,9 @@ class PostgresStore(ServerStore):
         except psycopg.Error:
             return "the URL given"
         return f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+
+    def home(self) -> Fact:
+        return fact("home.postgres", table=self.table)
 
     def words(self, error: BaseException) -> str:
         """The server's own message where it sent one ("terminating connection due to administrator command"),

@@ -28,6 +28,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from workers.errors import DbError
+from workers.speech import Fact, fact
 from workers.stores.base import ServerStore
 
 CONNECT_TIMEOUT_S = 10
@@ -71,6 +72,9 @@ class RedisStore(ServerStore):
             return parts.path if parts.scheme == "unix" else f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
         except ValueError:
             return "the URL given"
+
+    def home(self) -> Fact:
+        return fact("home.redis", name=self.count_key)
 
     # -- connections ------------------------------------------------------------------------------------------
 

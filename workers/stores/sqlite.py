@@ -17,6 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from workers.errors import DbError, LockTimeout
+from workers.speech import Fact, fact
 from workers.stores.base import TicketStore
 
 DB_NAME = "tickets.sqlite3"
@@ -41,6 +42,9 @@ class SqliteStore(TicketStore):
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["run_dir"])  # type: ignore[misc]
+
+    def home(self) -> Fact:
+        return fact("home.sqlite", file=DB_NAME)
 
     def _connect(self) -> sqlite3.Connection:
         try:

@@ -158,6 +158,8 @@ export default {
   "lock.other": "the {lock} lock",
   "wait.queue": "in the seller's queue",
   "wait.lock": "for {lock}",
+  "write_lock.postgres": "the PostgreSQL row lock",
+  "write_lock.sqlite": "the SQLite write lock",
 
   "outcome.success": "got a ticket",
   "outcome.sold_out": "found it sold out",

@@ -160,6 +160,8 @@ export default {
   "lock.other": "{lock} 锁",
   "wait.queue": "在卖家的队列里",
   "wait.lock": "等{lock}",
+  "write_lock.postgres": "PostgreSQL 行锁",
+  "write_lock.sqlite": "SQLite 写锁",
 
   "outcome.success": "抢票成功",
   "outcome.sold_out": "抢票失败:票已卖完",

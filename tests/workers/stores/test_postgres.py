@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.servers import Postgres
+from tests.workers.stores.witnessed import check_lost_update, check_write_lock_waits
+from tests.workers.test_witnesses import REFUSED
 from workers import RunFailed, RunReport, SimulationConfig, StoreFailed, StoreRefused, drop_store, run_simulation
 from workers.support import cures
 
@@ -25,9 +27,13 @@ SAFE = [c for c in cures("postgres") if c.strategy != "read-write" or c.lock not
 def test_postgres_read_write_under_read_committed_loses_updates_and_oversells(
     run_dir: Path, store_urls: dict[str, str], postgres: Postgres
 ) -> None:
-    result = run_simulation(SimulationConfig(**LESSON), run_dir, store_urls=store_urls).result
+    report = run_simulation(SimulationConfig(**LESSON), run_dir, store_urls=store_urls)
+    result = report.result
     assert (result.tickets_handed_out, result.oversold, result.lost_updates) == (10, 9, 9)
     assert result.tickets_remaining == postgres.count(run_dir) == 0  # the table itself says 0, not -9
+    check_lost_update("postgres", result, report.records)  # "Lost updates under PostgreSQL's READ COMMITTED: ..."
+    table = postgres.table_of(run_dir)
+    assert f"1 ticket left the PostgreSQL table {table} and 0 remain: 9 oversold, 9 lost updates." in result.explanation
     drop_store(SimulationConfig(store="postgres"), run_dir, store_urls)
 
 
@@ -55,9 +61,15 @@ def test_postgres_serializable_retries_every_refused_transaction(
     run_dir: Path, store_urls: dict[str, str], postgres: Postgres
 ) -> None:
     report = run_simulation(SimulationConfig(**LESSON, strategy="serializable"), run_dir, store_urls=store_urls)
-    assert (report.result.tickets_handed_out, report.result.buyers_sold_out, report.result.oversold) == (1, 9, 0)
-    assert sum(r.retries or 0 for r in report.records) >= 9  # every buyer but the first was refused at least once
+    result = report.result
+    assert (result.tickets_handed_out, result.buyers_sold_out, result.oversold) == (1, 9, 0)
+    assert result.retries == sum(r.retries or 0 for r in report.records) >= 9  # all but the first were refused
     assert postgres.count(run_dir) == 0
+    found = REFUSED.search(result.explanation)  # "PostgreSQL refused 9 transactions of buyers 2, 3, ... with a ..."
+    assert found is not None, result.explanation
+    refused = sorted(r.buyer for r in report.records if r.retries)
+    assert int(found["refusals"]) == result.retries
+    assert found["names"].split(", ") == [str(b) for b in refused[:5]] and int(found["others"] or 0) == len(refused) - 5
     drop_store(report.config, run_dir, store_urls)
 
 
@@ -97,6 +109,16 @@ def test_postgres_locks_make_buyers_take_turns(
     drop_store(config, run_dir, store_urls)
 
 
+def test_postgres_for_update_counts_the_wait_for_the_row_lock_as_a_lock_wait(
+    run_dir: Path, store_urls: dict[str, str]
+) -> None:
+    config = SimulationConfig(**{**LESSON, "hold_ms": 100}, strategy="for-update")
+    report = run_simulation(config, run_dir, store_urls=store_urls)
+    assert (report.result.buyers_succeeded, report.result.buyers_sold_out) == (1, 9)
+    check_write_lock_waits(report.result, report.records, "PostgreSQL row lock", hold_ms=100)
+    drop_store(config, run_dir, store_urls)
+
+
 @pytest.mark.parametrize(
     ("strategy", "lock", "waited_for"),
     [("for-update", "none", "PostgreSQL row lock"), ("read-write", "advisory", "PostgreSQL advisory lock")],
@@ -114,6 +136,7 @@ def test_postgres_buyer_gives_up_when_the_servers_lock_outlasts_its_wait(
         f"gave up after waiting 0.1 s for the {waited_for}"
     }
     assert report.result.tickets_remaining == 2
+    assert report.result.verdict == f"No seat sold twice, but 2 of 3 buyers gave up waiting for the {waited_for}"
     drop_store(config, run_dir, store_urls)
 
 

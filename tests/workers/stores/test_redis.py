@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.servers import Redis
+from tests.workers.stores.witnessed import check_lost_update
+from tests.workers.test_witnesses import EXPIRED
 from workers import RunFailed, SimulationConfig, StoreFailed, StoreRefused, drop_store, run_simulation
 from workers.stores.redis import RedisStore
 from workers.support import cures
@@ -24,9 +26,13 @@ SAFE = [c for c in cures("redis") if c.strategy != "read-write" or c.lock not in
 def test_redis_get_hold_set_loses_updates_and_oversells(
     run_dir: Path, store_urls: dict[str, str], redis_server: Redis
 ) -> None:
-    result = run_simulation(SimulationConfig(**LESSON), run_dir, store_urls=store_urls).result
+    report = run_simulation(SimulationConfig(**LESSON), run_dir, store_urls=store_urls)
+    result = report.result
     assert (result.tickets_handed_out, result.oversold, result.lost_updates) == (10, 9, 9)
     assert result.tickets_remaining == redis_server.count(run_dir) == 0
+    check_lost_update("redis", result, report.records)  # "Lost updates in Redis: a buyer's GET and its SET ..."
+    key = redis_server.store_of(run_dir).count_key
+    assert f"1 ticket left the Redis key {key} and 0 remain" in result.explanation
     drop_store(SimulationConfig(store="redis"), run_dir, store_urls)
 
 
@@ -50,15 +56,26 @@ def test_redis_buyer_processes_each_open_one_connection_of_their_own(
     drop_store(config, run_dir, store_urls)
 
 
+@pytest.mark.parametrize("buyers", [2, 10])
 def test_redis_lock_whose_ttl_runs_out_during_the_hold_lets_a_second_buyer_in(
-    run_dir: Path, store_urls: dict[str, str]
+    run_dir: Path, store_urls: dict[str, str], buyers: int
 ) -> None:
     """The holder keeps the window open 400 ms on a lock that lives 50 ms: once it expires, the next buyer's
-    SET NX wins while the first is still between read and write, and both sell the one seat."""
-    config = SimulationConfig(**{**LESSON, "hold_ms": 400}, lock="redis", lock_ttl_ms=50)
-    result = run_simulation(config, run_dir, store_urls=store_urls).result
+    SET NX wins while the first is still between read and write, both sell the one seat, and the explanation
+    says whose lock expired and who got in, as the records' times show it."""
+    config = SimulationConfig(**{**LESSON, "buyers": buyers, "hold_ms": 400}, lock="redis", lock_ttl_ms=50)
+    report = run_simulation(config, run_dir, store_urls=store_urls)
+    result = report.result
     assert result.oversold >= 1 and result.max_in_critical >= 2
     assert result.tickets_remaining == 0
+    found = EXPIRED.match(result.explanation)  # the explanation opens with it
+    assert found is not None, result.explanation
+    by_buyer = {r.buyer: r for r in report.records}
+    holder, intruder = by_buyer[int(found["holder"])], by_buyer[int(found["intruder"])]
+    assert holder.t_lock_acquired < intruder.t_lock_acquired < holder.t_write  # type: ignore[operator]
+    assert intruder.t_lock_requested + 50 * 1_000_000 > holder.t_lock_acquired  # type: ignore[operator]
+    assert found["ttl"] == "50" and float(found["held"]) >= 400
+    check_lost_update("redis", result, report.records)
     drop_store(config, run_dir, store_urls)
 
 
@@ -89,6 +106,7 @@ def test_redis_lock_that_outlives_the_hold_makes_buyers_take_turns(run_dir: Path
     result = run_simulation(config, run_dir, store_urls=store_urls).result
     assert (result.tickets_handed_out, result.buyers_sold_out, result.oversold, result.max_in_critical) == (2, 8, 0, 1)
     assert result.lock_wait_max_ms >= 600  # the last in line waited for the two who held 400 ms each
+    assert "expired" not in result.explanation  # nobody held it past its 30 s
     drop_store(config, run_dir, store_urls)
 
 

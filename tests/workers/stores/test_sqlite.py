@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.workers.stores.witnessed import check_lost_update, check_write_lock_waits
 from workers import BuyerRecord, SimulationConfig, run_simulation
 from workers.stores.sqlite import DB_NAME
 from workers.support import cures
@@ -32,10 +33,13 @@ def _count_in_db(run_dir: Path) -> int:
 
 
 def test_sqlite_read_write_without_a_lock_loses_updates_and_oversells(run_dir: Path) -> None:
-    result = run_simulation(SimulationConfig(**LESSON), run_dir).result
+    report = run_simulation(SimulationConfig(**LESSON), run_dir)
+    result = report.result
     assert (result.tickets_handed_out, result.oversold, result.lost_updates) == (10, 9, 9)
     assert result.max_in_critical == 10
     assert result.tickets_remaining == _count_in_db(run_dir) == 0  # every buyer wrote 0 over the same 1
+    check_lost_update("sqlite", result, report.records)  # "Lost updates in SQLite: ... (autocommit) ..."
+    assert "1 ticket left the SQLite table tickets in tickets.sqlite3 and 0 remain" in result.explanation
 
 
 def test_sqlite_for_update_holds_the_write_lock_from_the_read_to_the_commit(run_dir: Path) -> None:
@@ -44,6 +48,12 @@ def test_sqlite_for_update_holds_the_write_lock_from_the_read_to_the_commit(run_
     assert (result.tickets_handed_out, result.buyers_sold_out, result.oversold) == (1, 9, 0)
     assert result.max_in_critical == 1
     assert longest_wait_ms(report.records) >= 300  # the first in line waited for the one who held 400 ms
+
+
+def test_sqlite_for_update_counts_the_wait_for_the_write_lock_as_a_lock_wait(run_dir: Path) -> None:
+    report = run_simulation(SimulationConfig(**{**LESSON, "hold_ms": 100}, strategy="for-update"), run_dir)
+    assert (report.result.buyers_succeeded, report.result.buyers_sold_out) == (1, 9)
+    check_write_lock_waits(report.result, report.records, "SQLite write lock", hold_ms=100)
 
 
 def test_sqlite_for_update_buyer_gives_up_when_the_write_lock_outlasts_its_wait(run_dir: Path) -> None:
@@ -56,6 +66,7 @@ def test_sqlite_for_update_buyer_gives_up_when_the_write_lock_outlasts_its_wait(
         "gave up after waiting 0.1 s for the SQLite write lock"
     }
     assert report.result.tickets_remaining == _count_in_db(run_dir) == 2
+    assert report.result.verdict == "No seat sold twice, but 2 of 3 buyers gave up waiting for the SQLite write lock"
 
 
 def test_sqlite_optimistic_retries_on_the_version_column(run_dir: Path) -> None:
