@@ -33,11 +33,11 @@ class Sizes:
     pool_growth: tuple[int, ...]
     runs: int
     experiment: tuple[int, int] = (3, 5)  # section 7: values x trials
-    native: tuple[int, int] = (10_000, 3)  # section 9: buyers (and tickets, and the tools' sales) x rounds
+    native: tuple[int, int] = (5_000, 3)  # section 9: buyers (and tickets, and the tools' sales) x rounds
 
 
 FULL = Sizes(1000, 100_000, (10, 100, 1000), (10, 100, 1000, 10_000, 100_000), runs=5)
-QUICK = Sizes(100, 10_000, (10, 100), (10, 1000, 10_000), runs=2, experiment=(2, 2), native=(500, 1))
+QUICK = Sizes(100, 10_000, (10, 100), (10, 1000, 10_000), runs=2, experiment=(2, 2), native=(200, 1))
 EXPERIMENT_RUN = {"buyers": 2, "tickets": 1, "think_ms": 0}  # small runs, so that what is around them shows
 
 
@@ -482,7 +482,8 @@ def beside_native_tools(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any
     left = left_behind(urls, keys)
     table = Table(
         f"9. The stores beside their servers' own tools: {n:,} buyers and {n:,} tickets, pool executor of {clients} "
-        f"workers, zero delays; the tool: {n:,} sales by {clients} clients; median of {rounds} rounds",
+        f"workers, zero delays; the tool: {n:,} sales by {clients} clients; "
+        + (f"median of {rounds} rounds" if rounds > 1 else "one round"),
         ["store", "cure", "sales/s", "min-max", "oversold", "lost updates", "retries", "correct", "tool", "tool tps",
          "x tool"],
     )  # fmt: skip
@@ -635,8 +636,14 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench" + (" --quick" if args.quick else "") + (f" --runs {args.runs}" if args.runs else "")
     command += f" --only {args.only}" if args.only else ""
     about = machine(args.dir)
+    rounds = sizes.native[1]
+    runs = {
+        None: f"median of {sizes.runs} runs per figure",
+        "dask": "one run",
+        "native": f"median of {rounds} rounds" if rounds > 1 else "one round",
+    }
     header = (
-        f"ticketrush benchmark: `{command}`, median of {sizes.runs} runs per figure, each run a fresh process\n"
+        f"ticketrush benchmark: `{command}`, {runs[args.only]}, each run a fresh process\n"
         f"machine: {about['cpus']} CPUs ({about['cpu_model']}), Linux {about['kernel']}, Python {about['python']}, "
         f"run folders in {about['run_folders']}; load average {load_before:.1f} at start, "
         f"{load_average():.1f} at end; took {time.monotonic() - started:.0f} s"

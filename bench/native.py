@@ -56,7 +56,7 @@ def tool_path(name: str) -> str:
     versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[-3]))
     if versions:
         return versions[-1]
-    package = "postgresql (or postgresql-client)" if name == "pgbench" else "redis-tools"
+    package = "postgresql" if name == "pgbench" else "redis-tools"
     raise NativeError(f"{name} is not installed: it comes with Debian's {package}")
 
 
