@@ -438,9 +438,9 @@ def beside_native_tools(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any
                 n, cure.lock, "pool", folder, store=store, strategy=cure.strategy, stock=n, workers=clients,
                 url=urls.get(store),
             )  # fmt: skip
-        if store in NATIVE_TOOLS:
-            tool_args = [NATIVE_TOOLS[store], "--url", urls[store], "--clients", str(clients), "--sales", str(n)]
-            variants[f"{store} {NATIVE_TOOLS[store]}"] = ("bench.native", tool_args)
+            if cure.strategy == "atomic" and store in NATIVE_TOOLS:  # the tool right after: the same moment
+                tool_args = [NATIVE_TOOLS[store], "--url", urls[store], "--clients", str(clients), "--sales", str(n)]
+                variants[f"{store} {NATIVE_TOOLS[store]}"] = ("bench.native", tool_args)
     samples = interleaved(variants, rounds)
     keys: dict[str, list[str]] = {store: [] for store in NATIVE_TOOLS}
     for name, runs in samples.items():
@@ -519,7 +519,7 @@ def beside_native_tools(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any
             f"{store} atomic: a sale takes a worker {per_sale:,.0f} us: {row['search_mean_us']:,.0f} us its search "
             f"({search}), {row['purchase_mean_us']:,.0f} us its purchase ({take}), {rest:,.0f} us the rest (its "
             f"record, the pipe, the next buyer); {tool['tool']}: {clients * 1e6 / tool['tps']:,.0f} us a "
-            "transaction per client"
+            f"transaction per client, {min(tool['tps_runs']):,.0f}-{max(tool['tps_runs']):,.0f} a second"
         )
     table.note(f"left on the servers after the section: {', '.join(left) if left else 'nothing'}")
     data = {"buyers": n, "clients": clients, "rounds": rounds, "rows": rows, "tools": tools, "store_keys": keys,
