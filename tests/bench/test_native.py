@@ -22,8 +22,8 @@ from tests.servers import Postgres, Redis
 from workers.stores.redis import TAKE_ONE
 from workers.support import cures
 
-# cures that must be exact whatever the interleaving: all but the race without a lock and the semaphore that lets
-# two buyers into the critical section at once
+# the cures that need not be exact: the race without a lock, and the semaphore, whose 3 permits let both workers
+# into the critical section at once; every other cure must be, whatever the interleaving
 UNSAFE = ("read-write/none", "read-write/semaphore")
 
 
