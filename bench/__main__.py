@@ -7,10 +7,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from bench.native import NATIVE_TOOLS, left_behind, server_urls
 from bench.procs import ROOT, median, run_module
 from bench.report import Goal, Table, load_average, machine
 from workers.support import STRATEGIES_BY_STORE, cures
@@ -32,10 +33,11 @@ class Sizes:
     pool_growth: tuple[int, ...]
     runs: int
     experiment: tuple[int, int] = (3, 5)  # section 7: values x trials
+    native: tuple[int, int] = (5_000, 3)  # section 9: buyers (and tickets, and the tools' sales) x rounds
 
 
 FULL = Sizes(1000, 100_000, (10, 100, 1000), (10, 100, 1000, 10_000, 100_000), runs=5)
-QUICK = Sizes(100, 10_000, (10, 100), (10, 1000, 10_000), runs=2, experiment=(2, 2))
+QUICK = Sizes(100, 10_000, (10, 100), (10, 1000, 10_000), runs=2, experiment=(2, 2), native=(200, 1))
 EXPERIMENT_RUN = {"buyers": 2, "tickets": 1, "think_ms": 0}  # small runs, so that what is around them shows
 
 
@@ -52,11 +54,19 @@ def engine(
     staggered: bool = False,
     store: str = "file",
     strategy: str = "read-write",
+    stock: int | None = None,
+    workers: int | None = None,
+    url: str | None = None,
 ) -> tuple[str, list[str]]:
-    args = ["--buyers", str(buyers), "--tickets", str(tickets(buyers)), "--lock", lock, "--executor", executor]
+    stock = tickets(buyers) if stock is None else stock
+    args = ["--buyers", str(buyers), "--tickets", str(stock), "--lock", lock, "--executor", executor]
     args += ["--store", store, "--strategy", strategy]
     if staggered:
         args.append("--staggered")
+    if workers is not None:
+        args += ["--workers", str(workers)]
+    if url is not None:
+        args += ["--url", url]
     return "bench.engine", [*args, "--dir", folder] if folder else args
 
 
@@ -370,7 +380,7 @@ def dask_executor(quick: bool) -> tuple[dict[str, Any], Table]:
     from bench.dask import FULL_BUYERS, QUICK_BUYERS, TIME_LIMIT_S
 
     n = QUICK_BUYERS if quick else FULL_BUYERS
-    url = os.environ.get("TICKETRUSH_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    url = server_urls()["redis"]
     data = run_module("bench.dask", ["--buyers", str(n), "--redis", url], timeout_s=2 * TIME_LIMIT_S)
     table = Table(
         f"8. Past one host: {n:,} buyers, {n // 2:,} tickets, Redis atomic, 2 workers: dask beside the pool",
@@ -408,16 +418,120 @@ def dask_executor(quick: bool) -> tuple[dict[str, Any], Table]:
     return data, table
 
 
-def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
+NATIVE_STORES = ("sqlite", "postgres", "redis")
+# What an atomic buyer sends its store: its search, then its purchase (the one step the native tool runs).
+ATOMIC_STEPS = {"postgres": ("SELECT count", "the UPDATE"), "redis": ("GET", "EVALSHA")}
+NATIVE_GOAL = 0.5  # the atomic strategy's sales per second at least this share of the native tool's
+ONLY = ("dask", "native")  # the sections that can run alone (they need no other's figures)
+
+
+def beside_native_tools(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], Table]:
+    """Section 9: every cure of the SQLite, PostgreSQL and Redis stores on the pool executor, one ticket per buyer,
+    and each server's own tool running the atomic strategy's step as many times with as many clients, in turn."""
+    n, rounds = sizes.native
+    clients = os.cpu_count() or 1  # the pool's default: one worker per CPU, each with one connection
+    urls = server_urls()
+    variants: dict[str, tuple[str, list[str]]] = {}
+    for store in NATIVE_STORES:
+        for cure in cures(store):
+            variants[f"{store} {cure.name}"] = engine(
+                n, cure.lock, "pool", folder, store=store, strategy=cure.strategy, stock=n, workers=clients,
+                url=urls.get(store),
+            )  # fmt: skip
+            if cure.strategy == "atomic" and store in NATIVE_TOOLS:  # the tool right after: the same moment
+                tool_args = [NATIVE_TOOLS[store], "--url", urls[store], "--clients", str(clients), "--sales", str(n)]
+                variants[f"{store} {NATIVE_TOOLS[store]}"] = ("bench.native", tool_args)
+    samples = interleaved(variants, rounds)
+    keys: dict[str, list[str]] = {store: [] for store in NATIVE_TOOLS}
+    for name, runs in samples.items():
+        store = name.split(" ")[0]
+        keys.get(store, []).extend(r["store_key"] for r in runs if r.get("store_key"))
+    tools: dict[str, dict[str, Any]] = {
+        store: {
+            "tool": tool,
+            "tps": median([r["tps"] for r in samples[f"{store} {tool}"]]),
+            "tps_runs": [r["tps"] for r in samples[f"{store} {tool}"]],
+            "sold": median([r["sold"] for r in samples[f"{store} {tool}"]]),
+            "transactions": median([r["transactions"] for r in samples[f"{store} {tool}"]]),
+        }
+        for store, tool in NATIVE_TOOLS.items()
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    for name, runs in samples.items():
+        store, cure_name = name.split(" ")
+        if cure_name in NATIVE_TOOLS.values():
+            continue
+        row: dict[str, Any] = {
+            "store": store,
+            "cure": cure_name,
+            "sales_per_second": median([r["sales_per_second"] for r in runs]),
+            "sales_per_second_runs": [r["sales_per_second"] for r in runs],
+            "oversold": median([r["oversold"] for r in runs]),
+            "lost_updates": median([r["lost_updates"] for r in runs]),
+            "retries": median([r["retries"] for r in runs]),
+            "search_mean_us": median([r["search_mean_us"] for r in runs]),
+            "purchase_mean_us": median([r["purchase_mean_us"] for r in runs]),
+            "correct_runs": sum(1 for r in runs if r["correct"]),
+            "runs": len(runs),
+        }
+        if cure_name == "atomic" and store in tools:
+            row["tool"] = tools[store]["tool"]
+            row["tool_tps"] = tools[store]["tps"]
+            row["ratio"] = row["sales_per_second"] / tools[store]["tps"]
+        rows[name] = row
+    left = left_behind(urls, keys)
+    table = Table(
+        f"9. The stores beside their servers' own tools: {n:,} buyers and {n:,} tickets, pool executor of {clients} "
+        f"workers, zero delays; the tool: {n:,} sales by {clients} clients; "
+        + (f"median of {rounds} rounds" if rounds > 1 else "one round"),
+        ["store", "cure", "sales/s", "min-max", "oversold", "lost updates", "retries", "correct", "tool", "tool tps",
+         "x tool"],
+    )  # fmt: skip
+    for row in rows.values():
+        spread = row["sales_per_second_runs"]
+        table.add(
+            row["store"],
+            row["cure"],
+            f"{row['sales_per_second']:,.0f}",
+            f"{min(spread):,.0f}-{max(spread):,.0f}",
+            f"{row['oversold']:,.0f}",
+            f"{row['lost_updates']:,.0f}",
+            f"{row['retries']:,.0f}",
+            f"{row['correct_runs']}/{row['runs']}",
+            row.get("tool", ""),
+            f"{row['tool_tps']:,.0f}" if "tool_tps" in row else "",
+            f"{row['ratio']:.2f}" if "ratio" in row else "",
+        )
+    table.note(
+        "a ticket for every buyer and for every tool transaction: neither side runs out, so every answer is a sale; "
+        "no seat can be oversold then, and a race shows as lost updates (tickets handed out the count never lost)"
+    )
+    table.note(
+        "pgbench: the store's conditional UPDATE as its script, prepared, one thread per client; redis-benchmark: "
+        "EVALSHA of the store's Lua script, no pipelining; each on a table or key of its own, dropped after"
+    )
+    for store, (search, take) in ATOMIC_STEPS.items():
+        row = rows[f"{store} atomic"]
+        per_sale = clients * 1e6 / row["sales_per_second"] if row["sales_per_second"] else 0.0
+        rest = per_sale - row["search_mean_us"] - row["purchase_mean_us"]
+        tool = tools[store]
+        table.note(
+            f"{store} atomic: a sale takes a worker {per_sale:,.0f} us: {row['search_mean_us']:,.0f} us its search "
+            f"({search}), {row['purchase_mean_us']:,.0f} us its purchase ({take}), {rest:,.0f} us the rest (its "
+            f"record, the pipe, the next buyer); {tool['tool']}: {clients * 1e6 / tool['tps']:,.0f} us a "
+            f"transaction per client, {min(tool['tps_runs']):,.0f}-{max(tool['tps_runs']):,.0f} a second"
+        )
+    table.note(f"left on the servers after the section: {', '.join(left) if left else 'nothing'}")
+    data = {"buyers": n, "clients": clients, "rounds": rounds, "rows": rows, "tools": tools, "store_keys": keys,
+            "left_behind": left}  # fmt: skip
+    return data, table
+
+
+def lesson_goals(sizes: Sizes, results: dict[str, Any], judged: Callable[[bool], bool | None]) -> list[Goal]:
     first = results["lesson_vs_engine"]["rows"]
     process = first[PROCESS]
     flash = results["flash_sale"]["rows"]["file"]
-    api = results.get("api")
-
-    def judged(ok: bool) -> bool | None:
-        return None if quick else ok
-
-    goals = [
+    return [
         Goal(
             f"process executor at most 0.5x the lesson's wall time, 0 errored ({sizes.buyers:,} buyers)",
             f"{process['ratio']:.2f}x ({process['wall_s']:.2f} s vs {first[LESSON]['wall_s']:.2f} s), "
@@ -430,6 +544,32 @@ def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
             judged(flash["wall_s"] <= 2.0 and flash["correct_runs"] == flash["runs"]),
         ),
     ]
+
+
+def native_goals(native: dict[str, Any], judged: Callable[[bool], bool | None]) -> list[Goal]:
+    goals = []
+    for store, tool in NATIVE_TOOLS.items():
+        row = native["rows"][f"{store} atomic"]
+        goals.append(
+            Goal(
+                f"{store} atomic at least {NATIVE_GOAL}x {tool}'s transactions per second "
+                f"({native['buyers']:,} sales, {native['clients']} clients each), every run correct",
+                f"{row['ratio']:.2f}x ({row['sales_per_second']:,.0f} vs {row['tool_tps']:,.0f} a second), "
+                f"{row['correct_runs']}/{row['runs']} correct",
+                judged(row["ratio"] >= NATIVE_GOAL and row["correct_runs"] == row["runs"]),
+            )
+        )
+    return goals
+
+
+def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
+    """The goals of the sections that ran (every one, or the one --only names)."""
+    api = results.get("api")
+
+    def judged(ok: bool) -> bool | None:
+        return None if quick else ok
+
+    goals = lesson_goals(sizes, results, judged) if "lesson_vs_engine" in results else []
     if api is not None:
         for label in ("every 0.5 s", "flat out"):
             if label not in api:
@@ -443,6 +583,8 @@ def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
                     judged(worst <= 50.0),
                 )
             )
+    if "native" in results:
+        goals += native_goals(results["native"], judged)
     return goals
 
 
@@ -452,43 +594,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs per figure (default: 5, or 2 with --quick)")
     parser.add_argument("--dir", help="where run folders go (default: the system's temporary folder)")
     parser.add_argument("--no-api", action="store_true", help="skip the sections that start the HTTP server")
+    parser.add_argument("--only", choices=ONLY, help="run this section alone: " + ", ".join(ONLY))
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.runs:
-        sizes = replace(sizes, runs=args.runs)
+        sizes = replace(sizes, runs=args.runs, native=(sizes.native[0], args.runs))
     started = time.monotonic()
     load_before = load_average()
     results: dict[str, Any] = {}
     tables: list[Table] = []
-    results["lesson_vs_engine"], table = lesson_vs_engine(sizes, args.dir)
-    tables.append(table)
-    results["flash_sale"], table, flash_file_runs = flash_sale(sizes, args.dir)
-    tables.append(table)
-    results["lock_costs"], table = lock_costs(sizes, args.dir)
-    tables.append(table)
-    results["growth"], table = growth(sizes, args.dir, flash_file_runs)
-    tables.append(table)
-    results["cures"], table = every_cure(sizes, args.dir)
-    tables.append(table)
-    results["buyer_process_cost"], table = buyer_process_cost(
-        sizes, results["lesson_vs_engine"]["rows"][LESSON]["wall_s"]
-    )
-    tables.append(table)
-    if not args.no_api:
-        results["api"], table, server_memory = api_under_load(sizes, args.quick)
+    if args.only is None:
+        results["lesson_vs_engine"], table = lesson_vs_engine(sizes, args.dir)
         tables.append(table)
-        results["memory"], table = memory_use(sizes, args.dir, server_memory)
+        results["flash_sale"], table, flash_file_runs = flash_sale(sizes, args.dir)
         tables.append(table)
-        results["experiments"], table = experiment_overhead(sizes)
+        results["lock_costs"], table = lock_costs(sizes, args.dir)
         tables.append(table)
-    results["dask"], table = dask_executor(args.quick)
-    tables.append(table)
+        results["growth"], table = growth(sizes, args.dir, flash_file_runs)
+        tables.append(table)
+        results["cures"], table = every_cure(sizes, args.dir)
+        tables.append(table)
+        results["buyer_process_cost"], table = buyer_process_cost(
+            sizes, results["lesson_vs_engine"]["rows"][LESSON]["wall_s"]
+        )
+        tables.append(table)
+        if not args.no_api:
+            results["api"], table, server_memory = api_under_load(sizes, args.quick)
+            tables.append(table)
+            results["memory"], table = memory_use(sizes, args.dir, server_memory)
+            tables.append(table)
+            results["experiments"], table = experiment_overhead(sizes)
+            tables.append(table)
+    if args.only in (None, "dask"):
+        results["dask"], table = dask_executor(args.quick)
+        tables.append(table)
+    if args.only in (None, "native"):
+        results["native"], table = beside_native_tools(sizes, args.dir)
+        tables.append(table)
     print(file=sys.stderr)
     goals = judge(sizes, args.quick, results)
     command = "python -m bench" + (" --quick" if args.quick else "") + (f" --runs {args.runs}" if args.runs else "")
+    command += f" --only {args.only}" if args.only else ""
     about = machine(args.dir)
+    rounds = sizes.native[1]
+    runs = {
+        None: f"median of {sizes.runs} runs per figure",
+        "dask": "one run",
+        "native": f"median of {rounds} rounds" if rounds > 1 else "one round",
+    }
     header = (
-        f"ticketrush benchmark: `{command}`, median of {sizes.runs} runs per figure, each run a fresh process\n"
+        f"ticketrush benchmark: `{command}`, {runs[args.only]}, each run a fresh process\n"
         f"machine: {about['cpus']} CPUs ({about['cpu_model']}), Linux {about['kernel']}, Python {about['python']}, "
         f"run folders in {about['run_folders']}; load average {load_before:.1f} at start, "
         f"{load_average():.1f} at end; took {time.monotonic() - started:.0f} s"

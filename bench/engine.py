@@ -2,9 +2,13 @@
 
     python -m bench.engine --buyers 1000 --tickets 100 --lock process --executor process
     python -m bench.engine --buyers 1000 --tickets 100 --store memory --strategy seller --lock none
+    python -m bench.engine --buyers 10000 --tickets 10000 --store redis --url redis://127.0.0.1:6379/0 \
+        --strategy atomic --lock none --executor pool
 
 Prints one JSON line: wall time (from the call to the report, launch and reaping included), the counts,
-and whether the run was correct (every buyer accounted for, no oversell, no lost update, no error).
+whether the run was correct (every buyer accounted for, no oversell, no lost update, no error), and the mean time
+of a buyer's search (from its start to its decision to buy) and purchase (from there to its answer). A store on a
+server (`--url`) has what the run left there dropped afterwards; `store_key` names it.
 """
 
 from __future__ import annotations
@@ -17,13 +21,34 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workers import SimulationConfig, TicketrushError, run_simulation
+from workers import SimulationConfig, TicketrushError, drop_store, run_simulation
+from workers.messages import BuyerRecord
+from workers.stores import SERVER_STORES
+from workers.stores.base import run_key
 
 
-def measure(config: SimulationConfig, folder: Path) -> dict[str, Any]:
+def _mean_us(spans: list[int]) -> float:
+    return round(sum(spans) / len(spans) / 1000, 1) if spans else 0.0
+
+
+def step_means(records: list[BuyerRecord]) -> dict[str, float]:
+    """The mean search and purchase of the buyers who got an answer (a ticket or none left), in microseconds."""
+    answered = [r for r in records if r.outcome in ("success", "sold_out")]
+    searches = [r.t_searched - r.t_start for r in answered if r.t_searched is not None and r.t_start is not None]
+    purchases = [r.t_end - r.t_searched for r in answered if r.t_end is not None and r.t_searched is not None]
+    return {"search_mean_us": _mean_us(searches), "purchase_mean_us": _mean_us(purchases)}
+
+
+def measure(config: SimulationConfig, folder: Path, url: str | None = None) -> dict[str, Any]:
+    run_dir = folder / "run"
+    urls: dict[str, str] | None = {config.store: url} if url else None
     started = time.perf_counter()
-    report = run_simulation(config, folder / "run", time_limit_s=600)
-    wall_s = time.perf_counter() - started
+    try:
+        report = run_simulation(config, run_dir, time_limit_s=600, store_urls=urls)
+        wall_s = time.perf_counter() - started
+    finally:
+        if config.store in SERVER_STORES and urls:
+            drop_store(config, run_dir, urls)
     r = report.result
     exact = r.buyers_succeeded == min(config.buyers, config.tickets) and r.buyers_errored == 0
     return {
@@ -48,6 +73,8 @@ def measure(config: SimulationConfig, folder: Path) -> dict[str, Any]:
         "purchase_p95_ms": r.purchase_p95_ms,
         "retries": r.retries,
         "correct": r.safe and exact,
+        **step_means(report.records),
+        "store_key": run_key(run_dir) if urls else None,
     }
 
 
@@ -61,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--permits", type=int)
     parser.add_argument("--executor", choices=("process", "pool"), default="process")
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--url", help="the server of a store that lives on one (postgres, redis)")
     parser.add_argument("--staggered", action="store_true", help="start buyers as they are created")
     parser.add_argument("--dir", help="where the run's folder goes (default: the system's temporary folder)")
     args = parser.parse_args(argv)
@@ -79,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="ticketrush-bench-", dir=args.dir) as folder:
         try:
-            result = measure(config, Path(folder))
+            result = measure(config, Path(folder), args.url)
         except TicketrushError as e:
             print(json.dumps({"failed": f"{type(e).__name__}: {e}"}))
             return 1

@@ -75,7 +75,8 @@ class PostgresStore(ServerStore):
         self._write = f"UPDATE {name} SET count = %s"
         self._read_versioned = f"SELECT count, version FROM {name}"
         self._compare_and_set = f"UPDATE {name} SET count = %s, version = version + 1 WHERE version = %s"
-        self._take_one = f"UPDATE {name} SET count = count - 1 WHERE count > 0 RETURNING count"
+        # the atomic strategy's one statement (bench.native runs it with pgbench, to measure the server's own limit)
+        self.take_one_sql = f"UPDATE {name} SET count = count - 1 WHERE count > 0 RETURNING count"
         self._create = (
             f"DROP TABLE IF EXISTS {name}; "
             f"CREATE TABLE {name} (id int PRIMARY KEY CHECK (id = 1), count bigint NOT NULL, version bigint NOT NULL)"
@@ -234,7 +235,7 @@ class PostgresStore(ServerStore):
         return self._run(self._compare_and_set, (count, version)).rowcount == 1
 
     def take_one(self) -> int | None:
-        row = self._run(self._take_one).fetchone()
+        row = self._run(self.take_one_sql).fetchone()
         return None if row is None else int(row[0])
 
     def begin(self, kind: str, timeout: float) -> None:
