@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import select
@@ -37,8 +38,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from workers.errors import StoreLost
+from workers.speech import Fact, fact, is_fact
 
 TRANSACTION_KINDS = ("for-update", "serializable")
+WORDS_KEPT = 500  # characters of a server's words kept in a notice, which is one write of at most PIPE_BUF bytes
 
 
 class TicketStore:
@@ -56,7 +59,7 @@ class TicketStore:
         """Where a file lock guarding this store lives: a file of its own, never the store itself."""
         return self.run_dir / "tickets.lock"
 
-    def connection_problem(self, connections: int, who: str) -> str | None:
+    def connection_problem(self, connections: int, who: Fact) -> Fact | None:
         """Why a run that opens `connections` at once (`who` opens them) is more than the store takes; None: it
         is not. A store without a server takes any number."""
         return None
@@ -140,6 +143,20 @@ def first_line(error: BaseException) -> str:
     return lines[0].strip().rstrip(".") if lines else type(error).__name__
 
 
+def store_label(store: TicketStore) -> Fact:
+    """What a message calls the store ("the PostgreSQL table"), in any language."""
+    return fact(f"store.label.{store.kind}")
+
+
+def loss_heard(line: str) -> str | Fact:
+    """A loss as it came over the notice pipe (see `ServerStore.lost`): its fact, or the line as it is."""
+    with contextlib.suppress(ValueError):
+        message = json.loads(line)
+        if is_fact(message):
+            return message
+    return line
+
+
 def run_key(run_dir: Path) -> str:
     """The run's name outside its folder (a table, keys): the folder's name in lower-case letters, digits and
     underscores, and a hash of the folder's whole path, so that two runs in folders of the same name (on two
@@ -167,7 +184,7 @@ class ServerStore(TicketStore):
         self.key = run_key(run_dir)
         self._notice_r: int | None = None
         self._notice_w: int | None = None
-        self.heard: str | None = None  # the first loss this process met, for a caller with no launcher to tell
+        self.heard: Fact | None = None  # the first loss this process met, for a caller with no launcher to tell
 
     def __getstate__(self) -> dict[str, object]:
         return {"run_dir": self.run_dir, "url": self.url}
@@ -192,11 +209,13 @@ class ServerStore(TicketStore):
         return first_line(error)
 
     def lost(self, what: str, error: BaseException) -> StoreLost:
-        """The StoreLost for `error`, said once to the launcher: "the PostgreSQL server at ... <what>: <its words>"."""
-        message = f"the {self.server} server at {self.where} {what}: {self.words(error)}"
+        """The StoreLost for `error`, said once to the launcher: "the PostgreSQL server at ... <what>: <its words>"
+        (`what`: "unreachable" or "closed"; the server's words stay as it said them, in every language)."""
+        words = self.words(error)[:WORDS_KEPT]
+        message = fact("store.lost", server=self.server, where=self.where, what=fact(f"store.lost.{what}"), words=words)
         self.heard = self.heard or message
         if self._notice_w is not None:
             with contextlib.suppress(OSError):  # a full pipe already holds a message: the first one is enough
-                os.write(self._notice_w, message.encode()[: select.PIPE_BUF - 1] + b"\n")
+                os.write(self._notice_w, json.dumps(message).encode()[: select.PIPE_BUF - 1] + b"\n")
             self._notice_w = None  # this process has said it
         return StoreLost(message)
