@@ -22,7 +22,8 @@ UNSAID = {"all", "when", "n", "size"}
 # Refusals name every fact they were given in every language: the field, the value got, what would work.
 ERRORS = ("field.", "allowed.", "config.", "support.", "schedule.", "settings.", "dispatcher.", "lifecycle.", "api.",
           "body.", "interleavings.", "steps.", "replay.", "cli.", "experiment.",
-          "run.", "exit.", "store.", "lock.gave_up", "lock.waited.", "db.", "cluster.", "connections.")  # fmt: skip
+          "run.", "exit.", "store.", "lock.gave_up", "lock.waited.", "db.", "cluster.", "connections.", "serve.",
+          "argparse.")  # fmt: skip
 
 
 def _fields(entry: object) -> set[str]:
