@@ -222,5 +222,6 @@ def test_a_data_dir_in_use_is_said_in_either_language(tmp_path: Path) -> None:
         "another TICKETRUSH_DATA_DIR"
     )
     assert said(in_use.fact, "zh") == (
-        f"数据目录 {tmp_path} 正被进程号为 42 的 ticketrush 服务器使用;请停止它,或给这个服务器另一个 TICKETRUSH_DATA_DIR"
+        f"数据目录 {tmp_path} 正被进程号为 42 的 ticketrush 服务器使用;"
+        "请停止它,或给这个服务器另一个 TICKETRUSH_DATA_DIR"
     )
