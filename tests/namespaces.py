@@ -8,8 +8,9 @@ dask executor's tests of buyers on two hosts.
 Every address of this namespace is reachable from both (their default route leads here), so a scheduler or a
 forwarder listening on 10.R.1.1 serves both. PostgreSQL and Redis listen on 127.0.0.1, which another namespace
 cannot reach: a `Forwarder` on 10.R.1.1 passes each connection on to them. Making namespaces needs root, `ip`, and
-a kernel (or container) that allows them; `refusal()` says precisely what is missing, in words that begin with
-REFUSED (tests/conftest.py lets such a skip stand under CI: it is the machine's rule, not a missing server).
+a kernel (or container) that allows them; `refusal()` says precisely what is missing. Where it is the machine's
+rule (not root, a kernel that refuses), its words begin with REFUSED and tests/conftest.py lets the skip stand
+under CI; a missing `ip` is a missing install (.ci/run installs iproute2), so that skip fails under CI.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def refusal() -> str | None:
     if os.geteuid() != 0:
         return f"{REFUSED}making them needs root (this is uid {os.geteuid()})"
     if shutil.which("ip") is None:
-        return f"{REFUSED}`ip` (iproute2) is not installed"
+        return "`ip` (iproute2) is not installed (.ci/run installs it)"  # a missing install: fails under CI
     probe = f"trprobe{os.getpid()}"
     made = _ip("netns", "add", probe)
     if made.returncode != 0:

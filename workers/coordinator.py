@@ -48,7 +48,7 @@ from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records
 from workers.speech import Fact, fact, said
 from workers.stores import make_store
-from workers.stores.base import store_label
+from workers.stores.base import TicketStore, store_label
 from workers.stores.file import FileStore
 from workers.strategies import Plan
 
@@ -153,6 +153,7 @@ class _Race:
         self.time_limit_s = time_limit_s
         self.records: dict[int, BuyerRecord] = {}
         self.started_ns = 0
+        self.admission: TicketStore | None = None  # held from the connection check to the start (see `released`)
         self.done = False  # the launcher has joined every process and counted the tickets left
         self.remaining: int | None = None
         self.remaining_unknown: str | Fact = fact("run.remaining_unknown")
@@ -214,6 +215,13 @@ class _Race:
         if on_progress is not None:
             on_progress(len(self.records), total)
 
+    def released(self, started_ns: int) -> None:
+        """The buyers are connected and released: note when, and let the next run on the store's server have
+        its connections checked (see TicketStore.admit)."""
+        self.started_ns = started_ns
+        if self.admission is not None:
+            self.admission.admitted()
+
     def _drain(self) -> bool:
         """Take every batch waiting in the channel; False once the channel is closed and empty."""
         while self.results.ready(0):
@@ -236,7 +244,7 @@ class _Race:
             raise RunFailed(fact("run.launcher_ended", how=exit_cause(self.launcher.poll()))) from None
         kind = news[0]
         if kind == "started":
-            self.started_ns = news[1]
+            self.released(news[1])
         elif kind == "failed":
             raise RunFailed(news[1])
         elif kind == "died":
@@ -316,57 +324,66 @@ def run_simulation(
     (tcp://host:8786, see workers.executors.dask_executor).
     """
     config = config.resolved()
+    admission = make_store(config.store, run_dir, store_urls)
     try:
-        check_store(config, store_urls)
-    except StoreLost as e:
-        raise RunFailed(e.message) from e
-    if config.executor == "dask":
-        from workers.executors.dask_executor import DaskRace
-
-        run: _Race = DaskRace(config, run_dir, time_limit_s, store_urls, dask_scheduler)
-    else:
-        run = _Race(config, run_dir, time_limit_s, store_urls)
-    try:
-        run.store.create(config.tickets)
-    except TicketrushError as e:
-        raise RunFailed(e.message) from e
-    except OSError as e:
-        raise RunFailed(
-            fact("run.store_unprepared", store=store_label(run.store), folder=str(run_dir), words=e.strerror or str(e))
-        ) from e
-    with collector_paused(pause_collector):  # records pile up from here to the analysis
-        cleanly = False
         try:
-            run.launch()
-            run.collect(on_progress, should_stop, next_steps if config.mode == "step" else None)
-            finished_ns = time.monotonic_ns()
-            cleanly = True
-        finally:
-            run.reap(cleanly)
+            admission.admit(time_limit_s)  # until the buyers have connected: see _Race.released
+            check_store(config, store_urls)
+        except StoreLost as e:
+            raise RunFailed(e.message) from e
+        if config.executor == "dask":
+            from workers.executors.dask_executor import DaskRace
+
+            run: _Race = DaskRace(config, run_dir, time_limit_s, store_urls, dask_scheduler)
+        else:
+            run = _Race(config, run_dir, time_limit_s, store_urls)
+        run.admission = admission
+        try:
+            run.store.create(config.tickets)
+        except TicketrushError as e:
+            raise RunFailed(e.message) from e
+        except OSError as e:
+            words = e.strerror or str(e)
+            raise RunFailed(
+                fact("run.store_unprepared", store=store_label(run.store), folder=str(run_dir), words=words)
+            ) from e
+        with collector_paused(pause_collector):  # records pile up from here to the analysis
+            cleanly = False
             try:
-                run.store.remove_leftovers()
-            except (TicketrushError, OSError) as e:
-                if cleanly:
-                    raise RunFailed(fact("run.store_untidied", store=store_label(run.store), error=_message(e))) from e
-        records = [run.records[b] for b in sorted(run.records)]
-        if run.lost is not None:
-            failed = sum(r.outcome == "error" for r in records)
-            finished = config.buyers - failed
-            lost = fact("run.store_failed", lost=run.lost, finished=finished, buyers=config.buyers, failed=failed)
-            raise StoreFailed(lost, records)
-        if run.remaining is None:
-            raise RunFailed(run.remaining_unknown)
-        remaining = run.remaining
-        result = analyse(
-            records,
-            tickets_initial=config.tickets,
-            tickets_remaining=remaining,
-            duration_ns=finished_ns - run.started_ns,
-            store=config.store,
-            strategy=config.strategy,
-            lock=config.lock,
-            permits=config.permits,
-            schedule=from_records(config.race(), records) if config.executor == "process" else None,
-        )
-        result = run.annotate(result)
-    return RunReport(config=config, result=result, records=records)
+                run.launch()
+                run.collect(on_progress, should_stop, next_steps if config.mode == "step" else None)
+                finished_ns = time.monotonic_ns()
+                cleanly = True
+            finally:
+                run.reap(cleanly)
+                try:
+                    run.store.remove_leftovers()
+                except (TicketrushError, OSError) as e:
+                    if cleanly:
+                        raise RunFailed(
+                            fact("run.store_untidied", store=store_label(run.store), error=_message(e))
+                        ) from e
+            records = [run.records[b] for b in sorted(run.records)]
+            if run.lost is not None:
+                failed = sum(r.outcome == "error" for r in records)
+                finished = config.buyers - failed
+                lost = fact("run.store_failed", lost=run.lost, finished=finished, buyers=config.buyers, failed=failed)
+                raise StoreFailed(lost, records)
+            if run.remaining is None:
+                raise RunFailed(run.remaining_unknown)
+            remaining = run.remaining
+            result = analyse(
+                records,
+                tickets_initial=config.tickets,
+                tickets_remaining=remaining,
+                duration_ns=finished_ns - run.started_ns,
+                store=config.store,
+                strategy=config.strategy,
+                lock=config.lock,
+                permits=config.permits,
+                schedule=from_records(config.race(), records) if config.executor == "process" else None,
+            )
+            result = run.annotate(result)
+        return RunReport(config=config, result=result, records=records)
+    finally:
+        admission.admitted()

@@ -152,7 +152,7 @@ class DaskRace(_Race):
         self.stop = Event(self.names.stop, client=self.client)
         if not self.config.together:
             self.start.set()
-            self.started_ns = time.monotonic_ns()
+            self.released(time.monotonic_ns())
         self.futures = [
             self.client.submit(
                 buy_share,
@@ -178,7 +178,7 @@ class DaskRace(_Race):
         while len(self.settled) < len(self.shares):
             self._take(POLL_S)
             if not self.started_ns and len(self.ready | self.ended.keys()) == len(self.shares):
-                self.started_ns = time.monotonic_ns()
+                self.released(time.monotonic_ns())
                 self.start.set()
             self._settle_finished()
             now = time.monotonic()

@@ -64,6 +64,15 @@ class TicketStore:
         is not. A store without a server takes any number."""
         return None
 
+    def admit(self, timeout_s: float) -> None:
+        """Wait, at most `timeout_s`, until no other run on this store's server is between its connection check
+        and its buyers' connections, then keep the next one waiting until `admitted`: two runs that start at
+        the same instant are checked one after the other, each against the connections the other opened.
+        Nothing to wait for without a server."""
+
+    def admitted(self) -> None:
+        """This run's buyers have opened their connections, or the run ended: let the next run be checked."""
+
     def create(self, tickets: int) -> None:
         raise NotImplementedError
 

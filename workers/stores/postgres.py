@@ -25,7 +25,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
-from workers.errors import DbError, LockTimeout, WriteConflict, gave_up_waiting
+from workers.errors import DbError, LockTimeout, RunFailed, WriteConflict, gave_up_waiting
 from workers.speech import Fact, fact
 from workers.stores.base import ServerStore, first_line
 
@@ -50,6 +50,11 @@ SELECT current_setting('max_connections')::int,
 """
 
 
+# The advisory lock runs take from their connection check to their buyers' connections (see `admit`): a pair of
+# 32-bit keys, a key space apart from the one-key advisory locks of the runs' buyers.
+_ADMISSION = (0x7469636B, 0x61646D74)
+
+
 class PostgresStore(ServerStore):
     kind = "postgres"
     label = "the PostgreSQL table"
@@ -61,6 +66,7 @@ class PostgresStore(ServerStore):
         self.table = f"ticketrush_{self.key}"
         self.lock_key = int.from_bytes(hashlib.blake2b(self.table.encode(), digest_size=8).digest(), "big", signed=True)
         self._conn: psycopg.Connection | None = None
+        self._admission: psycopg.Connection | None = None
         self._lock_timeout = DEFAULT_LOCK_TIMEOUT_S
         self._for_update = False
         name = sql.Identifier(self.table).as_string()
@@ -97,12 +103,12 @@ class PostgresStore(ServerStore):
 
     # -- connections ------------------------------------------------------------------------------------------
 
-    def _connect(self) -> psycopg.Connection:
+    def _connect(self, role: str = "") -> psycopg.Connection:
         try:
             return psycopg.connect(
                 self.url,
                 autocommit=True,
-                application_name=f"ticketrush {self.key}",
+                application_name=f"ticketrush {role}{self.key}",
                 connect_timeout=CONNECT_TIMEOUT_S,
                 options=f"-c lock_timeout={int(DEFAULT_LOCK_TIMEOUT_S * 1000)}",
             )
@@ -165,6 +171,26 @@ class PostgresStore(ServerStore):
             in_use=in_use,
             left=max(left, 0),
         )
+
+    def admit(self, timeout_s: float) -> None:
+        if self._admission is not None:
+            return
+        conn = self._connect("admission ")
+        try:
+            conn.execute(f"SET lock_timeout = {max(1, int(timeout_s * 1000))}")
+            conn.execute("SELECT pg_advisory_lock(%s::int, %s::int)", _ADMISSION)
+        except errors.LockNotAvailable:
+            conn.close()
+            raise RunFailed(fact("run.admission_timed_out", where=self.where, seconds=f"{timeout_s:g}")) from None
+        except psycopg.Error as e:
+            conn.close()
+            raise self.lost("admission", e) from e
+        self._admission = conn
+
+    def admitted(self) -> None:
+        if self._admission is not None:
+            self._admission.close()  # a session's advisory locks end with it
+            self._admission = None
 
     def create(self, tickets: int) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)  # for a file lock beside it

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.servers import Postgres
-from workers import RunFailed, SimulationConfig, StoreFailed, StoreRefused, drop_store, run_simulation
+from workers import RunFailed, RunReport, SimulationConfig, StoreFailed, StoreRefused, drop_store, run_simulation
 from workers.support import cures
 
 pytestmark = pytest.mark.postgres
@@ -198,6 +200,69 @@ def test_postgres_run_over_max_connections_is_refused_before_anything_starts(
     assert "use executor 'pool'" in message
     assert refused.value.field == "executor"
     assert not postgres.has_table(run_dir) and not run_dir.exists()
+
+
+def test_postgres_two_runs_started_together_are_checked_one_after_the_other(
+    tmp_path: Path, store_urls: dict[str, str], postgres: Postgres
+) -> None:
+    """Two runs released at the same instant, each with connections for a little more than half of what the
+    server has free: each alone fits, together they do not. The second is checked only once the first's buyers
+    are connected, so it is refused before it starts, and the first sells every ticket with no buyer failing for
+    want of a connection (checked at the same time, both would start and buyers of each would fail)."""
+    most, reserved, in_use = postgres.conn.execute(
+        "SELECT current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int,"
+        " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int"
+    ).fetchone()  # type: ignore[misc]
+    buyers = (most - reserved - in_use) // 2 + 4
+    config = SimulationConfig(
+        buyers=buyers, tickets=buyers, think_ms=0, hold_ms=20, lock="process", store="postgres"
+    )  # the buyers keep their connections about buyers x 20 ms, one at a time under the lock
+    together = threading.Barrier(2, timeout=10)
+    outcomes: dict[int, object] = {}
+
+    def run(n: int) -> None:
+        together.wait()
+        try:
+            outcomes[n] = run_simulation(config, tmp_path / f"run{n}", store_urls=store_urls)
+        except StoreRefused as e:
+            outcomes[n] = e
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    refused = [o for o in outcomes.values() if isinstance(o, StoreRefused)]
+    ran = [o for o in outcomes.values() if isinstance(o, RunReport)]
+    assert (len(refused), len(ran)) == (1, 1), outcomes
+    assert f"would open {buyers:,} connections" in str(refused[0]) and "(its max_connections)" in str(refused[0])
+    assert [r.error for r in ran[0].records if r.outcome == "error"] == []
+    assert (ran[0].result.tickets_handed_out, ran[0].result.oversold) == (buyers, 0)
+    for n in (1, 2):
+        drop_store(config, tmp_path / f"run{n}", store_urls)
+
+
+def test_postgres_run_waiting_past_its_time_limit_for_another_runs_start_fails_saying_so(
+    run_dir: Path, store_urls: dict[str, str], postgres: Postgres
+) -> None:
+    """The admission lock held elsewhere (as by a run whose buyers are still connecting) for longer than this
+    run's time limit: it fails saying what it waited for, having made nothing."""
+    holder = psycopg.connect(postgres.url, autocommit=True)
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s::int, %s::int)", (0x7469636B, 0x61646D74))
+        with pytest.raises(RunFailed) as failed:
+            run_simulation(SimulationConfig(**LESSON), run_dir, store_urls=store_urls, time_limit_s=0.5)
+    finally:
+        holder.close()
+    assert str(failed.value) == (
+        f"another run on the PostgreSQL server at {postgres.where} was still opening its connections after "
+        "0.5 s, so this one could not be checked against them"
+    )
+    assert not postgres.has_table(run_dir)
+    run_simulation(
+        SimulationConfig(**{**LESSON, "hold_ms": 0}), run_dir, store_urls=store_urls
+    )  # it ended with its holder
+    drop_store(SimulationConfig(store="postgres"), run_dir, store_urls)
 
 
 def test_postgres_without_a_url_is_refused(run_dir: Path) -> None:
