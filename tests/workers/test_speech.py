@@ -6,11 +6,14 @@ import json
 import re
 import string
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from workers import SimulationConfig, run_simulation
+from workers.locks import LockKind
 from workers.speech import LANGUAGES, catalogue, language
+from workers.stores import StoreKind, make_store
 
 LOCALES = Path(__file__).resolve().parents[2] / "workers" / "locales"
 
@@ -71,3 +74,11 @@ def test_a_run_is_told_in_chinese_with_the_lessons_words(run_dir: Path) -> None:
     assert report.result.spoken("en").explanation == report.result.explanation  # English is what is stored
     stored = json.loads(report.result.model_dump_json())
     assert stored["verdict_facts"]["key"] == "verdict.oversold"
+
+
+def test_every_store_and_lock_has_the_name_a_failure_calls_it_by() -> None:
+    english = catalogue("en")
+    for store in get_args(StoreKind):
+        assert english[f"store.label.{store}"] == make_store(store, Path("."), {"postgres": "x", "redis": "x"}).label
+    for lock in get_args(LockKind):
+        assert f"lock.waited.{lock}" in english
