@@ -26,6 +26,7 @@ from typing import Any, TextIO, get_args
 from pydantic import ValidationError
 
 from app.settings import DASK_SCHEDULER_VARIABLE, executor_problem, store_url_problem, store_urls_from
+from app.usage import UsageParser, wanted_language
 from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
 from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
@@ -80,7 +81,7 @@ def _schedule(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"buyer numbers separated by commas, such as 1,2,1,2 (got {text!r})") from None
+        raise argparse.ArgumentTypeError(said(fact("argparse.schedule", got=repr(text)))) from None
 
 
 def _time_limit(text: str) -> float:
@@ -90,7 +91,7 @@ def _time_limit(text: str) -> float:
     except ValueError:
         seconds = math.nan
     if not (0 < seconds < math.inf):
-        raise argparse.ArgumentTypeError(f"a number of seconds above 0 (got {text!r})")
+        raise argparse.ArgumentTypeError(said(fact("argparse.time_limit", got=repr(text))))
     return seconds
 
 
@@ -192,11 +193,15 @@ def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> 
         help="seconds a run may take before it is stopped and fails (default: %(default)g)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
+    _add_lang_option(parser, "the language of the story, the table, the explanation and the errors")
+
+
+def _add_lang_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--lang",
         choices=LANGUAGES,
         default=language(os.environ.get("LANG")),
-        help="the language of the story, the table and the explanation (default: from LANG, here %(default)s)",
+        help=f"{what} (default: from LANG, here %(default)s)",
     )
 
 
@@ -410,7 +415,7 @@ def _vary(text: str) -> tuple[str, list[str]]:
     """--vary hold_ms=0,10,50: the field (as a config field or an option name) and its values, not yet read."""
     field, sep, values = text.partition("=")
     if not sep or not field.strip() or not values.strip():
-        raise argparse.ArgumentTypeError(f"a field and its values, such as hold_ms=0,10,50 (got {text!r})")
+        raise argparse.ArgumentTypeError(said(fact("argparse.vary", got=repr(text))))
     return field.strip().removeprefix("--").replace("-", "_"), [v.strip() for v in values.split(",")]
 
 
@@ -634,16 +639,17 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         settings = Settings()
     except ValidationError as e:
-        for line in settings_problems(e):
-            sys.stderr.write(f"ticketrush: {line}\n")
+        for problem in settings_problems(e):
+            _complain(problem, args.lang)
         return 2
     try:
         claim = DataDirClaim.take(settings.data_dir)
     except DataDirInUse as e:
-        sys.stderr.write(f"ticketrush: {e}\n")
+        _complain(e.fact, args.lang)
         return 1
     except OSError as e:
-        sys.stderr.write(f"ticketrush: cannot use the data dir {settings.data_dir}: {e.strerror or e}\n")
+        unusable = fact("serve.data_dir_unusable", data_dir=str(settings.data_dir), words=e.strerror or str(e))
+        _complain(unusable, args.lang)
         return 1
     try:
         uvicorn.run(
@@ -663,24 +669,27 @@ def _complain(message: str | Fact, lang: str) -> None:
     sys.stderr.write(f"ticketrush: {said(message, lang)}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ticketrush", description=__doc__.split("\n\n")[0])
+def build_parser(lang: str = DEFAULT) -> argparse.ArgumentParser:
+    """The options of every command; their usage errors said in `lang` (app.usage)."""
+    parser = UsageParser(prog="ticketrush", description=__doc__.split("\n\n")[0], lang=lang)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run one ticket rush and explain it")
+    run = commands.add_parser("run", lang=lang, help="run one ticket rush and explain it")
     _add_config_options(run, with_lock=True)
     run.set_defaults(handler=cmd_run)
     stepper = commands.add_parser(
-        "step", help="take a small race one step at a time: type a buyer's number, 'end' or 'quit'"
+        "step", lang=lang, help="take a small race one step at a time: type a buyer's number, 'end' or 'quit'"
     )
     _add_config_options(stepper, with_lock=True)
     stepper.set_defaults(handler=cmd_step)
     compare = commands.add_parser(
-        "compare", help="run one config under every cure its store has, one after another, side by side"
+        "compare", lang=lang, help="run one config under every cure its store has, one after another, side by side"
     )
     _add_config_options(compare, with_lock=False)
     compare.set_defaults(handler=cmd_compare)
     sweep = commands.add_parser(
-        "sweep", help="run one config at several values of one field, each value several times, one run at a time"
+        "sweep",
+        lang=lang,
+        help="run one config at several values of one field, each value several times, one run at a time",
     )
     sweep.add_argument(
         "--vary",
@@ -694,17 +703,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--csv", action="store_true", help="print one CSV row per trial instead of the table")
     readers = {a.dest: a.type for a in sweep._actions if a.type in _READS_AS}
     sweep.set_defaults(handler=cmd_sweep, readers=readers, defaults={a.dest: a.default for a in sweep._actions})
-    serve = commands.add_parser("serve", help="serve the HTTP API and the dashboard")
+    serve = commands.add_parser("serve", lang=lang, help="serve the HTTP API and the dashboard")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    _add_lang_option(serve, "the language of its start-up errors")
     serve.set_defaults(handler=cmd_serve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(wanted_language(argv))
     args = parser.parse_args(argv)
-    lang = getattr(args, "lang", DEFAULT)  # serve has no --lang: its errors are said in English
+    lang = args.lang
     try:
         return int(args.handler(args, out))
     except ValidationError as e:

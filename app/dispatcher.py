@@ -44,7 +44,7 @@ from app.settings import Settings, executor_problem, store_url_problem
 from app.store import SimulationRow, Store
 from app.store_errors import SimulationNotFound, StoreError
 from workers import RunFailed, SimulationConfig, StoreLost, StoreRefused, check_cluster, check_store
-from workers.errors import Told, exit_cause
+from workers.errors import Told, exit_cause, time_limit_passed
 from workers.speech import Fact, fact, said
 
 logger = logging.getLogger("ticketrush")
@@ -54,7 +54,7 @@ CANCEL_GRACE_S = 10.0
 TIME_LIMIT_MARGIN_S = 15.0
 CLOSE_TIMEOUT_S = CANCEL_GRACE_S + 10.0
 RETRY_AFTER_S = 5  # a hint for 429 and 503: a slot frees when a run ends, which no one can know in advance
-SHUTDOWN_BEFORE_START = "the server was shut down before this simulation could start"
+SHUTDOWN_BEFORE_START = fact("run.shutdown_before_start")
 
 
 class LimitExceeded(Exception):
@@ -85,7 +85,7 @@ class _Run:
     process: BaseProcess
     deadline: float
     cancel_requested: bool = False
-    stop_reason: str | None = None  # why it is stopped, when not at a user's request
+    stop_reason: Fact | None = None  # why it is stopped, when not at a user's request
     terminated_at: float | None = None
     timed_out: bool = False
     done: threading.Event = field(default_factory=threading.Event)
@@ -117,7 +117,7 @@ class Dispatcher:
         """
         interrupted = []
         for row in self.store.active():
-            self._settle(row.id, Status.INTERRUPTED, error=f"the server stopped while this simulation was {row.status}")
+            self._settle(row.id, Status.INTERRUPTED, error=fact("run.interrupted", status=fact(f"status.{row.status}")))
             try:
                 self.store.clear_leftovers(row.id)
             except OSError as e:
@@ -362,7 +362,7 @@ class Dispatcher:
         try:
             process.start()
         except OSError as e:
-            self._settle(sim_id, Status.FAILED, error=f"could not start the run process: {e}")
+            self._settle(sim_id, Status.FAILED, error=fact("run.process_unstarted", words=str(e)))
             return None
         if process.pid is not None:  # niced at once, so that its start-up (imports) yields to the API too
             with contextlib.suppress(OSError):
@@ -394,13 +394,12 @@ class Dispatcher:
         if row is None or row.status in TERMINAL:
             return
         if run.timed_out:
-            limit = self.settings.run_timeout_s
-            self._settle(run.sim_id, Status.FAILED, error=f"the run went past its time limit of {limit:g} s")
+            self._settle(run.sim_id, Status.FAILED, error=time_limit_passed(self.settings.run_timeout_s))
         elif run.cancel_requested:
             self._settle(run.sim_id, Status.CANCELLED, error=run.stop_reason)
         else:
             cause = exit_cause(run.process.exitcode)
-            self._settle(run.sim_id, Status.FAILED, error=f"the run process {cause} before finishing")
+            self._settle(run.sim_id, Status.FAILED, error=fact("run.process_ended", how=cause))
 
     def _enforce_stops(self) -> None:
         now = time.monotonic()
@@ -423,7 +422,7 @@ class Dispatcher:
 
     # -- helpers --------------------------------------------------------------------------------------------
 
-    def _settle(self, sim_id: str, status: Status, error: str | None = None) -> None:
+    def _settle(self, sim_id: str, status: Status, error: str | Fact | None = None) -> None:
         """Move a simulation to a final status unless it got there first."""
         with contextlib.suppress(InvalidTransition):
             self.store.transition(sim_id, status, error=error)

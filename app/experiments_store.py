@@ -21,6 +21,7 @@ from app.lifecycle import TERMINAL, Status
 from app.run_folders import new_id
 from app.store import SimulationRow, Store
 from workers.experiments import Outcome, Plan, label, trial_seed
+from workers.speech import Fact, fact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -82,7 +83,7 @@ class ExperimentState:
     started_at: datetime | None
     finished_at: datetime | None
     finished: int
-    error: str | None
+    error: Fact | None  # workers.speech
     outcomes: list[Outcome]
     simulations: dict[str, SimulationRow]
 
@@ -217,13 +218,20 @@ def _row(values: tuple[Any, ...], trials: list[TrialLink]) -> ExperimentRow:
     )
 
 
-def _error(row: ExperimentRow, runs: Sequence[SimulationRow], status: Status) -> str | None:
+def _error(row: ExperimentRow, runs: Sequence[SimulationRow], status: Status) -> Fact | None:
     """Why a finished experiment did not complete: how far it got, and its first trial that did not."""
     if status not in TERMINAL - {Status.COMPLETED}:
         return None
     completed = sum(1 for r in runs if r.status == Status.COMPLETED)
     first = next(r for r in runs if r.status != Status.COMPLETED)
     link = next(t for t in row.trials if t.simulation_id == first.id)
-    verb = "failed" if first.status == Status.FAILED else f"was {first.status}"
-    where = f"trial {link.number} of {row.field} {label(row.values[link.point])} {verb}"
-    return f"{completed} of {len(row.trials)} trials completed; {where}" + (f": {first.error}" if first.error else "")
+    if first.status == Status.FAILED:
+        how = fact("experiment.trial_failed")
+    else:
+        how = fact("experiment.trial_was", status=fact(f"status.{first.status}"))
+    where = {"n": link.number, "field": row.field, "value": label(row.values[link.point]), "how": how}
+    said = {"completed": completed, "trials": len(row.trials), **where}
+    error = first.error_fact or first.error
+    if error is None:
+        return fact("experiment.stopped", **said)
+    return fact("experiment.stopped_because", **said, error=error)

@@ -13,6 +13,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from workers.speech import Fact, fact, said
+
 LOCK_NAME = "server.lock"
 
 
@@ -24,12 +26,14 @@ class DataDirInUse(Exception):
         self.data_dir = data_dir
         self.pid = pid
 
+    @property
+    def fact(self) -> Fact:
+        """What it says, in any language (workers.speech)."""
+        holder = fact("serve.holder", pid=self.pid) if self.pid else fact("serve.holder_unknown")
+        return fact("serve.data_dir_in_use", data_dir=str(self.data_dir), holder=holder)
+
     def __str__(self) -> str:
-        holder = f"the ticketrush server with pid {self.pid}" if self.pid else "another ticketrush server"
-        return (
-            f"the data dir {self.data_dir} is in use by {holder}; stop it, "
-            "or give this server another TICKETRUSH_DATA_DIR"
-        )
+        return said(self.fact)
 
 
 class DataDirClaim:

@@ -29,11 +29,12 @@ from app.store import Store
 from app.store_errors import StoreError
 from workers import Result, RunCancelled, SimulationConfig, StoreFailed, TicketrushError, run_simulation
 from workers.hygiene import die_with_parent
+from workers.speech import Fact, fact
 
 RUN_NICENESS = 19
 GROUP_NICENESS = 19
 SHUTDOWN_SIGNAL = signal.SIGUSR1  # sent by the dispatcher instead of SIGTERM when the server itself stops
-SHUTDOWN_REASON = "the server was shut down while this simulation was running"
+SHUTDOWN_REASON = fact("run.shutdown_while_running")
 
 
 class StopRequest:
@@ -41,7 +42,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
-        self.reason: str | None = None  # the error a cancelled run is stored with: none for a user's cancel
+        self.reason: Fact | None = None  # the error a cancelled run is stored with: none for a user's cancel
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.requested = True
@@ -85,7 +86,7 @@ class StepFeed:
 
 
 def _settle(
-    store: Store, sim_id: str, status: Status, *, error: str | None = None, result: Result | None = None
+    store: Store, sim_id: str, status: Status, *, error: str | Fact | None = None, result: Result | None = None
 ) -> None:
     with contextlib.suppress(InvalidTransition):  # the server settled it first (the run was past its time limit)
         store.transition(sim_id, status, error=error, result=result)
@@ -132,16 +133,16 @@ def execute(
     except StoreFailed as e:
         with contextlib.suppress(StoreError):  # the failure is what matters; the records are what is left of it
             store.buyer_files.save(sim_id, e.records)
-        _settle(store, sim_id, Status.FAILED, error=str(e))
+        _settle(store, sim_id, Status.FAILED, error=e.message)
     except TicketrushError as e:
-        _settle(store, sim_id, Status.FAILED, error=str(e))
+        _settle(store, sim_id, Status.FAILED, error=e.message)
     except Exception as e:
         traceback.print_exc()
-        _settle(store, sim_id, Status.FAILED, error=f"the run failed unexpectedly: {type(e).__name__}: {e}")
+        _settle(store, sim_id, Status.FAILED, error=fact("run.unexpected", kind=type(e).__name__, words=str(e)))
     else:
         try:
             store.buyer_files.save(sim_id, report.records)
         except StoreError as e:
-            _settle(store, sim_id, Status.FAILED, error=f"the run finished but its buyer records were not saved: {e}")
+            _settle(store, sim_id, Status.FAILED, error=fact("run.records_unsaved", words=str(e)))
             return
         _settle(store, sim_id, Status.COMPLETED, result=report.result)

@@ -35,7 +35,7 @@ class SimulationPublic(BaseModel):
     finished_at: datetime | None
     progress: Progress
     result: Result | None = Field(description="What the run showed; null until it has completed.")
-    error: str | None = Field(description="Why the run failed or stopped, when it did.")
+    error: str | None = Field(description="Why the run failed or stopped, when it did, in the language asked for.")
 
     @classmethod
     def from_row(cls, row: SimulationRow, lang: str = DEFAULT) -> SimulationPublic:
@@ -49,7 +49,7 @@ class SimulationPublic(BaseModel):
             finished_at=row.finished_at,
             progress=Progress(finished=row.finished, buyers=row.buyers),
             result=row.result.spoken(lang) if row.result is not None else None,
-            error=row.error,
+            error=row.error_in(lang),
         )
 
 

@@ -10,10 +10,10 @@ from annotated_types import Ge, Gt, Le
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.speech import Fact, fact
+from workers.speech import Fact, all_of, fact
 
 ENV_PREFIX = "TICKETRUSH_"
-_KINDS: dict[object, str] = {int: "a whole number", float: "a number", Path: "a folder path", str: "text"}
+_KINDS: dict[object, str] = {int: "int", float: "float", Path: "path", str: "text"}  # serve.kind.<name>
 
 
 class Settings(BaseSettings):
@@ -71,24 +71,29 @@ def executor_problem(executor: str, dask_scheduler: str | None) -> Fact | None:
     return fact("settings.dask_scheduler", variable=DASK_SCHEDULER_VARIABLE)
 
 
-def settings_problems(error: ValidationError) -> list[str]:
-    """One line per refused setting, naming its variable and what it takes."""
-    lines = []
+def settings_problems(error: ValidationError) -> list[Fact]:
+    """One fact per refused setting (workers.speech), naming its variable and what it takes."""
+    problems = []
     for problem in error.errors():
         name = str(problem["loc"][0]) if problem["loc"] else ""
         field = Settings.model_fields.get(name)
         if field is None:
-            lines.append(f"invalid settings: {problem['msg']}")
+            problems.append(fact("serve.invalid", words=problem["msg"]))
             continue
-        kind = next((words for t, words in _KINDS.items() if field.annotation is t), "a value")
+        kind = fact(f"serve.kind.{next((k for t, k in _KINDS.items() if field.annotation is t), 'value')}")
         bounds = [
-            f"above {m.gt}" if isinstance(m, Gt) else f"at least {m.ge}" if isinstance(m, Ge) else f"at most {m.le}"
+            fact("serve.above", n=m.gt)
+            if isinstance(m, Gt)
+            else fact("serve.at_least", n=m.ge)
+            if isinstance(m, Ge)
+            else fact("serve.at_most", n=m.le)
             for m in field.metadata
             if isinstance(m, Ge | Gt | Le)
         ]
-        allowed = kind + (f", {' and '.join(bounds)}" if bounds else "")
-        lines.append(f"{ENV_PREFIX}{name.upper()} must be {allowed} (got {problem.get('input')!r})")
-    return lines
+        allowed = fact("serve.bounded", kind=kind, bounds=all_of(bounds)) if bounds else kind
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        problems.append(fact("serve.must_be", variable=variable, allowed=allowed, got=repr(problem.get("input"))))
+    return problems
 
 
 @lru_cache

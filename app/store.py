@@ -12,6 +12,7 @@ saves the buyers first, then the result and the final status.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +27,7 @@ from app.lifecycle import ACTIVE, TERMINAL, Status, check_transition
 from app.run_folders import RunFolders, new_id
 from app.store_errors import SimulationBusy, SimulationNotFound, StoreError
 from workers import Result, SimulationConfig
+from workers.speech import Fact, is_fact, said
 
 DB_NAME = "ticketrush.sqlite3"
 BUSY_TIMEOUT_S = 30.0
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS simulations (
     finished    INTEGER NOT NULL DEFAULT 0,
     buyers      INTEGER NOT NULL,
     result      TEXT,
-    error       TEXT
+    error       TEXT,
+    error_fact  TEXT
 );
 CREATE INDEX IF NOT EXISTS simulations_by_status ON simulations (status);
 CREATE INDEX IF NOT EXISTS simulations_by_created ON simulations (created_at);
@@ -61,7 +64,9 @@ CREATE TABLE IF NOT EXISTS steps (
 # total name -> the Result field it sums. A store made before this table starts from what its rows hold.
 TOTALS = {"buyers": "buyers_total", "tickets_sold": "tickets_sold", "tickets_oversold": "oversold"}
 
-_SIMULATION_COLUMNS = "id, status, config, created_at, started_at, finished_at, finished, buyers, result, error"
+_SIMULATION_COLUMNS = (
+    "id, status, config, created_at, started_at, finished_at, finished, buyers, result, error, error_fact"
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,12 @@ class SimulationRow:
     finished: int
     buyers: int
     result: Result | None
-    error: str | None
+    error: str | None  # in English
+    error_fact: Fact | None = None  # the same as a fact (workers.speech); None for words alone (an older row)
+
+    def error_in(self, lang: str) -> str | None:
+        """Why the run failed or stopped, in `lang` where the row keeps it as a fact, else in its own words."""
+        return said(self.error_fact, lang) if self.error_fact is not None else self.error
 
 
 @dataclass(frozen=True)
@@ -104,8 +114,12 @@ def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
 
 
+def _english(error: str | Fact | None) -> str | None:
+    return said(error) if error is not None else None
+
+
 def _row(values: tuple[Any, ...]) -> SimulationRow:
-    sim_id, status, config, created_at, started_at, finished_at, finished, buyers, result, error = values
+    sim_id, status, config, created_at, started_at, finished_at, finished, buyers, result, error, error_fact = values
     return SimulationRow(
         id=sim_id,
         status=Status(status),
@@ -117,6 +131,7 @@ def _row(values: tuple[Any, ...]) -> SimulationRow:
         buyers=buyers,
         result=Result.model_validate_json(result) if result is not None else None,
         error=error,
+        error_fact=json.loads(error_fact) if error_fact is not None else None,
     )
 
 
@@ -182,6 +197,9 @@ class Store:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode = WAL")
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(simulations)")}
+            if "error_fact" not in columns:  # a store made before errors were kept as facts: its rows keep words
+                db.execute("ALTER TABLE simulations ADD COLUMN error_fact TEXT")
         with self._transaction("IMMEDIATE") as db:
             for name, field in TOTALS.items():
                 db.execute(
@@ -264,10 +282,11 @@ class Store:
         sim_id: str,
         target: Status,
         *,
-        error: str | None = None,
+        error: str | Fact | None = None,
         result: Result | None = None,
     ) -> None:
-        """The one way a status changes: refuse an illegal move, stamp the time, save the result with it.
+        """The one way a status changes: refuse an illegal move, stamp the time, save the result with it; an
+        `error` that is a fact is kept in English and as the fact, for each face to say in its user's language.
 
         Raises SimulationNotFound, or InvalidTransition when the lifecycle forbids the move (for instance the
         run completed just before a cancel arrived).
@@ -277,7 +296,8 @@ class Store:
             if found is None:
                 raise SimulationNotFound(sim_id)
             check_transition(sim_id, Status(found[0]), target)
-            changes: dict[str, object] = {"status": target, "error": error}
+            error_fact = json.dumps(error, ensure_ascii=False) if is_fact(error) else None
+            changes: dict[str, object] = {"status": target, "error": _english(error), "error_fact": error_fact}
             changes["started_at" if target == Status.RUNNING else "finished_at"] = _now()
             if result is not None:
                 changes["result"] = result.model_dump_json()

@@ -41,12 +41,14 @@ from workers.errors import (
     StoreRefused,
     TicketrushError,
     exit_cause,
+    time_limit_passed,
 )
 from workers.launcher import STOP_GRACE_S, start_launcher
 from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records
+from workers.speech import Fact, fact, said
 from workers.stores import make_store
-from workers.stores.base import TicketStore
+from workers.stores.base import TicketStore, store_label
 from workers.stores.file import FileStore
 from workers.strategies import Plan
 
@@ -77,13 +79,13 @@ def share_out(config: SimulationConfig) -> list[range]:
     return [range(k + 1, config.buyers + 1, size) for k in range(size)]
 
 
-def _connections(config: SimulationConfig) -> tuple[int, str]:
+def _connections(config: SimulationConfig) -> tuple[int, Fact]:
     """How many connections to its store a run opens at once, and who opens them."""
     if config.strategy == "seller":
-        return 1, "the seller's"  # the buyers never touch the store
+        return 1, fact("connections.seller")  # the buyers never touch the store
     if config.executor == "process":
-        return config.buyers, "one per buyer process"
-    return config.workers or 1, "one per pool worker"
+        return config.buyers, fact("connections.per_buyer")
+    return config.workers or 1, fact("connections.per_pool_worker")
 
 
 def check_store(config: SimulationConfig, store_urls: Mapping[str, str] | None = None) -> None:
@@ -154,8 +156,8 @@ class _Race:
         self.admission: TicketStore | None = None  # held from the connection check to the start (see `released`)
         self.done = False  # the launcher has joined every process and counted the tickets left
         self.remaining: int | None = None
-        self.remaining_unknown = "the launcher did not say how many tickets were left"
-        self.lost: str | None = None  # what the store's server said when it closed a connection mid-run
+        self.remaining_unknown: str | Fact = fact("run.remaining_unknown")
+        self.lost: str | Fact | None = None  # what the store's server said when it closed a connection mid-run
         self.plan = Plan(
             strategy=config.strategy,
             lock=config.lock,
@@ -173,9 +175,9 @@ class _Race:
 
     def check(self, should_stop: StopCheck | None) -> None:
         if should_stop is not None and should_stop():
-            raise RunCancelled("the run was cancelled")
+            raise RunCancelled(fact("run.cancelled"))
         if time.monotonic() > self.deadline:
-            raise RunTimedOut(f"the run went past its time limit of {self.time_limit_s:g} s")
+            raise RunTimedOut(time_limit_passed(self.time_limit_s))
 
     def launch(self) -> None:
         self.link, launcher_end = Pipe()
@@ -183,7 +185,7 @@ class _Race:
         try:
             self.launcher = start_launcher(launcher_end, self.results.writer, site_packages=self.store.site_packages)
         except OSError as e:
-            raise RunFailed(f"could not start the buyers' launcher: {e}") from e
+            raise RunFailed(fact("run.launcher_unstarted", words=str(e))) from e
         finally:
             launcher_end.close()
             self.results.close_writer()  # only the launcher and its buyers write
@@ -239,7 +241,7 @@ class _Race:
         except EOFError:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.launcher.wait(STOP_GRACE_S)
-            raise RunFailed(f"the buyers' launcher {exit_cause(self.launcher.poll())} mid-run") from None
+            raise RunFailed(fact("run.launcher_ended", how=exit_cause(self.launcher.poll()))) from None
         kind = news[0]
         if kind == "started":
             self.released(news[1])
@@ -248,7 +250,7 @@ class _Race:
         elif kind == "died":
             _, share, pid, exitcode = news
             self._drain()  # whatever it reported before it died is in the channel already
-            error = f"buyer process {pid} {exit_cause(exitcode)} before reporting"
+            error = said(fact("run.buyer_unreported", pid=pid, how=exit_cause(exitcode)))
             self._record_missing(self.shares[share], pid, error)
         elif kind == "lost":
             self.lost = self.lost or news[1]
@@ -292,6 +294,11 @@ class _Race:
             self.link.send(("stop",))
 
 
+def _message(error: BaseException) -> str | Fact:
+    """What `error` says: its fact where it carries one, else its words."""
+    return error.message if isinstance(error, TicketrushError) else str(error)
+
+
 def run_simulation(
     config: SimulationConfig,
     run_dir: Path,
@@ -323,7 +330,7 @@ def run_simulation(
             admission.admit(time_limit_s)  # until the buyers have connected: see _Race.released
             check_store(config, store_urls)
         except StoreLost as e:
-            raise RunFailed(str(e)) from e
+            raise RunFailed(e.message) from e
         if config.executor == "dask":
             from workers.executors.dask_executor import DaskRace
 
@@ -334,9 +341,12 @@ def run_simulation(
         try:
             run.store.create(config.tickets)
         except TicketrushError as e:
-            raise RunFailed(str(e)) from e
+            raise RunFailed(e.message) from e
         except OSError as e:
-            raise RunFailed(f"could not prepare the {run.store.label} in {run_dir}: {e.strerror or e}") from e
+            words = e.strerror or str(e)
+            raise RunFailed(
+                fact("run.store_unprepared", store=store_label(run.store), folder=str(run_dir), words=words)
+            ) from e
         with collector_paused(pause_collector):  # records pile up from here to the analysis
             cleanly = False
             try:
@@ -350,14 +360,15 @@ def run_simulation(
                     run.store.remove_leftovers()
                 except (TicketrushError, OSError) as e:
                     if cleanly:
-                        raise RunFailed(f"could not tidy the {run.store.label}: {e}") from e
+                        raise RunFailed(
+                            fact("run.store_untidied", store=store_label(run.store), error=_message(e))
+                        ) from e
             records = [run.records[b] for b in sorted(run.records)]
             if run.lost is not None:
                 failed = sum(r.outcome == "error" for r in records)
-                message = (
-                    f"{run.lost}; {config.buyers - failed:,} of {config.buyers:,} buyers finished, {failed:,} failed"
-                )
-                raise StoreFailed(message, records)
+                finished = config.buyers - failed
+                lost = fact("run.store_failed", lost=run.lost, finished=finished, buyers=config.buyers, failed=failed)
+                raise StoreFailed(lost, records)
             if run.remaining is None:
                 raise RunFailed(run.remaining_unknown)
             remaining = run.remaining

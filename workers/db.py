@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.errors import DbError
+from workers.speech import fact
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -106,7 +107,7 @@ class TicketDb:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise DbError(f"could not create the folder of ticket db {self.path}: {e.strerror or e}") from e
+            raise DbError(fact("db.no_folder", path=str(self.path), words=e.strerror or str(e))) from e
         self.write(count)
         self.drop_replaced()
 
@@ -143,7 +144,7 @@ class TicketDb:
             self._swap_in()
         except OSError as e:
             self._forget_temporary()
-            raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
+            raise DbError(fact("db.unwritable", path=str(self.path), words=e.strerror or str(e))) from e
         return True
 
     def _version_name(self, version: int) -> str:
@@ -155,11 +156,11 @@ class TicketDb:
         except FileNotFoundError as e:
             if name != self._name:
                 raise
-            raise DbError(f"ticket db {self.path} does not exist") from e
+            raise DbError(fact("db.missing", path=str(self.path))) from e
         except (OSError, ValueError) as e:
-            raise DbError(f"ticket db {self.path} is unreadable: {e}") from e
+            raise DbError(fact("db.unreadable", path=str(self.path), words=str(e))) from e
         if not _is_count(count) or not _is_count(version):
-            raise DbError(f'ticket db {self.path} is not of the form {{"count": n}}')
+            raise DbError(fact("db.malformed", path=str(self.path)))
         return count, version  # type: ignore[return-value]
 
     @staticmethod
@@ -183,7 +184,7 @@ class TicketDb:
             try:
                 self._staged = self._create_fresh()
             except OSError as e:
-                raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
+                raise DbError(fact("db.unwritable", path=str(self.path), words=e.strerror or str(e))) from e
 
     def write(self, count: int) -> None:
         data = b'{"count": %d}' % count  # what json.dumps({"count": count}) gives, without its cost inside the lock
@@ -192,7 +193,7 @@ class TicketDb:
             self._swap_in()
         except OSError as e:
             self._forget_temporary()
-            raise DbError(f"could not write ticket db {self.path}: {e.strerror or e}") from e
+            raise DbError(fact("db.unwritable", path=str(self.path), words=e.strerror or str(e))) from e
 
     def _fill(self, data: bytes) -> None:
         """Write `data` into the staged file (or a fresh one) under the temporary name."""

@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from workers.speech import Fact, is_fact, said
+from workers.speech import Fact, fact, is_fact, said
 
 if TYPE_CHECKING:
     from workers.messages import BuyerRecord
 
 
 class TicketrushError(Exception):
-    """Base class for every error the engine raises on purpose."""
+    """Base class for every error the engine raises on purpose: its message is words, or a fact (workers.speech)
+    that str() says in English and a face says in its user's language (workers.speech.told)."""
+
+    def __init__(self, message: str | Fact = "", *args: object) -> None:
+        super().__init__(message, *args)
+        self.message = message
+        self.fact = message if is_fact(message) else None
+
+    def __str__(self) -> str:
+        return said(self.message)
 
 
 class Told(Exception):
@@ -62,14 +71,9 @@ class StoreRefused(TicketrushError):
         self, message: str | Fact, field: str = "store", value: object = None, limit: int | None = None
     ) -> None:
         super().__init__(message, field, value, limit)
-        self.message = message
-        self.fact = message if is_fact(message) else None
         self.field = field
         self.value = value
         self.limit = limit
-
-    def __str__(self) -> str:
-        return said(self.message)
 
 
 class StoreLost(TicketrushError):
@@ -83,13 +87,23 @@ class WriteConflict(TicketrushError):
 class StoreFailed(RunFailed):
     """The store's server failed the run mid-way; `records` keeps what the buyers had reported by then."""
 
-    def __init__(self, message: str, records: Iterable[BuyerRecord] = ()) -> None:
+    def __init__(self, message: str | Fact, records: Iterable[BuyerRecord] = ()) -> None:
         super().__init__(message)
         self.records = list(records)
 
 
-def exit_cause(exitcode: int | None) -> str:
+def exit_cause(exitcode: int | None) -> Fact:
     """How a child process ended, for error messages: "was killed by signal 9" or "exited with code 1"."""
     if exitcode is not None and exitcode < 0:
-        return f"was killed by signal {-exitcode}"
-    return f"exited with code {exitcode}"
+        return fact("exit.signal", signal=-exitcode)
+    return fact("exit.code", code=exitcode)
+
+
+def time_limit_passed(seconds: float) -> Fact:
+    """Why a run stopped at its time limit: "the run went past its time limit of 5 s"."""
+    return fact("run.time_limit", seconds=f"{seconds:g}")
+
+
+def gave_up_waiting(seconds: float, lock: Fact) -> Fact:
+    """Why a buyer stopped waiting for `lock`: "gave up after waiting 2 s for the process lock"."""
+    return fact("lock.gave_up", seconds=f"{seconds:g}", lock=lock)

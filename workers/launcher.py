@@ -48,7 +48,8 @@ from workers.errors import TicketrushError, exit_cause
 from workers.gates import ScheduleGate
 from workers.hygiene import die_with_parent
 from workers.process import LeanProcess, start_untracked
-from workers.stores.base import TicketStore
+from workers.speech import Fact, fact
+from workers.stores.base import TicketStore, loss_heard
 from workers.strategies import Plan, strategy_class
 
 Job = tuple[list[range], Plan, TicketStore, bool]  # each process's buyers, the plan, the store, start together?
@@ -154,14 +155,14 @@ class Conductor:
             self.position += 1
             self.pending = True
 
-    def heard(self) -> str | None:
+    def heard(self) -> Fact | None:
         """Take one ack and release the next step; a problem to fail the run with, or None."""
         buyer = self.gate.heard()
         expected = self.schedule[self.position - 1]
         if buyer == -expected:
-            return f"buyer {expected} failed during step {self.position} of the schedule (its record says why)"
+            return fact("run.step_failed", buyer=expected, step=self.position)
         if buyer != expected:
-            return f"buyer {buyer} reported a step when step {self.position} was buyer {expected}'s"
+            return fact("run.step_mismatch", buyer=buyer, step=self.position, expected=expected)
         self.pending = False
         self.next()
         return None
@@ -288,7 +289,7 @@ class _Launcher:
         try:
             self.link.send(("done", self.store.final_count(), None))
         except TicketrushError as e:
-            self.link.send(("done", None, str(e)))
+            self.link.send(("done", None, e.message))
 
     def _hear_coordinator(self) -> None:
         """A step to release (step mode); anything else is a stop."""
@@ -310,7 +311,7 @@ class _Launcher:
         message = os.read(self.notices, select.PIPE_BUF).decode(errors="replace").split("\n", 1)[0]
         self.watching.unregister(self.notices)
         self.notices = None
-        self.link.send(("lost", message))
+        self.link.send(("lost", loss_heard(message)))
 
     def _join(self, sentinel: int) -> None:
         self.watching.unregister(sentinel)
@@ -318,14 +319,16 @@ class _Launcher:
         process.join(STOP_GRACE_S)
         if n < 0:
             if self.buyers_left and process.exitcode != 0:
-                self.link.send(("failed", f"the {process.name} {exit_cause(process.exitcode)} mid-run"))
+                self.link.send(
+                    ("failed", fact("run.helper_ended", name=process.name, how=exit_cause(process.exitcode)))
+                )
                 raise Stop
         else:
             self.buyers_left -= 1
             if process.exitcode != 0:
                 self.link.send(("died", n, process.pid, process.exitcode))
                 if self.conductor is not None and not self.conductor.finished:
-                    self.link.send(("failed", f"a buyer process {exit_cause(process.exitcode)} mid-schedule"))
+                    self.link.send(("failed", fact("run.buyer_ended_mid_schedule", how=exit_cause(process.exitcode))))
                     raise Stop
         if process.exitcode is not None:
             process.close()

@@ -19,7 +19,7 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from workers.errors import LockTimeout
+from workers.errors import LockTimeout, gave_up_waiting
 from workers.speech import Fact, fact
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Held:
 
     def __enter__(self) -> None:
         if not self.lock.acquire(self.timeout):
-            raise LockTimeout(f"gave up after waiting {self.timeout:g} s for the {self.lock.label}")
+            raise LockTimeout(gave_up_waiting(self.timeout, lock_said(self.lock)))
 
     def __exit__(self, *exc_info: object) -> None:
         self.lock.release()
@@ -249,6 +249,11 @@ _KINDS: dict[LockKind, type[BuyerLock]] = {
 def label(kind: LockKind) -> str:
     """What the explanation calls the lock of `kind`."""
     return _KINDS[kind].label
+
+
+def lock_said(lock: BuyerLock) -> Fact:
+    """The lock a buyer waited for, as a LockTimeout names it ("process lock"), in any language."""
+    return fact(f"lock.waited.{lock.kind}")
 
 
 def lock_fact(kind: str, permits: int | None) -> Fact:

@@ -231,6 +231,8 @@ def test_experiments_cancel_stops_the_running_trial_keeps_the_finished_and_delet
     cancelled = response.json()
     assert cancelled["status"] == "cancelled"
     assert cancelled["error"] == "1 of 4 trials completed; trial 1 of think_ms 60000 was cancelled"
+    in_chinese = server.client.get(f"/experiments/{created['id']}", headers={"Accept-Language": "zh"}).json()
+    assert in_chinese["error"] == "4 次试验中完成了 1 次;think_ms 60000 的第 1 次试验已取消"
     assert server.descendants() == []
     finished, other = cancelled["points"]
     assert finished["completed"] == 1 and finished["oversold"] == running["points"][0]["oversold"]
@@ -268,6 +270,10 @@ def test_experiments_restart_marks_an_unfinished_one_interrupted_and_keeps_its_f
         "1 of 4 trials completed; trial 1 of think_ms 60000 was interrupted: "
         "the server stopped while this simulation was running"
     )
+    listed = second.client.get("/experiments?lang=zh").json()["data"]
+    assert [e["error"] for e in listed if e["id"] == created["id"]] == [
+        "4 次试验中完成了 1 次;think_ms 60000 的第 1 次试验被中断:服务器停止时,这次模拟的状态是「运行中」"
+    ]
     assert experiment["finished_at"] is not None
     kept = experiment["points"][0]
     assert (kept["completed"], kept["oversold"]) == (1, running["points"][0]["oversold"])

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from app.ownership import DataDirInUse
 from workers.experiments import VARIABLE_FIELDS
+from workers.speech import said
 
 
 def test_the_api_says_the_verdict_and_explanation_in_the_language_asked_for(
@@ -173,3 +176,52 @@ def test_the_cli_sweep_refuses_in_chinese() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip() == "ticketrush: --hold-ms:--vary 已经设定了 hold_ms;请去掉 --hold-ms"
+
+
+def _cli(*argv: str, lang: str = "en_US.UTF-8", **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *argv],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "LANG": lang, **env},
+    )  # fmt: skip
+
+
+def test_the_cli_says_its_usage_errors_in_chinese_with_lang_zh_or_lang() -> None:
+    choice = _cli("run", "--lock", "x", "--lang", "zh")
+    assert choice.returncode == 2
+    assert choice.stderr.splitlines()[0].startswith("用法: ticketrush run [-h]")
+    assert choice.stderr.splitlines()[-1] == (
+        "ticketrush run:错误:参数 --lock:无效的选择:'x'(可选:'none', 'process', 'file', 'semaphore', "
+        "'advisory', 'redis')"
+    )
+    read = _cli("run", "--schedule", "1,a", lang="zh_CN.UTF-8")  # by LANG, through an option's own reader
+    assert read.stderr.splitlines()[-1] == (
+        "ticketrush run:错误:参数 --schedule:用逗号分隔的路人编号,例如 1,2,1,2(收到的是 '1,a')"
+    )
+    assert _cli("sweep", "--lang=zh").stderr.splitlines()[-1] == "ticketrush sweep:错误:缺少以下必需的参数:--vary"
+    assert (
+        _cli("run", "--bogus", lang="zh_CN.UTF-8").stderr.splitlines()[-1] == "ticketrush:错误:无法识别的参数:--bogus"
+    )
+    assert _cli("run", "--lock", "x", "--lang", "en", lang="zh_CN.UTF-8").stderr.splitlines()[-1] == (
+        "ticketrush run: error: argument --lock: invalid choice: 'x' (choose from 'none', 'process', 'file', "
+        "'semaphore', 'advisory', 'redis')"
+    )
+
+
+def test_serve_says_a_bad_setting_in_chinese_with_lang_zh(tmp_path: Path) -> None:
+    refused = _cli("serve", "--lang", "zh", TICKETRUSH_MAX_RUNNING="0", TICKETRUSH_DATA_DIR=str(tmp_path))
+    assert refused.returncode == 2
+    assert refused.stderr == "ticketrush: TICKETRUSH_MAX_RUNNING 应为整数,不小于 1和不大于 64(收到的是 '0')\n"
+    by_lang = _cli("serve", lang="zh_CN.UTF-8", TICKETRUSH_RUN_TIMEOUT_S="x", TICKETRUSH_DATA_DIR=str(tmp_path))
+    assert by_lang.stderr == "ticketrush: TICKETRUSH_RUN_TIMEOUT_S 应为数字,大于 0(收到的是 'x')\n"
+
+
+def test_a_data_dir_in_use_is_said_in_either_language(tmp_path: Path) -> None:
+    in_use = DataDirInUse(tmp_path, 42)
+    assert str(in_use) == (
+        f"the data dir {tmp_path} is in use by the ticketrush server with pid 42; stop it, or give this server "
+        "another TICKETRUSH_DATA_DIR"
+    )
+    assert said(in_use.fact, "zh") == (
+        f"数据目录 {tmp_path} 正被进程号为 42 的 ticketrush 服务器使用;"
+        "请停止它,或给这个服务器另一个 TICKETRUSH_DATA_DIR"
+    )

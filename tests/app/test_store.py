@@ -14,6 +14,7 @@ from app.store import Store
 from app.store_errors import SimulationBusy, SimulationNotFound
 from workers import BuyerRecord, Result, SimulationConfig
 from workers.analysis import analyse
+from workers.speech import fact
 
 
 @pytest.fixture
@@ -250,3 +251,27 @@ def test_store_run_dir_refuses_an_id_that_is_not_ours(store: Store) -> None:
     for odd in ["..", "../x", "ABC", "0" * 31]:
         with pytest.raises(SimulationNotFound):
             store.folders.path(odd)
+
+
+def test_store_keeps_a_failed_runs_reason_as_a_fact_and_an_older_rows_words_as_they_are(tmp_path: Path) -> None:
+    """A reason stored as a fact is said in each language; a store made before facts were kept gets the column,
+    and its rows keep showing their English words."""
+    store = Store(tmp_path / "data")
+    store.init()
+    old = store.create(SimulationConfig(buyers=1).resolved()).id
+    store.transition(old, Status.FAILED, error="the run went past its time limit of 9 s")
+    with store._transaction("IMMEDIATE") as db:  # as a store made before: no error_fact column
+        db.execute("ALTER TABLE simulations DROP COLUMN error_fact")
+    store.close()
+
+    reopened = Store(tmp_path / "data")
+    reopened.init()
+    new = reopened.create(SimulationConfig(buyers=1).resolved()).id
+    reopened.transition(new, Status.FAILED, error=fact("run.time_limit", seconds="1.5"))
+    reopened.init()  # a restart adds nothing twice
+
+    kept, said = reopened.get(old), reopened.get(new)
+    assert kept is not None and said is not None
+    assert (kept.error_fact, kept.error_in("zh")) == (None, "the run went past its time limit of 9 s")
+    assert said.error == said.error_in("en") == "the run went past its time limit of 1.5 s"
+    assert said.error_in("zh") == "这次运行超过了 1.5 秒的时限"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import pytest
@@ -9,9 +10,14 @@ from pydantic import ValidationError
 
 from workers import SimulationConfig, StoreRefused
 from workers.config_errors import field_errors
-from workers.errors import Refusal
+from workers.errors import DbError, LockTimeout, Refusal, RunFailed, StoreFailed, exit_cause, gave_up_waiting
 from workers.schedules import ScheduleError
-from workers.speech import fact, told
+from workers.speech import fact, said, told
+from workers.stores.base import loss_heard
+
+CLOSED = fact(
+    "store.lost", server="Redis", where="h:1", what=fact("store.lost.closed"), words="Connection closed by server."
+)
 
 
 def test_a_refused_schedule_is_told_in_either_language_and_survives_a_process_boundary() -> None:
@@ -35,6 +41,14 @@ def test_a_refused_schedule_is_told_in_either_language_and_survives_a_process_bo
          "存储 redis 需要 TICKETRUSH_REDIS_URL,也就是它的服务器的 URL;它没有设置"),
         (StoreRefused("the server allows 3 connections"), "the server allows 3 connections",
          "the server allows 3 connections"),  # words without a fact stay as they are
+        (RunFailed(fact("run.launcher_ended", how=exit_cause(-9))),
+         "the buyers' launcher was killed by signal 9 mid-run", "路人的启动进程在运行中途被信号 9 杀死了"),
+        (StoreFailed(fact("run.store_failed", lost=CLOSED, finished=1, buyers=3, failed=2)),
+         "the Redis server at h:1 closed the connection: Connection closed by server.; 1 of 3 buyers finished, "
+         "2 failed", "h:1 上的 Redis 服务器关闭了连接:Connection closed by server.;3 个路人中 1 个完成,2 个失败"),
+        (LockTimeout(gave_up_waiting(2, fact("lock.waited.process"))),
+         "gave up after waiting 2 s for the process lock", "等进程锁等了 2 秒后放弃了"),
+        (DbError("ticket db gone"), "ticket db gone", "ticket db gone"),
     ],
 )  # fmt: skip
 def test_an_error_that_crosses_a_process_boundary_keeps_its_fact(error: Exception, english: str, chinese: str) -> None:
@@ -83,3 +97,10 @@ def test_a_refused_field_is_named_in_either_language(fields: dict[str, object], 
         SimulationConfig.model_validate(fields)
     assert [e.message for e in field_errors(caught.value)] == [english]
     assert [e.message for e in field_errors(caught.value, lang="zh")] == [chinese]
+
+
+def test_a_loss_crosses_the_notice_pipe_as_a_fact_or_as_the_words_it_was_cut_to() -> None:
+    heard = fact("store.lost", server="PostgreSQL", where="h:5432", what=fact("store.lost.unreachable"), words="down")
+    assert loss_heard(json.dumps(heard)) == heard
+    assert loss_heard(json.dumps(heard)[:40]) == json.dumps(heard)[:40]  # a notice cut short is shown as it came
+    assert said(heard, "zh") == "h:5432 上的 PostgreSQL 服务器无法连接:down"

@@ -6,11 +6,14 @@ import json
 import re
 import string
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from workers import SimulationConfig, run_simulation
+from workers.locks import LockKind
 from workers.speech import LANGUAGES, catalogue, language
+from workers.stores import StoreKind, make_store
 
 LOCALES = Path(__file__).resolve().parents[2] / "workers" / "locales"
 
@@ -21,7 +24,9 @@ SOURCES = Path(__file__).resolve().parents[2]
 UNSAID = {"all", "when", "n", "size"}
 # Refusals name every fact they were given in every language: the field, the value got, what would work.
 ERRORS = ("field.", "allowed.", "config.", "support.", "schedule.", "settings.", "dispatcher.", "lifecycle.", "api.",
-          "body.", "interleavings.", "steps.", "replay.", "cli.", "experiment.")  # fmt: skip
+          "body.", "interleavings.", "steps.", "replay.", "cli.", "experiment.",
+          "run.", "exit.", "store.", "lock.gave_up", "lock.waited.", "db.", "cluster.", "connections.", "serve.",
+          "argparse.")  # fmt: skip
 
 
 def _fields(entry: object) -> set[str]:
@@ -69,3 +74,11 @@ def test_a_run_is_told_in_chinese_with_the_lessons_words(run_dir: Path) -> None:
     assert report.result.spoken("en").explanation == report.result.explanation  # English is what is stored
     stored = json.loads(report.result.model_dump_json())
     assert stored["verdict_facts"]["key"] == "verdict.oversold"
+
+
+def test_every_store_and_lock_has_the_name_a_failure_calls_it_by() -> None:
+    english = catalogue("en")
+    for store in get_args(StoreKind):
+        assert english[f"store.label.{store}"] == make_store(store, Path("."), {"postgres": "x", "redis": "x"}).label
+    for lock in get_args(LockKind):
+        assert f"lock.waited.{lock}" in english

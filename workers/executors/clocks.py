@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from workers.errors import StoreLost
-from workers.stores.base import ServerStore, TicketStore
+from workers.speech import fact
+from workers.stores.base import ServerStore, TicketStore, store_label
 
 PROBES = 7
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
@@ -43,7 +44,7 @@ def clock_id() -> str:
 def _server_time(store: TicketStore) -> tuple[Callable[[], int], Callable[[], None]]:
     """A function that asks the store's server for its time in ns, on a connection of its own, and its closer."""
     if not isinstance(store, ServerStore):
-        raise StoreLost(f"{store.label} has no server whose clock every host can read")
+        raise StoreLost(fact("cluster.no_clock", store=store_label(store)))
     if store.kind == "redis":
         import redis
 
@@ -73,7 +74,7 @@ def read_clock(store: TicketStore) -> ClockReading:
     except StoreLost:
         raise
     except Exception as e:
-        raise StoreLost(f"could not read the clock of the {store.label}'s server: {e}") from e
+        raise StoreLost(fact("cluster.clock_unread", store=store_label(store), words=str(e))) from e
     best: tuple[int, int] | None = None
     try:
         for _ in range(PROBES):
@@ -84,7 +85,7 @@ def read_clock(store: TicketStore) -> ClockReading:
             if best is None or trip < 2 * best[1]:
                 best = (server - (before + after) // 2, trip // 2)
     except Exception as e:
-        raise StoreLost(f"could not read the clock of the {store.label}'s server: {e}") from e
+        raise StoreLost(fact("cluster.clock_unread", store=store_label(store), words=str(e))) from e
     finally:
         close()
     assert best is not None

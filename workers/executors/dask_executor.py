@@ -46,10 +46,10 @@ PROGRESS_INTERVAL_S = 0.1
 _TIMESTAMP_AT = [BuyerRecord._fields.index(name) for name in TIMESTAMPS]
 
 
-def scheduler_problem(scheduler: str | None) -> str | None:
+def scheduler_problem(scheduler: str | None) -> Fact | None:
     """Why a dask run cannot start with this scheduler address; None when it can try."""
     if not scheduler:
-        return "executor 'dask' needs the address of a Dask scheduler (tcp://host:8786), and none was given"
+        return fact("cluster.no_scheduler")
     return None
 
 
@@ -59,7 +59,7 @@ def _connect(scheduler: str) -> Any:
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as e:
-        raise RunFailed(f"could not reach the Dask scheduler at {scheduler}: {e}") from e
+        raise RunFailed(fact("cluster.unreachable", scheduler=scheduler, words=str(e))) from e
 
 
 def _tasks(config: SimulationConfig, client: Any, scheduler: str) -> int:
@@ -67,13 +67,11 @@ def _tasks(config: SimulationConfig, client: Any, scheduler: str) -> int:
     but the run needs them to (they wait at one start line), RunFailed when the cluster has no workers."""
     threads = sum(client.nthreads().values())
     if threads == 0:
-        raise RunFailed(f"the Dask cluster at {scheduler} has no workers")
+        raise RunFailed(fact("cluster.no_workers", scheduler=scheduler))
     tasks = min(config.workers or threads, config.buyers)
     if config.together and tasks > threads:
         raise StoreRefused(
-            f"{tasks:,} tasks are more than the {threads:,} worker threads of the Dask cluster at {scheduler}: "
-            f"every task waits at the start line until all have started, so all must run at once; give workers "
-            f"at most {threads:,}",
+            fact("cluster.too_many_tasks", tasks=tasks, threads=threads, scheduler=scheduler),
             "workers",
             tasks,
             threads,
@@ -134,9 +132,9 @@ class DaskRace(_Race):
         """The run's tasks, once the cluster and the store's server are known to take that many at once."""
         tasks = _tasks(self.config, self.client, self.scheduler)
         try:
-            problem = self.store.connection_problem(tasks, "one per dask task")
+            problem = self.store.connection_problem(tasks, fact("connections.per_dask_task"))
         except StoreLost as e:
-            raise RunFailed(str(e)) from e
+            raise RunFailed(e.message) from e
         if problem is not None:
             raise StoreRefused(problem, "workers", tasks)
         return tasks
@@ -191,7 +189,7 @@ class DaskRace(_Race):
         try:
             self.remaining = self.store.final_count()
         except TicketrushError as e:
-            self.remaining_unknown = str(e)
+            self.remaining_unknown = e.message
         self.done = True
         self._record_missing(range(1, total + 1), 0, "the buyer was never reported")
         if on_progress is not None:

@@ -116,7 +116,7 @@ def buy_share(
         failed = [BuyerRecord(b, os.getpid(), "error", error=str(e)) for b in numbers]
         queue.put(["records", share, _named(failed, host)])
         if isinstance(e, StoreLost):
-            queue.put(["lost", share, str(e)])
+            queue.put(["lost", share, e.message])
         queue.put(["end", share, str(e)])
         return "failed"
     queue.put(["ready", share, host, reading.clock, reading.offset_ns, reading.error_ns])

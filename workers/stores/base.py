@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import select
@@ -37,9 +38,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from workers.errors import StoreLost
-from workers.speech import Fact, fact
+from workers.speech import Fact, fact, is_fact
 
 TRANSACTION_KINDS = ("for-update", "serializable")
+WORDS_KEPT = 500  # characters of a server's words kept in a notice, which is one write of at most PIPE_BUF bytes
 
 
 class TicketStore:
@@ -61,7 +63,7 @@ class TicketStore:
         """Where the tickets live, as the explanation says it ("the PostgreSQL table ticketrush_...")."""
         return fact("home.db")
 
-    def connection_problem(self, connections: int, who: str) -> str | None:
+    def connection_problem(self, connections: int, who: Fact) -> Fact | None:
         """Why a run that opens `connections` at once (`who` opens them) is more than the store takes; None: it
         is not. A store without a server takes any number."""
         return None
@@ -154,6 +156,20 @@ def first_line(error: BaseException) -> str:
     return lines[0].strip().rstrip(".") if lines else type(error).__name__
 
 
+def store_label(store: TicketStore) -> Fact:
+    """What a message calls the store ("the PostgreSQL table"), in any language."""
+    return fact(f"store.label.{store.kind}")
+
+
+def loss_heard(line: str) -> str | Fact:
+    """A loss as it came over the notice pipe (see `ServerStore.lost`): its fact, or the line as it is."""
+    with contextlib.suppress(ValueError):
+        message = json.loads(line)
+        if is_fact(message):
+            return message
+    return line
+
+
 def run_key(run_dir: Path) -> str:
     """The run's name outside its folder (a table, keys): the folder's name in lower-case letters, digits and
     underscores, and a hash of the folder's whole path, so that two runs in folders of the same name (on two
@@ -181,7 +197,7 @@ class ServerStore(TicketStore):
         self.key = run_key(run_dir)
         self._notice_r: int | None = None
         self._notice_w: int | None = None
-        self.heard: str | None = None  # the first loss this process met, for a caller with no launcher to tell
+        self.heard: Fact | None = None  # the first loss this process met, for a caller with no launcher to tell
 
     def __getstate__(self) -> dict[str, object]:
         return {"run_dir": self.run_dir, "url": self.url}
@@ -206,11 +222,13 @@ class ServerStore(TicketStore):
         return first_line(error)
 
     def lost(self, what: str, error: BaseException) -> StoreLost:
-        """The StoreLost for `error`, said once to the launcher: "the PostgreSQL server at ... <what>: <its words>"."""
-        message = f"the {self.server} server at {self.where} {what}: {self.words(error)}"
+        """The StoreLost for `error`, said once to the launcher: "the PostgreSQL server at ... <what>: <its words>"
+        (`what`: "unreachable" or "closed"; the server's words stay as it said them, in every language)."""
+        words = self.words(error)[:WORDS_KEPT]
+        message = fact("store.lost", server=self.server, where=self.where, what=fact(f"store.lost.{what}"), words=words)
         self.heard = self.heard or message
         if self._notice_w is not None:
             with contextlib.suppress(OSError):  # a full pipe already holds a message: the first one is enough
-                os.write(self._notice_w, message.encode()[: select.PIPE_BUF - 1] + b"\n")
+                os.write(self._notice_w, json.dumps(message).encode()[: select.PIPE_BUF - 1] + b"\n")
             self._notice_w = None  # this process has said it
         return StoreLost(message)

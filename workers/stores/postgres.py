@@ -25,7 +25,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 
-from workers.errors import DbError, LockTimeout, RunFailed, WriteConflict
+from workers.errors import DbError, LockTimeout, RunFailed, WriteConflict, gave_up_waiting
 from workers.speech import Fact, fact
 from workers.stores.base import ServerStore, first_line
 
@@ -117,7 +117,7 @@ class PostgresStore(ServerStore):
                 options=f"-c lock_timeout={int(DEFAULT_LOCK_TIMEOUT_S * 1000)}",
             )
         except psycopg.Error as e:
-            raise self.lost("could not be reached", e) from e
+            raise self.lost("unreachable", e) from e
 
     def open(self) -> None:
         if self._conn is None:
@@ -145,18 +145,18 @@ class PostgresStore(ServerStore):
         try:
             return conn.execute(statement, params)
         except (errors.SerializationFailure, errors.DeadlockDetected) as e:  # SQLSTATE 40001, 40P01
-            raise WriteConflict(f"PostgreSQL refused the transaction: {first_line(e)}") from e
+            raise WriteConflict(fact("db.write_conflict", words=first_line(e))) from e
         except errors.LockNotAvailable as e:
-            raise LockTimeout(f"gave up after waiting {self._lock_timeout:g} s for the {self.write_lock}") from e
+            raise LockTimeout(gave_up_waiting(self._lock_timeout, fact("lock.waited.postgres_write"))) from e
         except psycopg.Error as e:
             if conn.broken or conn.closed:
                 self._conn = None
-                raise self.lost("closed the connection", e) from e
-            raise DbError(f"PostgreSQL: {first_line(e)}") from e
+                raise self.lost("closed", e) from e
+            raise DbError(fact("db.said", source="PostgreSQL", words=first_line(e))) from e
 
     # -- the coordinator's side -------------------------------------------------------------------------------
 
-    def connection_problem(self, connections: int, who: str) -> str | None:
+    def connection_problem(self, connections: int, who: Fact) -> Fact | None:
         self.open()
         try:
             most, reserved, in_use = self._run(_CONNECTION_LIMITS).fetchone()  # type: ignore[misc]
@@ -165,11 +165,15 @@ class PostgresStore(ServerStore):
         left = most - reserved - in_use
         if connections <= left:
             return None
-        return (
-            f"this run would open {connections:,} connections to the PostgreSQL server at {self.where} at once "
-            f"({who}), but the server takes {most:,} (its max_connections), {reserved:,} of them kept for "
-            f"superusers and {in_use:,} in use now, which leaves {max(left, 0):,}; use executor 'pool' with fewer "
-            "workers than that: each worker keeps one connection for all its buyers"
+        return fact(
+            "connections.postgres",
+            connections=connections,
+            where=self.where,
+            who=who,
+            most=most,
+            reserved=reserved,
+            in_use=in_use,
+            left=max(left, 0),
         )
 
     def admit(self, timeout_s: float) -> None:
@@ -181,13 +185,10 @@ class PostgresStore(ServerStore):
             conn.execute("SELECT pg_advisory_lock(%s::int, %s::int)", _ADMISSION)
         except errors.LockNotAvailable:
             conn.close()
-            raise RunFailed(
-                f"another run on the PostgreSQL server at {self.where} was still opening its connections after "
-                f"{timeout_s:g} s, so this one could not be checked against them"
-            ) from None
+            raise RunFailed(fact("run.admission_timed_out", where=self.where, seconds=f"{timeout_s:g}")) from None
         except psycopg.Error as e:
             conn.close()
-            raise self.lost("refused the run's admission", e) from e
+            raise self.lost("admission", e) from e
         self._admission = conn
 
     def admitted(self) -> None:
@@ -219,7 +220,7 @@ class PostgresStore(ServerStore):
     def read(self) -> int:
         row = self._run(self._read_for_update if self._for_update else self._read).fetchone()
         if row is None:
-            raise DbError(f"the table {self.table} has no count: was it dropped mid-run?")
+            raise DbError(fact("db.table_gone", table=self.table))
         return int(row[0])
 
     def write(self, count: int) -> None:
@@ -228,7 +229,7 @@ class PostgresStore(ServerStore):
     def read_versioned(self) -> tuple[int, int]:
         row = self._run(self._read_versioned).fetchone()
         if row is None:
-            raise DbError(f"the table {self.table} has no count: was it dropped mid-run?")
+            raise DbError(fact("db.table_gone", table=self.table))
         return int(row[0]), int(row[1])
 
     def compare_and_set(self, version: int, count: int) -> bool:

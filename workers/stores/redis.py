@@ -93,10 +93,10 @@ class RedisStore(ServerStore):
         except (redis.ConnectionError, redis.TimeoutError, ValueError) as e:
             # redis-py says "... connecting to <host>:<port> ..." when no connection was made; anything else came
             # after the server had accepted it (it closed the connection during the handshake or the PING)
-            what = "could not be reached" if " connecting to " in f" {e}" else "closed the connection"
+            what = "unreachable" if " connecting to " in f" {e}" else "closed"
             raise self.lost(what, e) from e
         except redis.RedisError as e:
-            raise DbError(f"Redis: {e}") from e
+            raise DbError(fact("db.said", source="Redis", words=str(e))) from e
         self._client = client
         self._watching = False
         self._take_one = client.register_script(TAKE_ONE)
@@ -114,9 +114,9 @@ class RedisStore(ServerStore):
             return command(*args, **kwargs)
         except (redis.ConnectionError, redis.TimeoutError) as e:
             self.close()
-            raise self.lost("closed the connection", e) from e
+            raise self.lost("closed", e) from e
         except redis.RedisError as e:
-            raise DbError(f"Redis: {e}") from e
+            raise DbError(fact("db.said", source="Redis", words=str(e))) from e
 
     def _connected(self) -> redis.Redis:
         if self._client is None:
@@ -193,5 +193,5 @@ class RedisStore(ServerStore):
 
 def _count(value: bytes | None, key: str) -> int:
     if value is None:
-        raise DbError(f"the key {key} is gone: was it deleted mid-run?")
+        raise DbError(fact("db.key_gone", name=key))
     return int(value)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from workers.errors import DbError, LockTimeout
+from workers.errors import DbError, LockTimeout, gave_up_waiting
 from workers.speech import Fact, fact
 from workers.stores.base import TicketStore
 
@@ -50,7 +50,7 @@ class SqliteStore(TicketStore):
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
-            raise DbError(f"cannot open {self.path}: {e}") from e
+            raise DbError(fact("db.sqlite_unopened", path=str(self.path), words=str(e))) from e
         return db
 
     def create(self, tickets: int) -> None:
@@ -62,7 +62,7 @@ class SqliteStore(TicketStore):
             db.execute("CREATE TABLE tickets (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER, version INTEGER)")
             db.execute("INSERT INTO tickets VALUES (1, ?, 0)", (tickets,))
         except sqlite3.Error as e:
-            raise DbError(f"cannot create the tickets in {self.path}: {e}") from e
+            raise DbError(fact("db.sqlite_uncreated", path=str(self.path), words=str(e))) from e
         finally:
             db.close()
 
@@ -91,10 +91,10 @@ class SqliteStore(TicketStore):
             return self._db.execute(sql, params)
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
-                raise LockTimeout(f"gave up after waiting {self._timeout:g} s for the {self.write_lock}") from e
-            raise DbError(f"{self.path.name}: {e}") from e
+                raise LockTimeout(gave_up_waiting(self._timeout, fact("lock.waited.sqlite_write"))) from e
+            raise DbError(fact("db.said", source=self.path.name, words=str(e))) from e
         except sqlite3.Error as e:
-            raise DbError(f"{self.path.name}: {e}") from e
+            raise DbError(fact("db.said", source=self.path.name, words=str(e))) from e
 
     def read(self) -> int:
         count: int = self._run("SELECT count FROM tickets").fetchone()[0]

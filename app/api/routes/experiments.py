@@ -45,7 +45,7 @@ from workers.experiments import (
     spec_problems,
     summarise,
 )
-from workers.speech import fact, render, said
+from workers.speech import DEFAULT, fact, render, said
 
 PAGE = FilePath(__file__).resolve().parents[2] / "static" / "experiment.html"
 MAX_PAGE = 100
@@ -115,7 +115,7 @@ class ExperimentPublic(BaseModel):
     points: list[Point] = Field(description="One per value, in the order given, the figures over its completed trials.")
 
     @classmethod
-    def from_state(cls, state: ExperimentState) -> ExperimentPublic:
+    def from_state(cls, state: ExperimentState, lang: str = DEFAULT) -> ExperimentPublic:
         row = state.row
         return cls(
             id=row.id,
@@ -127,7 +127,7 @@ class ExperimentPublic(BaseModel):
             started_at=state.started_at,
             finished_at=state.finished_at,
             progress=ExperimentProgress(finished=state.finished, trials=len(row.trials)),
-            error=state.error,
+            error=said(state.error, lang) if state.error is not None else None,
             points=summarise(row.values, state.outcomes),
         )
 
@@ -223,19 +223,20 @@ def create_experiment(
     state = experiments.read(created[0])
     assert state is not None
     response.headers["Location"] = f"/experiments/{state.row.id}"
-    return ExperimentPublic.from_state(state)
+    return ExperimentPublic.from_state(state, lang)
 
 
 @router.get("")
 def list_experiments(
     experiments: ExperimentStoreDep,
+    lang: LanguageDep,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
 ) -> ExperimentsPublic:
     """Experiments, newest first, with how many there are in all."""
     ids, count = experiments.page(offset, limit)
     states = [s for s in map(experiments.read, ids) if s is not None]
-    return ExperimentsPublic(data=[ExperimentPublic.from_state(s) for s in states], count=count)
+    return ExperimentsPublic(data=[ExperimentPublic.from_state(s, lang) for s in states], count=count)
 
 
 @router.get(
@@ -245,11 +246,12 @@ def list_experiments(
 )
 def read_experiment(
     experiment: ExperimentDep,
+    lang: LanguageDep,
     format: Annotated[Literal["json", "csv"], Query(description="csv: one row per trial")] = "json",
 ) -> Any:
     """Its status and, per value, the trials' ids and the spread of their figures; or one CSV row per trial."""
     if format == "json":
-        return ExperimentPublic.from_state(experiment)
+        return ExperimentPublic.from_state(experiment, lang)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(csv_header(experiment.row.field))
@@ -273,7 +275,7 @@ def view_experiment(experiment_id: str) -> FileResponse:
     responses={**_UNAUTHORIZED, **_NOT_FOUND, 409: {"description": "The experiment has already finished"}},
 )
 def cancel_experiment(
-    experiment: ExperimentDep, dispatcher: DispatcherDep, experiments: ExperimentStoreDep
+    experiment: ExperimentDep, dispatcher: DispatcherDep, experiments: ExperimentStoreDep, lang: LanguageDep
 ) -> ExperimentPublic:
     """Stop its queued and running trials (the finished ones keep their results); answers once none runs."""
     if experiment.status in TERMINAL:
@@ -283,7 +285,7 @@ def cancel_experiment(
         if outcome.status in {Status.QUEUED, Status.RUNNING}:
             with contextlib.suppress(InvalidTransition, SimulationNotFound):  # it finished meanwhile
                 dispatcher.cancel(outcome.id)
-    return ExperimentPublic.from_state(get_experiment(experiment.row.id, experiments))
+    return ExperimentPublic.from_state(get_experiment(experiment.row.id, experiments), lang)
 
 
 @router.delete(
