@@ -7,7 +7,9 @@
     cancel(id)       queued: cancelled at once; running: SIGTERM to its process, wait for it, kill if it lingers
     the dispatcher thread, in a loop:
       |-- start      pop queued ids while fewer than max_running run, skipping a chained one whose predecessor
-      |              has not finished; one spawned process each (app.runner)
+      |              has not finished; one run process each (app.runner): the one waiting ahead of need
+      |              (app.standby) if there is one, else a newly spawned one
+      |-- standby    keep a run process waiting for the next run (a new one as soon as one is handed a run)
       |-- wait       on the run processes' sentinels and a wake-up socket, with a timeout
       |-- reap       join the exited; one that left its simulation unfinished makes it failed (or cancelled)
       `-- police     SIGTERM runs asked to stop (SHUTDOWN_SIGNAL when the server stops), SIGKILL them after a
@@ -41,6 +43,7 @@ from multiprocessing.process import BaseProcess
 from app.lifecycle import TERMINAL, InvalidTransition, Status
 from app.runner import RUN_NICENESS, SHUTDOWN_REASON, SHUTDOWN_SIGNAL, execute
 from app.settings import Settings, executor_problem, store_url_problem
+from app.standby import Standby
 from app.store import SimulationRow, Store
 from app.store_errors import SimulationNotFound, StoreError
 from workers import RunFailed, SimulationConfig, StoreLost, StoreRefused, check_cluster, check_store
@@ -53,6 +56,7 @@ POLL_S = 0.25
 CANCEL_GRACE_S = 10.0
 TIME_LIMIT_MARGIN_S = 15.0
 CLOSE_TIMEOUT_S = CANCEL_GRACE_S + 10.0
+STANDBY_RETRY_S = 5.0  # after a waiting run process died or could not start
 RETRY_AFTER_S = 5  # a hint for 429 and 503: a slot frees when a run ends, which no one can know in advance
 SHUTDOWN_BEFORE_START = fact("run.shutdown_before_start")
 
@@ -103,6 +107,8 @@ class Dispatcher:
         self._admitting = 0  # submissions between their room check and their place in the queue
         self._starting: set[str] = set()  # taken from the queue, their run process not started yet
         self._closing = False
+        self._standby: Standby | None = None  # touched by the dispatcher thread only
+        self._standby_after = 0.0  # no new one before this time (monotonic)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -275,6 +281,7 @@ class Dispatcher:
         while True:
             try:
                 self._start_queued()
+                self._keep_standby()
                 self._wait()
                 self._reap()
                 self._enforce_stops()
@@ -283,6 +290,7 @@ class Dispatcher:
                 time.sleep(POLL_S)
             with self._lock:
                 if self._closing and not self._runs:
+                    self._end_standby()
                     return
 
     def _start_queued(self) -> None:
@@ -346,21 +354,21 @@ class Dispatcher:
             raise
         if row is None or row.status != Status.QUEUED:
             return None
-        process = self._context.Process(
-            target=execute,
-            args=(
-                sim_id,
-                row.config.model_dump_json(),
-                str(self.store.data_dir),
-                self.settings.run_timeout_s,
-                os.getpid(),
-                self.settings.store_urls(),
-                self.settings.dask_scheduler,
-            ),
-            name=f"ticketrush-run-{sim_id}",
+        args = (
+            sim_id,
+            row.config.model_dump_json(),
+            str(self.store.data_dir),
+            self.settings.run_timeout_s,
+            os.getpid(),
+            self.settings.store_urls(),
+            self.settings.dask_scheduler,
         )
+        name = f"ticketrush-run-{sim_id}"
         try:
-            process.start()
+            process = self._handed(args, name)
+            if process is None:
+                process = self._context.Process(target=execute, args=args, name=name)
+                process.start()
         except OSError as e:
             self._settle(sim_id, Status.FAILED, error=fact("run.process_unstarted", words=str(e)))
             return None
@@ -368,6 +376,36 @@ class Dispatcher:
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, process.pid, RUN_NICENESS)
         return _Run(sim_id, process, time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S)
+
+    def _handed(self, args: tuple[object, ...], name: str) -> BaseProcess | None:
+        """The waiting run process, handed `args`; None if there is none (or it has died)."""
+        standby, self._standby = self._standby, None
+        if standby is None:
+            return None
+        if standby.usable():
+            with contextlib.suppress(OSError):
+                return standby.hand(args, name)
+        standby.close()
+        return None
+
+    def _keep_standby(self) -> None:
+        """Keep a run process waiting for the next run; replace one that died."""
+        if self._standby is not None and not self._standby.usable():
+            self._end_standby()
+            self._standby_after = time.monotonic() + STANDBY_RETRY_S  # not at every turn if it cannot start
+        if not self._closing and self._standby is None and time.monotonic() >= self._standby_after:
+            try:
+                self._standby = Standby(self._context, os.getpid())
+                with contextlib.suppress(OSError):  # its imports yield to the API and to a run's buyers
+                    os.setpriority(os.PRIO_PROCESS, self._standby.pid, RUN_NICENESS)
+            except OSError as e:
+                logger.warning("could not start a run process ahead of need: %s", e)
+                self._standby_after = time.monotonic() + STANDBY_RETRY_S
+
+    def _end_standby(self) -> None:
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            standby.close()
 
     def _wait(self) -> None:
         with self._lock:
@@ -433,6 +471,11 @@ class Dispatcher:
 
     def _kill_all(self) -> None:
         """Last resort at interpreter exit: SIGKILL every run process (their buyers die with them)."""
+        standby = self._standby
+        if standby is not None:
+            with contextlib.suppress(ValueError, OSError):
+                standby.process.kill()
+                standby.process.join(timeout=1.0)
         for run in list(self._runs.values()):
             with contextlib.suppress(ValueError, OSError):
                 run.process.kill()

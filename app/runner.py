@@ -2,7 +2,7 @@
 
     execute(sim_id, config_json, data_dir, time_limit_s, server_pid, store_urls, dask_scheduler)
       |-- die with the server      PR_SET_PDEATHSIG: killed even when the server is killed with SIGKILL
-      |-- yield the CPU            a session of its own, whose scheduling group is niced (see `_nice_own_session`)
+      |-- yield the CPU            a session of its own, whose scheduling group is niced (see `nice_own_session`)
       |-- SIGTERM/SIGINT = stop    the engine polls the flag, reaps every buyer and raises RunCancelled
       |   SHUTDOWN_SIGNAL = stop  the same, because the server is shutting down (and the run says so)
       |-- queued -> running
@@ -10,9 +10,10 @@
       `-- buyer records -> their file, then running -> completed (with the result) | failed | cancelled
                                    (a store server that failed the run mid-way: its records are kept too)
 
-The outcome is written here, by the run process, so a finished result is stored even if the server dies a
-moment later. The engine starts the buyers from a launcher process of its own (workers.launcher); the
-launcher and the buyers ignore SIGINT: stopping is this process's job.
+A run process is spawned for its run, or spawned ahead and handed it (app.standby). The outcome is written
+here, by the run process, so a finished result is stored even if the server dies a moment later. The engine
+starts the buyers from a launcher process of its own (workers.launcher); the launcher and the buyers ignore
+SIGINT: stopping is this process's job.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from types import FrameType
 from app.lifecycle import InvalidTransition, Status
 from app.store import Store
 from app.store_errors import StoreError
-from workers import Result, RunCancelled, SimulationConfig, StoreFailed, TicketrushError, run_simulation
+from workers import (
+    ReadyLauncher,
+    Result,
+    RunCancelled,
+    SimulationConfig,
+    StoreFailed,
+    TicketrushError,
+    run_simulation,
+)
 from workers.hygiene import die_with_parent
 from workers.speech import Fact, fact
 
@@ -53,7 +62,7 @@ class StopRequest:
         return self.requested
 
 
-def _nice_own_session() -> None:
+def nice_own_session() -> None:
     """Let the API answer promptly however many buyers are running.
 
     Niceness is per process: even at nice 19, a thousand runnable buyers outweigh the server fifteen to one.
@@ -100,11 +109,13 @@ def execute(
     server_pid: int,
     store_urls: dict[str, str] | None = None,
     dask_scheduler: str | None = None,
+    *,
+    launcher: ReadyLauncher | None = None,
 ) -> None:
     """Process target: run simulation `sim_id` and store its outcome; `store_urls` names the stores' servers,
-    `dask_scheduler` the cluster of executor 'dask'."""
+    `dask_scheduler` the cluster of executor 'dask'; `launcher` one started ahead (see app.standby)."""
     die_with_parent(server_pid)
-    _nice_own_session()
+    nice_own_session()
     stop = StopRequest()
     for signum in (signal.SIGTERM, signal.SIGINT, SHUTDOWN_SIGNAL):
         signal.signal(signum, stop)
@@ -127,6 +138,7 @@ def execute(
             next_steps=StepFeed(store, sim_id),
             store_urls=store_urls,
             dask_scheduler=dask_scheduler,
+            launcher=launcher,
         )
     except RunCancelled:
         _settle(store, sim_id, Status.CANCELLED, error=stop.reason)

@@ -45,7 +45,8 @@ def _serve_command() -> list[str]:
 
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env or {}
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="ticketrush-bench-server-"))
@@ -57,7 +58,7 @@ class Server:
         return self.process.pid
 
     def __enter__(self) -> Server:
-        env = dict(os.environ, TICKETRUSH_DATA_DIR=str(self.data_dir))
+        env = dict(os.environ, **self.env, TICKETRUSH_DATA_DIR=str(self.data_dir))
         with open(self.data_dir / "server.log", "wb") as log:
             self.process = subprocess.Popen(
                 [*_serve_command(), "serve", "--port", str(self.port)],

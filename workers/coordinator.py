@@ -43,7 +43,7 @@ from workers.errors import (
     exit_cause,
     time_limit_passed,
 )
-from workers.launcher import STOP_GRACE_S, start_launcher
+from workers.launcher import STOP_GRACE_S, ReadyLauncher, start_launcher
 from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records
 from workers.speech import Fact, fact, said
@@ -179,7 +179,13 @@ class _Race:
         if time.monotonic() > self.deadline:
             raise RunTimedOut(time_limit_passed(self.time_limit_s))
 
-    def launch(self) -> None:
+    def launch(self, ready: ReadyLauncher | None = None) -> None:
+        """Start the launcher (or take `ready`, one started ahead that suits this store) and give it the job."""
+        if ready is not None and ready.usable(self.store.site_packages):
+            self.results.close()
+            self.link, self.results, self.launcher = ready.link, ready.results, ready.process
+            self.link.send((self.shares, self.plan, self.store, self.config.together))
+            return
         self.link, launcher_end = Pipe()
         assert self.results.writer is not None
         try:
@@ -310,6 +316,7 @@ def run_simulation(
     next_steps: StepFeed | None = None,
     store_urls: Mapping[str, str] | None = None,
     dask_scheduler: str | None = None,
+    launcher: ReadyLauncher | None = None,
 ) -> RunReport:
     """Run one ticket rush in `run_dir` and report on it.
 
@@ -321,7 +328,8 @@ def run_simulation(
     step next (each already checked with workers.schedules: a step that cannot be taken would wait until the
     time limit). `store_urls` names the server of each store that lives on one, by store kind ({"postgres":
     "postgresql://...", "redis": "redis://..."}); `dask_scheduler` the scheduler of executor 'dask'
-    (tcp://host:8786, see workers.executors.dask_executor).
+    (tcp://host:8786, see workers.executors.dask_executor). `launcher`: one started ahead, used if it suits the
+    run (the caller closes it either way).
     """
     config = config.resolved()
     admission = make_store(config.store, run_dir, store_urls)
@@ -350,7 +358,7 @@ def run_simulation(
         with collector_paused(pause_collector):  # records pile up from here to the analysis
             cleanly = False
             try:
-                run.launch()
+                run.launch(launcher)
                 run.collect(on_progress, should_stop, next_steps if config.mode == "step" else None)
                 finished_ns = time.monotonic_ns()
                 cleanly = True

@@ -13,6 +13,7 @@ import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 # looked up once, at import: a buyer process then makes one call, instead of loading ctypes' view of libc
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
@@ -24,3 +25,9 @@ def die_with_parent(parent_pid: int | None) -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if parent_pid is not None and os.getppid() != parent_pid:
         os._exit(1)
+
+
+def name_process(name: str) -> None:
+    """Name this process as ps, top and /proc/<pid>/comm show it (at most 15 bytes are kept)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)

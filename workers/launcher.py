@@ -37,7 +37,7 @@ import signal
 import subprocess
 import sys
 import time
-from multiprocessing import get_context
+from multiprocessing import Pipe, get_context
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -63,11 +63,14 @@ CONNECT_WAIT_S = 30.0  # the longest the buyers wait at the start line for every
 REHEARSAL_LOCK_WAIT_S = 0.01  # a rehearsed buyer's lock timeout: only another tool can hold the run's lock then
 
 
-def start_launcher(link: Connection, results_writer: int, *, site_packages: bool = False) -> subprocess.Popen[bytes]:
+def start_launcher(
+    link: Connection, results_writer: int, *, site_packages: bool = False, job_timeout_s: float = JOB_TIMEOUT_S
+) -> subprocess.Popen[bytes]:
     """Start a launcher that talks over `link` (its end of a Pipe) and gives its buyers `results_writer`.
 
     `site_packages`: the buyers need installed packages (a database client), so the caller's site-packages
-    folders are put on the launcher's path too (after the engine's own folder).
+    folders are put on the launcher's path too (after the engine's own folder). The launcher exits if no job
+    comes within `job_timeout_s`.
     """
     package_root = str(Path(__file__).resolve().parent.parent)  # found without site-packages, hence -S
     extra = [p for p in sys.path if p.endswith("-packages")] if site_packages else []
@@ -81,6 +84,7 @@ def start_launcher(link: Connection, results_writer: int, *, site_packages: bool
         str(os.getpid()),
         str(link.fileno()),
         str(results_writer),
+        str(job_timeout_s),
     ]
     return subprocess.Popen(
         command,
@@ -88,6 +92,44 @@ def start_launcher(link: Connection, results_writer: int, *, site_packages: bool
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": path},
     )
+
+
+class ReadyLauncher:
+    """A launcher started before its run is known, waiting for its job: its link, the result channel whose write
+    end it holds, and its process. A process that waits to run a simulation keeps one, so that the run finds its
+    launcher started and its modules imported (see app.standby). The run that uses it reaps it; `close` ends one
+    that no run took."""
+
+    def __init__(self, job_timeout_s: float, *, site_packages: bool = False) -> None:
+        self.site_packages = site_packages
+        self.results = RecordChannel.open()
+        self.link, launcher_end = Pipe()
+        assert self.results.writer is not None
+        try:
+            self.process = start_launcher(
+                launcher_end, self.results.writer, site_packages=site_packages, job_timeout_s=job_timeout_s
+            )
+        except BaseException:
+            self.link.close()
+            self.results.close()
+            raise
+        finally:
+            launcher_end.close()
+            self.results.close_writer()  # only the launcher and its buyers write
+
+    def usable(self, site_packages: bool) -> bool:
+        """Still waiting for its job, with the packages a run of this store needs on its path."""
+        return self.process.poll() is None and (self.site_packages or not site_packages)
+
+    def close(self) -> None:
+        """Close its ends: a launcher waiting for a job exits at once; wait for it (and kill it if it lingers)."""
+        self.link.close()
+        self.results.close()
+        try:
+            self.process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_GRACE_S)
 
 
 def rehearse(plan: Plan, store: TicketStore) -> None:
@@ -349,13 +391,14 @@ class _Launcher:
 
 
 def main(argv: list[str]) -> int:
-    parent_pid, link_fd, results_writer = map(int, argv)
+    parent_pid, link_fd, results_writer = map(int, argv[:3])
+    job_timeout_s = float(argv[3])
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the buyers inherit it: stopping is the coordinator's job
     link = Connection(link_fd)
     launcher = None
     try:
-        if not link.poll(JOB_TIMEOUT_S):
+        if not link.poll(job_timeout_s):
             return 1
         launcher = _Launcher(link, RecordChannel.for_writing(results_writer), link.recv())
         launcher.launch()

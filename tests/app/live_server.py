@@ -24,6 +24,8 @@ import httpx
 import psutil
 import pytest
 
+from app.standby import WAITING_NAME
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 40.0
@@ -74,6 +76,20 @@ def is_resource_tracker(process: psutil.Process) -> bool:
         return any("multiprocessing.resource_tracker" in part for part in process.cmdline())
     except psutil.Error:
         return False
+
+
+def waits_for_a_run(process: psutil.Process) -> bool:
+    """A run process started ahead of need and waiting for a run (app.standby), or the launcher it keeps ready."""
+    try:
+        parent = process.parent()
+        return WAITING_NAME in (process.name(), parent.name() if parent is not None else None)
+    except psutil.Error:
+        return False
+
+
+def is_servers_own(process: psutil.Process) -> bool:
+    """Part of a server at rest: the resource tracker, and the run process waiting for the next run."""
+    return is_resource_tracker(process) or waits_for_a_run(process)
 
 
 def processes_marked(data_dir: Path) -> list[psutil.Process]:
@@ -179,20 +195,20 @@ class Server:
         return simulation
 
     def run_processes(self) -> list[psutil.Process]:
-        """The server's live children other than the resource tracker: one run process per running simulation."""
+        """The server's live children but its own (`is_servers_own`): one run process per running simulation."""
         try:
             children = psutil.Process(self.process.pid).children()
         except psutil.NoSuchProcess:
             return []
-        return [p for p in children if not is_resource_tracker(p) and _alive(p)]
+        return [p for p in children if not is_servers_own(p) and _alive(p)]
 
     def descendants(self) -> list[psutil.Process]:
-        """The server's live child processes and theirs (run processes, buyers), not the resource tracker."""
+        """The server's live child processes and theirs (run processes, buyers), but its own (`is_servers_own`)."""
         try:
             children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
-        return [p for p in children if not is_resource_tracker(p) and _alive(p)]
+        return [p for p in children if not is_servers_own(p) and _alive(p)]
 
     # -- stopping it -----------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 from fastapi.testclient import TestClient
-from live_server import Server, buyers_of, wait_for, when
+from live_server import GONE_TIMEOUT_S, Server, buyers_of, wait_for, when
 
 from app.dispatcher import Dispatcher, QueueFull
 from app.lifecycle import Status
@@ -53,7 +53,7 @@ def test_dispatcher_full_queue_is_429(start_server: Callable[..., Server]) -> No
         if sim["status"] not in ("cancelled",):
             assert server.client.post(f"/simulations/{sim['id']}/cancel").json()["status"] == "cancelled"
     assert server.get(running["id"])["status"] == "cancelled"
-    assert server.descendants() == []
+    wait_for(lambda: server.descendants() == [], GONE_TIMEOUT_S, "the run processes to be gone")
 
 
 def test_dispatcher_runs_one_at_a_time_first_in_first_out(start_server: Callable[..., Server]) -> None:
@@ -94,7 +94,7 @@ def test_dispatcher_killed_run_process_fails_the_run(start_server: Callable[...,
     assert simulation["error"] == "the run process was killed by signal 9 before finishing"
     psutil.wait_procs(buyers, timeout=10)
     assert not [b for b in buyers if b.is_running() and b.status() != psutil.STATUS_ZOMBIE]
-    assert server.descendants() == []
+    wait_for(lambda: server.descendants() == [], GONE_TIMEOUT_S, "the run processes to be gone")
     assert server.post({"buyers": 2, **QUICK})["status"] == "queued"  # the dispatcher carries on
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from live_server import TERMINAL, Server, wait_for, when
+from live_server import GONE_TIMEOUT_S, TERMINAL, Server, wait_for, when
 
 # Three buyers released together, each holding the count 100 ms: without a lock all three sell the one ticket.
 RACE = {"buyers": 3, "think_ms": 0, "hold_ms": 400}  # and tickets 1; a window wide enough on a loaded machine
@@ -233,7 +233,7 @@ def test_experiments_cancel_stops_the_running_trial_keeps_the_finished_and_delet
     assert cancelled["error"] == "1 of 4 trials completed; trial 1 of think_ms 60000 was cancelled"
     in_chinese = server.client.get(f"/experiments/{created['id']}", headers={"Accept-Language": "zh"}).json()
     assert in_chinese["error"] == "4 次试验中完成了 1 次;think_ms 60000 的第 1 次试验已取消"
-    assert server.descendants() == []
+    wait_for(lambda: server.descendants() == [], GONE_TIMEOUT_S, "the run processes to be gone")
     finished, other = cancelled["points"]
     assert finished["completed"] == 1 and finished["oversold"] == running["points"][0]["oversold"]
     assert [server.get(i)["status"] for i in finished["trials"] + other["trials"]] == [

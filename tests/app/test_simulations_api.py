@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from live_server import Server, wait_for, when
+from live_server import GONE_TIMEOUT_S, Server, wait_for, when
 
 from workers import BuyerRecord
 from workers.messages import TIMESTAMPS
@@ -116,7 +116,7 @@ def test_simulations_big_run_keeps_the_api_answering_and_cancel_leaves_no_buyer(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
     assert response.json()["result"] is None
-    assert server.descendants() == []
+    wait_for(lambda: server.descendants() == [], GONE_TIMEOUT_S, "the run processes to be gone")
     assert server.get(big["id"])["status"] == "cancelled"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
-from live_server import TERMINAL, Server, buyers_of, is_resource_tracker, wait_for
+from live_server import GONE_TIMEOUT_S, TERMINAL, Server, buyers_of, is_servers_own, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def run_processes(server: Server) -> list[psutil.Process]:
         children = psutil.Process(server.process.pid).children()
     except psutil.NoSuchProcess:
         return []
-    return [p for p in children if not is_resource_tracker(p)]
+    return [p for p in children if not is_servers_own(p)]
 
 
 def buyer_processes(server: Server) -> list[psutil.Process]:
@@ -157,7 +157,7 @@ def test_faults_run_process_killed_mid_critical_section(start_server: Callable[.
     assert server.client.get(f"/simulations/{victim['id']}/buyers").json()["count"] == 0
     after = server.wait_finished(follower["id"])  # the dispatcher carries on with the queue
     assert after["status"] == "completed" and after["result"]["safe"]
-    assert server.descendants() == []
+    wait_for(lambda: server.descendants() == [], GONE_TIMEOUT_S, "the run processes to be gone")
 
 
 def _integrity(data_dir: Path) -> str:

@@ -37,6 +37,7 @@ from workers.coordinator import REAP_GRACE_S, ProgressCallback, StepFeed, StopCh
 from workers.errors import RunFailed, StoreLost, StoreRefused, TicketrushError
 from workers.executors.clocks import ClockReading, clock_id, read_clock
 from workers.executors.dask_tasks import RunNames, buy_share
+from workers.launcher import ReadyLauncher
 from workers.messages import TIMESTAMPS, BuyerRecord
 from workers.speech import Fact, fact, say
 
@@ -141,7 +142,8 @@ class DaskRace(_Race):
 
     # -- launch -----------------------------------------------------------------------------------------------
 
-    def launch(self) -> None:
+    def launch(self, ready: ReadyLauncher | None = None) -> None:
+        """Submit the buyers' tasks to the cluster (a launcher started ahead has no part in it)."""
         from distributed import Event, Queue
 
         tasks = self.tasks
