@@ -219,7 +219,7 @@ def story(records: Sequence[BuyerRecord], lang: str = DEFAULT) -> list[str]:
             lines.append((r.t_read, render(fact("story.sold_out", buyer=r.buyer), lang)))
         elif r.outcome in ("gave_up", "error"):
             key = "story.gave_up" if r.outcome == "gave_up" else "story.failed"
-            lines.append((r.t_end or origin, render(fact(key, buyer=r.buyer, error=r.error), lang)))
+            lines.append((r.t_end or origin, render(fact(key, buyer=r.buyer, error=r.error_in(lang)), lang)))
     lines.sort()
     return [f"{(t - origin) / 1e6:9.1f} ms  {text}" for t, text in lines]
 

@@ -24,8 +24,9 @@ from multiprocessing.process import BaseProcess
 from workers.hygiene import die_with_parent
 from workers.messages import BuyerRecord, Outcome
 from workers.process import LeanProcess
+from workers.speech import fact, said
 from workers.stores.base import TicketStore
-from workers.strategies.base import Plan, Strategy, failure, pause
+from workers.strategies.base import Plan, Strategy, failure, pause, reported
 
 _REQUEST = struct.Struct("=iiq")  # buyer, its share (process), when it was sent
 _ANSWER = struct.Struct("=iBqqqqq")  # buyer, outcome, count read, taken, read, written (0: none), error length
@@ -68,7 +69,7 @@ class Seller(Strategy):
         t_start = now()
         read = wrote = t_searched = t_sent = t_taken = t_read = t_write = None
         outcome: Outcome = "error"
-        error = None
+        error = error_fact = None
         try:
             pause(rng, plan.think_ms)
             t_searched = t_sent = now()
@@ -76,15 +77,16 @@ class Seller(Strategy):
             answer = self._answer_for(buyer, plan.lock_timeout_s)
             if answer is None:
                 outcome = "gave_up"
-                error = f"gave up after waiting {plan.lock_timeout_s:g} s for the seller's answer"
+                error_fact = fact("buyer.seller_silent", seconds=f"{plan.lock_timeout_s:g}")
+                error = said(error_fact)
             else:
                 outcome, read, t_taken, t_read, t_write, error = answer
                 wrote = read - 1 if outcome == "success" else None
         except Exception as e:  # a buyer reports any failure instead of dying with it
-            error = failure(e)
+            error, error_fact = reported(e)
         return BuyerRecord(
             buyer, os.getpid(), outcome, None, read, wrote, error,
-            t_start, t_searched, t_sent, t_taken, t_read, t_write, now(),
+            t_start, t_searched, t_sent, t_taken, t_read, t_write, now(), error_fact=error_fact,
         )  # fmt: skip
 
     def _answer_for(self, buyer: int, timeout: float) -> tuple[Outcome, int, int, int, int | None, str | None] | None:
