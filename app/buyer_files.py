@@ -7,11 +7,13 @@ lock. Readers open it read-only, a connection per page or chunk.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from app.run_folders import RunFolders
 from app.store_errors import StoreError
@@ -37,7 +39,8 @@ CREATE TABLE buyers (
     t_write          INTEGER,
     t_end            INTEGER,
     retries          INTEGER,
-    host             TEXT
+    host             TEXT,
+    error_fact       TEXT
 )
 """
 
@@ -47,9 +50,26 @@ _INSERT_BUYER = f"INSERT INTO buyers ({_BUYER_COLUMNS}) VALUES ({', '.join('?' *
 
 def _buyer_columns(db: sqlite3.Connection) -> str:
     """The columns of a BuyerRecord, as a buyer file of any version gives them: NULL for one it was saved without
-    (`host`, added later)."""
+    (`host` and `error_fact`, added later: an older file's errors are words alone)."""
     present = {row[1] for row in db.execute("PRAGMA table_info(buyers)")}
     return ", ".join(name if name in present else f"NULL AS {name}" for name in BuyerRecord._fields)
+
+
+_FACT_AT = BuyerRecord._fields.index("error_fact")
+
+
+def _row(record: BuyerRecord) -> tuple[object, ...]:
+    """A record as its row: its error's fact as JSON."""
+    if record.error_fact is None:
+        return record
+    return (*record[:_FACT_AT], json.dumps(record.error_fact, ensure_ascii=False), *record[_FACT_AT + 1 :])
+
+
+def _record(row: tuple[Any, ...]) -> BuyerRecord:
+    """A row as its record: its error's fact read back from JSON."""
+    if row[_FACT_AT] is None:
+        return BuyerRecord._make(row)
+    return BuyerRecord._make((*row[:_FACT_AT], json.loads(row[_FACT_AT]), *row[_FACT_AT + 1 :]))
 
 
 class BuyerFiles:
@@ -78,7 +98,7 @@ class BuyerFiles:
                 db.execute("PRAGMA journal_mode = OFF")
                 db.execute(BUYERS_SCHEMA)
                 db.execute("BEGIN")
-                db.executemany(_INSERT_BUYER, records)
+                db.executemany(_INSERT_BUYER, map(_row, records))
                 db.execute("COMMIT")
             finally:
                 db.close()
@@ -116,7 +136,7 @@ class BuyerFiles:
                 f"SELECT {_buyer_columns(db)} FROM buyers ORDER BY buyer LIMIT ? OFFSET ?", (limit, offset)
             ).fetchall()
             (count,) = db.execute("SELECT COUNT(*) FROM buyers").fetchone()
-        return [BuyerRecord(*r) for r in rows], count
+        return [_record(r) for r in rows], count
 
     def chunks(self, sim_id: str, chunk: int = 5000) -> Iterator[list[BuyerRecord]]:
         """Every buyer record of a simulation, in chunks; each chunk is read on its own connection."""
@@ -130,5 +150,5 @@ class BuyerFiles:
                 ).fetchall()
             if not rows:
                 return
-            yield [BuyerRecord(*r) for r in rows]
+            yield [_record(r) for r in rows]
             after = rows[-1][0]

@@ -18,7 +18,6 @@ import queue
 import sys
 import tempfile
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, get_args
@@ -26,7 +25,7 @@ from typing import Any, TextIO, get_args
 from pydantic import ValidationError
 
 from app.settings import DASK_SCHEDULER_VARIABLE, executor_problem, store_url_problem, store_urls_from
-from app.usage import UsageParser, wanted_language
+from app.usage import UsageParser, display_width, wanted_language
 from workers import BuyerRecord, RunReport, SimulationConfig, StoreRefused, TicketrushError, drop_store, run_simulation
 from workers.config import DEFAULT_MAX_RETRIES
 from workers.config_errors import field_errors
@@ -100,108 +99,63 @@ def _option(field: str) -> str:
     return OPTION_OF.get(field, "--" + field.replace("_", "-"))
 
 
-def _add_config_options(parser: argparse.ArgumentParser, *, with_lock: bool) -> None:
-    parser.add_argument("--buyers", type=int, default=10, help="buyers racing, one process each (default: %(default)s)")
-    parser.add_argument("--tickets", type=int, default=1, help="tickets in the db at the start (default: %(default)s)")
-    parser.add_argument(
-        "--store",
-        choices=STORES,
-        default="file",
-        help="where the tickets live: the lesson's db.json, shared memory, an SQLite file, or the PostgreSQL or Redis "
-        "server of TICKETRUSH_POSTGRES_URL or TICKETRUSH_REDIS_URL (default: %(default)s)",
-    )
+THINK_MS = 100.0
+HOLD_MS = [100.0, 300.0]
+
+
+def _shown(delay: float | list[float]) -> str:
+    """A delay as --think-ms and --hold-ms take it: 100, or 100-300."""
+    return "-".join(f"{ms:g}" for ms in (delay if isinstance(delay, list) else [delay]))
+
+
+def _help(parser: UsageParser, item: Fact) -> str:
+    """A help text in the parser's language."""
+    return render(item, parser.lang)
+
+
+def _add_config_options(parser: UsageParser, *, with_lock: bool) -> None:
+    parser.add_argument("--buyers", type=int, default=10, help=_help(parser, fact("help.buyers")))
+    parser.add_argument("--tickets", type=int, default=1, help=_help(parser, fact("help.tickets")))
+    parser.add_argument("--store", choices=STORES, default="file", help=_help(parser, fact("help.store")))
     if with_lock:
         parser.add_argument(
-            "--strategy",
-            choices=STRATEGIES,
-            default="read-write",
-            help="how a buyer buys: the lesson's read, hold, write back; a version check with retries; requests "
-            "to one seller process; or, on the stores that have them, one atomic step, the store's write lock "
-            "(for-update) or SERIALIZABLE transactions (default: %(default)s)",
+            "--strategy", choices=STRATEGIES, default="read-write", help=_help(parser, fact("help.strategy"))
         )
+        parser.add_argument("--lock", choices=LOCKS, default="none", help=_help(parser, fact("help.lock")))
         parser.add_argument(
-            "--lock",
-            choices=LOCKS,
-            default="none",
-            help="what guards a read-write purchase: nothing, a multiprocessing.Lock, a file lock, a "
-            "multiprocessing.Semaphore, PostgreSQL's advisory lock or a Redis lock (default: %(default)s)",
+            "--lock-ttl-ms", type=int, help=_help(parser, fact("help.lock_ttl_ms", default=DEFAULT_LOCK_TTL_MS))
         )
+        parser.add_argument("--permits", type=int, help=_help(parser, fact("help.permits", default=DEFAULT_PERMITS)))
+        parser.add_argument("--schedule", type=_schedule, help=_help(parser, fact("help.schedule")))
         parser.add_argument(
-            "--lock-ttl-ms",
-            type=int,
-            help=f"how long the Redis lock lives before it expires by itself, with --lock redis only (default: "
-            f"{DEFAULT_LOCK_TTL_MS})",
-        )
-        parser.add_argument(
-            "--permits",
-            type=int,
-            help=f"buyers the semaphore lets in at once, with --lock semaphore only (default: {DEFAULT_PERMITS})",
-        )
-        parser.add_argument(
-            "--schedule",
-            type=_schedule,
-            help="buyer numbers such as 1,2,1,2,1,2: each lets that buyer take its next step (search, read, write), "
-            "so the race happens the same way every time (default: none, the scheduler decides)",
-        )
-        parser.add_argument(
-            "--max-retries",
-            type=int,
-            default=DEFAULT_MAX_RETRIES,
-            help="refused writes a buyer retries before giving up, with --strategy optimistic or serializable only "
-            "(default: %(default)s)",
+            "--max-retries", type=int, default=DEFAULT_MAX_RETRIES, help=_help(parser, fact("help.max_retries"))
         )
     parser.add_argument(
-        "--executor",
-        choices=("process", "pool", "dask"),
-        default="process",
-        help="process: one process per buyer; pool: a pool of processes shares the buyers; dask: tasks on the Dask "
-        "cluster named by TICKETRUSH_DASK_SCHEDULER share them (default: %(default)s)",
+        "--executor", choices=("process", "pool", "dask"), default="process", help=_help(parser, fact("help.executor"))
+    )
+    parser.add_argument("--workers", type=int, help=_help(parser, fact("help.workers")))
+    parser.add_argument(
+        "--think-ms", type=_delay, default=THINK_MS, help=_help(parser, fact("help.think_ms", default=_shown(THINK_MS)))
     )
     parser.add_argument(
-        "--workers",
-        type=int,
-        help="pool size, with --executor pool (default: the number of CPUs); tasks, with --executor dask (default: "
-        "one per worker thread of the cluster)",
+        "--hold-ms", type=_delay, default=HOLD_MS, help=_help(parser, fact("help.hold_ms", default=_shown(HOLD_MS)))
     )
+    parser.add_argument("--seed", type=int, help=_help(parser, fact("help.seed")))
+    parser.add_argument("--lock-timeout-s", type=float, default=30.0, help=_help(parser, fact("help.lock_timeout_s")))
+    parser.add_argument("--staggered", action="store_true", help=_help(parser, fact("help.staggered")))
     parser.add_argument(
-        "--think-ms", type=_delay, default=100.0, help="search time in ms, or a range such as 50-150 (default: 100)"
+        "--time-limit-s", type=_time_limit, default=300.0, help=_help(parser, fact("help.time_limit_s"))
     )
-    parser.add_argument(
-        "--hold-ms",
-        type=_delay,
-        default=[100.0, 300.0],
-        help="ms between reading the count and writing it back, or a range (default: 100-300)",
-    )
-    parser.add_argument(
-        "--seed", type=int, help="seed of the delays, to repeat a run (default: a random one, printed at the end)"
-    )
-    parser.add_argument(
-        "--lock-timeout-s",
-        type=float,
-        default=30.0,
-        help="seconds a buyer waits for the lock before failing (default: %(default)g)",
-    )
-    parser.add_argument(
-        "--staggered",
-        action="store_true",
-        help="start buyers as they are created instead of releasing them together (default: together)",
-    )
-    parser.add_argument(
-        "--time-limit-s",
-        type=_time_limit,
-        default=300.0,
-        help="seconds a run may take before it is stopped and fails (default: %(default)g)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of tables")
-    _add_lang_option(parser, "the language of the story, the table, the explanation and the errors")
+    parser.add_argument("--json", action="store_true", help=_help(parser, fact("help.json")))
+    _add_lang_option(parser, fact("help.lang.run"))
 
 
-def _add_lang_option(parser: argparse.ArgumentParser, what: str) -> None:
+def _add_lang_option(parser: UsageParser, what: Fact) -> None:
     parser.add_argument(
         "--lang",
         choices=LANGUAGES,
         default=language(os.environ.get("LANG")),
-        help=f"{what} (default: from LANG, here %(default)s)",
+        help=_help(parser, fact("help.lang", what=what)),
     )
 
 
@@ -265,26 +219,21 @@ def story(records: Sequence[BuyerRecord], lang: str = DEFAULT) -> list[str]:
             lines.append((r.t_read, render(fact("story.sold_out", buyer=r.buyer), lang)))
         elif r.outcome in ("gave_up", "error"):
             key = "story.gave_up" if r.outcome == "gave_up" else "story.failed"
-            lines.append((r.t_end or origin, render(fact(key, buyer=r.buyer, error=r.error), lang)))
+            lines.append((r.t_end or origin, render(fact(key, buyer=r.buyer, error=r.error_in(lang)), lang)))
     lines.sort()
     return [f"{(t - origin) / 1e6:9.1f} ms  {text}" for t, text in lines]
 
 
-def _width(text: str) -> int:
-    """Columns `text` takes on a terminal: Chinese characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _pad(text: str, width: int, *, right: bool = True) -> str:
-    fill = " " * max(0, width - _width(text))
+    fill = " " * max(0, width - display_width(text))
     return fill + text if right else text + fill
 
 
 def table(columns: Mapping[str, RunReport], lang: str = DEFAULT) -> str:
     names = list(columns)
     labels = {key: render(fact(f"table.{key}"), lang) for key in TABLE_ROWS}
-    label_width = max(_width(label) for label in labels.values())
-    widths = [max(12, _width(n)) for n in names]
+    label_width = max(display_width(label) for label in labels.values())
+    widths = [max(12, display_width(n)) for n in names]
     lines = [" " * label_width + "  " + "  ".join(_pad(n, w) for n, w in zip(names, widths, strict=True))]
     for key, label in labels.items():
         values = [_cell(getattr(columns[n].result, key), lang) for n in names]
@@ -670,43 +619,35 @@ def _complain(message: str | Fact, lang: str) -> None:
 
 
 def build_parser(lang: str = DEFAULT) -> argparse.ArgumentParser:
-    """The options of every command; their usage errors said in `lang` (app.usage)."""
-    parser = UsageParser(prog="ticketrush", description=__doc__.split("\n\n")[0], lang=lang)
+    """The options of every command; their help and usage errors said in `lang` (app.usage)."""
+    parser = UsageParser(prog="ticketrush", description=render(fact("help.ticketrush"), lang), lang=lang)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", lang=lang, help="run one ticket rush and explain it")
+    run = commands.add_parser("run", lang=lang, help=render(fact("help.run"), lang))
     _add_config_options(run, with_lock=True)
     run.set_defaults(handler=cmd_run)
-    stepper = commands.add_parser(
-        "step", lang=lang, help="take a small race one step at a time: type a buyer's number, 'end' or 'quit'"
-    )
+    stepper = commands.add_parser("step", lang=lang, help=render(fact("help.step"), lang))
     _add_config_options(stepper, with_lock=True)
     stepper.set_defaults(handler=cmd_step)
-    compare = commands.add_parser(
-        "compare", lang=lang, help="run one config under every cure its store has, one after another, side by side"
-    )
+    compare = commands.add_parser("compare", lang=lang, help=render(fact("help.compare"), lang))
     _add_config_options(compare, with_lock=False)
     compare.set_defaults(handler=cmd_compare)
-    sweep = commands.add_parser(
-        "sweep",
-        lang=lang,
-        help="run one config at several values of one field, each value several times, one run at a time",
-    )
+    sweep = commands.add_parser("sweep", lang=lang, help=render(fact("help.sweep"), lang))
     sweep.add_argument(
         "--vary",
         type=_vary,
         required=True,
         metavar="FIELD=V1,V2,...",
-        help=f"the field to vary and its values, such as hold_ms=0,10,50,100 (one of {', '.join(VARIABLE_FIELDS)})",
+        help=_help(sweep, fact("help.vary", fields=", ".join(VARIABLE_FIELDS))),
     )
-    sweep.add_argument("--trials", type=int, default=5, help="runs of each value (default: %(default)s)")
+    sweep.add_argument("--trials", type=int, default=5, help=_help(sweep, fact("help.trials")))
     _add_config_options(sweep, with_lock=True)
-    sweep.add_argument("--csv", action="store_true", help="print one CSV row per trial instead of the table")
+    sweep.add_argument("--csv", action="store_true", help=_help(sweep, fact("help.csv")))
     readers = {a.dest: a.type for a in sweep._actions if a.type in _READS_AS}
     sweep.set_defaults(handler=cmd_sweep, readers=readers, defaults={a.dest: a.default for a in sweep._actions})
-    serve = commands.add_parser("serve", lang=lang, help="serve the HTTP API and the dashboard")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
-    _add_lang_option(serve, "the language of its start-up errors")
+    serve = commands.add_parser("serve", lang=lang, help=render(fact("help.serve"), lang))
+    serve.add_argument("--host", default="127.0.0.1", help=_help(serve, fact("help.host")))
+    serve.add_argument("--port", type=int, default=8000, help=_help(serve, fact("help.port")))
+    _add_lang_option(serve, fact("help.lang.serve"))
     serve.set_defaults(handler=cmd_serve)
     return parser
 

@@ -67,7 +67,7 @@ class BuyerPublic(BaseModel):
     seen: int | None = Field(description="The count the buyer saw when searching.")
     read: int | None = Field(description="The count the buyer read before buying.")
     wrote: int | None = Field(description="The count the buyer wrote back.")
-    error: str | None
+    error: str | None = Field(description="Why the buyer gave up or failed, in the language asked for.")
     t_start: int | None
     t_searched: int | None
     t_lock_requested: int | None
@@ -81,8 +81,9 @@ class BuyerPublic(BaseModel):
     )
 
     @classmethod
-    def from_record(cls, record: BuyerRecord) -> BuyerPublic:
-        return cls(**record._asdict())
+    def from_record(cls, record: BuyerRecord, lang: str = DEFAULT) -> BuyerPublic:
+        """The record, its error said in `lang`."""
+        return cls(**{**record._asdict(), "error": record.error_in(lang)})
 
 
 class BuyersPublic(BaseModel):

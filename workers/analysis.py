@@ -22,7 +22,7 @@ import itertools
 import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import repeat
 from operator import sub
 from typing import Any, Literal
@@ -314,12 +314,14 @@ def explain(
     story: tuple[Fact | None, Fact | None] = (None, None),
     home: Fact | None = None,
     anomaly: Fact | None = None,
+    reason_facts: Mapping[str, Fact] | None = None,
 ) -> list[Fact]:
     """What happened, with witnesses, as facts for `workers.speech` to say (`lock` None: no lock).
 
     `gave_up_waits`: how long the buyers who gave up on the lock had waited; `gave_up_reasons`: what every buyer
     who gave up said, and how many said it; `home`: where the tickets live (None: the db); `anomaly`: the
-    store's words for the largest conflict (`workers.witnesses.store_anomaly`), said right after it.
+    store's words for the largest conflict (`workers.witnesses.store_anomaly`), said right after it;
+    `reason_facts`: the reasons that are facts too, by their English words.
     """
     r = result
     opening, closing = story
@@ -374,7 +376,8 @@ def explain(
     elif r.buyers_gave_up:
         reasons = (gave_up_reasons or Counter()).most_common()
         for reason, n in reasons[:3]:
-            parts.append(fact("explain.gave_up_because", n=n, buyers=everyone, reason=reason))
+            said_as = (reason_facts or {}).get(reason, reason)
+            parts.append(fact("explain.gave_up_because", n=n, buyers=everyone, reason=said_as))
         if len(reasons) > 3:
             parts.append(fact("explain.gave_up_other", n=sum(n for _, n in reasons[3:])))
     if r.lock_wait_max_ms > 0 and lock is not None:
@@ -411,7 +414,10 @@ def analyse(
     errored = len(records) - succeeded - sold_out - gave_up
     sold = tickets_initial - tickets_remaining
     got, gave_up_waits = lock_waits(records) if lock_named is not None else ([], [])  # no lock: nobody waits
-    gave_up_reasons = Counter(r.error or "gave up" for r in records if r.outcome == "gave_up")
+    quitters = [r for r in records if r.outcome == "gave_up"]
+    gave_up_reasons = Counter(r.error or "gave up" for r in quitters)
+    reason_facts = {r.error: r.error_fact for r in quitters if r.error is not None and r.error_fact is not None}
+    reason_facts["gave up"] = fact("who.gave_up")  # a buyer that gave up without saying why
     waits = sorted(got + gave_up_waits)
     extra: CureFigures = figures(strategy, records)
     queue_waits = sorted(extra.queue_waits_ms)
@@ -472,6 +478,8 @@ def analyse(
     )
     story = cure_story(strategy, lock, permits, records, extra, oversold, lock_ttl_ms)
     anomaly = store_anomaly(store, strategy, result.conflicts[0]) if result.conflicts else None
-    result.explanation_facts = explain(result, lock_named, gave_up_waits, gave_up_reasons, story, home, anomaly)
+    result.explanation_facts = explain(
+        result, lock_named, gave_up_waits, gave_up_reasons, story, home, anomaly, reason_facts=reason_facts
+    )
     result.explanation = say(result.explanation_facts)
     return result

@@ -11,6 +11,7 @@ from workers.channel import RecordChannel
 from workers.errors import TicketrushError
 from workers.hygiene import die_with_parent
 from workers.messages import BuyerRecord
+from workers.speech import fact, said
 from workers.strategies.base import Strategy
 
 BATCH_SIZE = 2000
@@ -26,14 +27,14 @@ def buyer_process(share: int, buyers: range, strategy: Strategy, start: Event | 
     try:
         _open(strategy)
     except TicketrushError as e:
-        results.send([BuyerRecord(b, os.getpid(), "error", error=str(e)) for b in buyers])
+        results.send([BuyerRecord(b, os.getpid(), "error", error=str(e), error_fact=e.fact) for b in buyers])
         return
     finally:
         if strategy.opened is not None:
             strategy.opened.release()  # at the start line, connected (or failed): the launcher may release them
     if start is not None and not start.wait(plan.start_timeout_s):
-        error = f"was not released from the start line within {plan.start_timeout_s:g} s"
-        results.send([BuyerRecord(b, os.getpid(), "error", error=error) for b in buyers])
+        reason = fact("buyer.not_released", seconds=f"{plan.start_timeout_s:g}")
+        results.send([BuyerRecord(b, os.getpid(), "error", error=said(reason), error_fact=reason) for b in buyers])
         return
     strategy.after_fork(share)
     run_buyers(buyers, strategy, results)

@@ -70,7 +70,7 @@ class RecordChannel:
         else:
             record = BuyerRecord._make(rows[0])
             error = (record.error or "")[:MAX_ERROR_CHARS] + " (cut short)"
-            self._send([tuple(record._replace(error=error))])
+            self._send([tuple(record._replace(error=error, error_fact=None))])  # the words cut short alone
 
     def ready(self, timeout: float) -> bool:
         return self._reader().poll(timeout)

@@ -256,8 +256,8 @@ class _Race:
         elif kind == "died":
             _, share, pid, exitcode = news
             self._drain()  # whatever it reported before it died is in the channel already
-            error = said(fact("run.buyer_unreported", pid=pid, how=exit_cause(exitcode)))
-            self._record_missing(self.shares[share], pid, error)
+            reason = fact("run.buyer_unreported", pid=pid, how=exit_cause(exitcode))
+            self._record_missing(self.shares[share], pid, reason)
         elif kind == "lost":
             self.lost = self.lost or news[1]
         elif kind == "done":
@@ -265,12 +265,12 @@ class _Race:
             self.done = True
             self.remaining_unknown = why or self.remaining_unknown
             self._drain()  # every writer is gone, so the channel holds all they sent, then its end
-            self._record_missing(range(1, self.config.buyers + 1), 0, "the buyer was never reported")
+            self._record_missing(range(1, self.config.buyers + 1), 0, fact("run.buyer_never_reported"))
 
-    def _record_missing(self, buyers: range, pid: int, error: str) -> None:
+    def _record_missing(self, buyers: range, pid: int, reason: Fact) -> None:
         for buyer in buyers:
             if buyer not in self.records:
-                self.records[buyer] = BuyerRecord(buyer, pid, "error", error=error)
+                self.records[buyer] = BuyerRecord(buyer, pid, "error", error=said(reason), error_fact=reason)
 
     def reap(self, cleanly: bool) -> None:
         """Join the launcher, which joins every buyer; stop it first if the run did not finish cleanly."""

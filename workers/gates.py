@@ -17,10 +17,13 @@ import os
 import struct
 from multiprocessing.context import BaseContext
 
+from workers.errors import Told
+from workers.speech import fact
+
 _ACK = struct.Struct("=i")
 
 
-class NotReleased(Exception):
+class NotReleased(Told):
     """The conductor never released this step (the run was stopped)."""
 
 
@@ -51,7 +54,7 @@ class ScheduleGate(Gate):
 
     def before(self, buyer: int) -> None:
         if not self.go[buyer].acquire(timeout=self.timeout_s):
-            raise NotReleased(f"was not given its next step within {self.timeout_s:g} s")
+            raise NotReleased(fact("gate.not_released", seconds=f"{self.timeout_s:g}"))
 
     def after(self, buyer: int) -> None:
         os.write(self.acks_w, _ACK.pack(buyer))

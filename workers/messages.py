@@ -7,7 +7,12 @@ are put on the coordinator's clock: workers.executors.clocks).
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from workers.speech import said
+
+if TYPE_CHECKING:
+    from workers.speech import Fact
 
 Outcome = Literal["success", "sold_out", "gave_up", "error"]
 
@@ -20,7 +25,9 @@ class BuyerRecord(NamedTuple):
     window, `retries` how many times an optimistic write was refused, `host` where the buyer ran when the
     executor spreads buyers over hosts (dask: the worker's host as Dask names it; None: the coordinator's own
     host). "gave_up": the buyer stopped waiting (a lock wait that ran out, retries used up); "error": something
-    failed.
+    failed. `error` says why in English; `error_fact` says the same as a fact (workers.speech) where the engine
+    made the error on purpose, for a face to say in its user's language (None: words alone, such as an unexpected
+    exception's).
     """
 
     buyer: int
@@ -39,6 +46,11 @@ class BuyerRecord(NamedTuple):
     t_end: int | None = None
     retries: int | None = None
     host: str | None = None
+    error_fact: Fact | None = None
+
+    def error_in(self, lang: str) -> str | None:
+        """Why the buyer gave up or failed, in `lang` where it is a fact, else in its own words."""
+        return said(self.error_fact, lang) if self.error_fact is not None else self.error
 
 
 TIMESTAMPS = (

@@ -188,8 +188,9 @@ OPTIONS = {
 @pytest.mark.parametrize("command", list(OPTIONS))
 def test_cli_help_explains_every_option_with_its_default(command: str) -> None:
     shown = subprocess.run(
-        [sys.executable, "-m", "app.cli", command, "--help"], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+        [sys.executable, "-m", "app.cli", command, "--help"],
+        capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "LANG": "en_US.UTF-8"},
+    ).stdout  # fmt: skip
     # argparse prints each option, then its help (on the same line or the lines below), up to the next option
     entries = re.split(r"\n  (?=-)", shown.split("options:", 1)[1])
     helps = {entry.split()[0].rstrip(","): " ".join(entry.split()) for entry in entries if entry.strip()}

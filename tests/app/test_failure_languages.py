@@ -3,7 +3,9 @@ and the command line (--lang), for each way a run ends badly. The servers' own w
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +18,10 @@ from app.cli import main
 from tests.servers import Postgres, Redis, drop_runs_under, servers_of
 
 LONG = {"buyers": 4, "tickets": 2, "think_ms": 0, "hold_ms": 60_000}
+# one buyer holds the process lock for a second; the other gives up waiting for it after 50 ms
+GAVE_UP = {"buyers": 2, "tickets": 1, "lock": "process", "lock_timeout_s": 0.05, "think_ms": 0, "hold_ms": 1000}
+# buyer 1 writes first; buyer 2's write is refused, and with no retry allowed it gives up
+NO_RETRY = {"buyers": 2, "tickets": 1, "strategy": "optimistic", "max_retries": 0, "schedule": [1, 2, 1, 2, 1, 2]}
 
 
 @pytest.fixture(autouse=True)
@@ -176,3 +182,62 @@ def test_cli_says_an_unreachable_store_server_in_chinese_keeping_the_clients_wor
     words = english.removeprefix(head)
     assert "refused" in words  # the client's own words, as it said them
     assert chinese == f"ticketrush: 127.0.0.1:1 上的 PostgreSQL 服务器无法连接:{words}"
+
+
+def gave_up_errors(server: Server, sim_id: str, **asked: Any) -> dict[str, list[str]]:
+    """What the buyers who gave up said, in /buyers and in its CSV, for a request with `asked` (headers, params)."""
+    url = f"/simulations/{sim_id}/buyers"
+    page = server.client.get(url, headers=asked.get("headers"), params=asked.get("params")).json()["data"]
+    exported = server.client.get(url, headers=asked.get("headers"), params={**asked.get("params", {}), "format": "csv"})
+    rows = csv.DictReader(io.StringIO(exported.text))
+    return {
+        "buyers": [b["error"] for b in page if b["outcome"] == "gave_up"],
+        "csv": [r["error"] for r in rows if r["outcome"] == "gave_up"],
+    }
+
+
+def test_a_buyers_own_error_is_said_in_the_language_asked_for_in_buyers_and_the_csv(
+    start_server: Callable[..., Server],
+) -> None:
+    server = start_server()
+    sim = server.post(GAVE_UP)
+    assert server.wait_finished(sim["id"])["status"] == "completed"
+
+    english = ["gave up after waiting 0.05 s for the process lock"]
+    chinese = ["等进程锁等了 0.05 秒后放弃了"]
+    assert gave_up_errors(server, sim["id"]) == {"buyers": english, "csv": english}
+    assert gave_up_errors(server, sim["id"], headers={"Accept-Language": "en-GB"}) == {
+        "buyers": english,
+        "csv": english,
+    }
+    assert gave_up_errors(server, sim["id"], headers={"Accept-Language": "zh-CN,zh;q=0.9"}) == {
+        "buyers": chinese,
+        "csv": chinese,
+    }
+    assert gave_up_errors(server, sim["id"], params={"lang": "zh"}) == {"buyers": chinese, "csv": chinese}
+
+
+def test_the_reason_an_explanation_quotes_from_a_buyers_record_is_said_in_the_language_asked_for(
+    start_server: Callable[..., Server],
+) -> None:
+    server = start_server()
+    sim = server.post(NO_RETRY)
+    assert server.wait_finished(sim["id"])["status"] == "completed"
+
+    english = server.client.get(f"/simulations/{sim['id']}").json()["result"]["explanation"]
+    chinese = server.client.get(f"/simulations/{sim['id']}", headers={"Accept-Language": "zh"}).json()["result"]
+    assert "1 of 2 buyers gave up after 0 retries: another buyer wrote first every time." in english
+    assert "2 个路人中有 1 个:重试了 0 次后放弃了:每次都有别的路人先写了。" in chinese["explanation"]
+    said = gave_up_errors(server, sim["id"], params={"lang": "zh"})
+    assert said == {"buyers": ["重试了 0 次后放弃了:每次都有别的路人先写了"]} | {"csv": said["buyers"]}
+
+
+def test_cli_tells_a_buyers_own_error_in_chinese_with_lang_zh() -> None:
+    config = ["run", "--buyers", "2", "--lock", "process", "--lock-timeout-s", "0.05", "--think-ms", "0"]
+    config += ["--hold-ms", "1000"]
+
+    code, chinese = _cli(*config, "--lang", "zh")
+    assert code == 0
+    assert len(re.findall(r"ms  路人\d放弃了\(等进程锁等了 0.05 秒后放弃了\)\n", chinese)) == 1, chinese
+    code, english = _cli(*config, "--lang", "en")
+    assert len(re.findall(r"ms  buyer \d gave up after waiting 0.05 s for the process lock\n", english)) == 1, english

@@ -207,6 +207,40 @@ def test_the_cli_says_its_usage_errors_in_chinese_with_lang_zh_or_lang() -> None
     )
 
 
+def _joined(help_text: str) -> str:
+    """Help as one line: argparse wraps it, Chinese at any character."""
+    return "".join(help_text.split())
+
+
+def test_the_cli_help_is_in_chinese_with_lang_zh_or_lang() -> None:
+    for shown in (_cli("run", "--help", "--lang", "zh").stdout, _cli("run", "--help", lang="zh_CN.UTF-8").stdout):
+        assert shown.startswith("用法: ticketrush run [-h] [--buyers BUYERS]"), shown
+        assert "\n选项:\n  -h, --help            显示这条帮助信息并退出\n" in shown
+        one_line = _joined(shown)
+        assert "--buyersBUYERS抢票的路人数,每人一个进程(默认:10)" in one_line
+        assert "查票用的毫秒数,或者50-150这样的范围(默认:100)" in one_line
+        assert "读到票数和写回之间的毫秒数,或者一个范围(默认:100-300)" in one_line
+        assert "路人等锁多少秒后失败(默认:30)" in one_line
+        assert "usage:" not in shown and "options:" not in shown and "default" not in shown
+        assert max(len(line.encode("gbk")) for line in shown.splitlines() if "路人" in line) <= 80  # 2 columns each
+    top = _cli("--help", lang="zh_CN.UTF-8").stdout
+    assert "\n位置参数:\n  {run,step,compare,sweep,serve}\n    run                 跑一场抢票并解释它\n" in top
+    assert "提供HTTPAPI和仪表盘" in _joined(top)
+    serve = _joined(_cli("serve", "--help", "--lang", "zh").stdout)
+    assert "--portPORT监听的端口(默认:8000)" in serve and "启动错误所用的语言(默认:取自LANG,这里是en)" in serve
+
+
+def test_the_cli_help_stays_in_english_otherwise() -> None:
+    shown = _cli("run", "--help", COLUMNS="100").stdout
+    assert shown.startswith("usage: ticketrush run [-h] [--buyers BUYERS]")
+    assert "\noptions:\n  -h, --help            show this help message and exit\n" in shown
+    assert "  --buyers BUYERS       buyers racing, one process each (default: 10)\n" in shown
+    assert "  --think-ms THINK_MS   search time in ms, or a range such as 50-150 (default: 100)\n" in shown
+    assert "(default: from LANG, here en)" in " ".join(shown.split())
+    assert not any("\u4e00" <= c <= "\u9fff" for c in shown)
+    assert "\npositional arguments:\n" in _cli("--help", "--lang", "en", lang="zh_CN.UTF-8").stdout
+
+
 def test_serve_says_a_bad_setting_in_chinese_with_lang_zh(tmp_path: Path) -> None:
     refused = _cli("serve", "--lang", "zh", TICKETRUSH_MAX_RUNNING="0", TICKETRUSH_DATA_DIR=str(tmp_path))
     assert refused.returncode == 2

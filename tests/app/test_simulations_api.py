@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from live_server import GONE_TIMEOUT_S, Server, wait_for, when
 
-from workers import BuyerRecord
 from workers.messages import TIMESTAMPS
 
 QUICK = {"think_ms": 0, "hold_ms": 100}
@@ -22,6 +21,9 @@ BIG = {"buyers": 1000, "tickets": 1000, "lock": "none", "think_ms": [20_000, 30_
 # of about 30 ms for 50 polling clients, 330 ms flat out). Here, with the rest of the suite sharing 2 cores, a
 # request taking longer than this means the API is starved, which the run's niced group exists to prevent.
 STARVED_S = 5.0
+# what /buyers and its CSV show of each record: its error said in the request's language, not its fact
+RECORD_COLUMNS = ["buyer", "pid", "outcome", "seen", "read", "wrote", "error", "t_start", "t_searched",
+                  "t_lock_requested", "t_lock_acquired", "t_read", "t_write", "t_end", "retries", "host"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +158,7 @@ def test_simulations_buyers_csv_export_has_every_record(server: Server, finished
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == [*BuyerRecord._fields, *(f"{name}_ms" for name in TIMESTAMPS)]
+    assert list(rows[0]) == [*RECORD_COLUMNS, *(f"{name}_ms" for name in TIMESTAMPS)]
     assert [int(r["buyer"]) for r in rows] == list(range(1, 11))
     assert sum(r["outcome"] == "success" for r in rows) == finished["result"]["buyers_succeeded"]
     assert all(int(r["t_end"]) >= int(r["t_start"]) for r in rows)
@@ -211,7 +213,7 @@ def test_simulations_buyers_paging(server: Server, finished: dict[str, Any]) -> 
     assert [b["buyer"] for b in first["data"]] == [1, 2, 3]
     assert [b["buyer"] for b in last["data"]] == [10]
     assert [b["buyer"] for b in everyone["data"]] == list(range(1, 11))
-    assert set(everyone["data"][0]) == set(BuyerRecord._fields)
+    assert list(everyone["data"][0]) == RECORD_COLUMNS
     for bad in ({"limit": 0}, {"limit": 10_001}, {"offset": -1}, {"offset": 2**63}, {"format": "xml"}):
         response = server.client.get(url, params=bad)
         assert response.status_code == 422, bad

@@ -97,15 +97,30 @@ def test_store_keeps_each_buyers_host_and_reads_a_file_saved_before_hosts(store:
 
     path = files.path(sim_id)
     path.unlink()
-    old = sqlite3.connect(path)  # a buyer file as saved before records named their host
-    columns = ", ".join(f for f in BuyerRecord._fields if f != "host")
+    old = sqlite3.connect(path)  # a buyer file as saved before records named their host (or kept error facts)
+    columns = ", ".join(f for f in BuyerRecord._fields if f not in ("host", "error_fact"))
     old.execute(f"CREATE TABLE buyers ({columns})")
     old.executemany(f"INSERT INTO buyers VALUES ({', '.join('?' * 15)})", [tuple(r)[:15] for r in records(3)])
     old.commit()
     old.close()
     page, count = files.page(sim_id, 0, 10)
     assert count == 3 and [r.host for r in page] == [None, None, None]
+    assert [r.error_fact for r in page] == [None, None, None]
     assert [r.buyer for chunk in files.chunks(sim_id) for r in chunk] == [1, 2, 3]
+
+
+def test_store_keeps_a_buyers_error_as_words_and_as_its_fact(store: Store) -> None:
+    sim_id = completed(store, 3)
+    reason = fact("lock.gave_up", seconds="0.05", lock=fact("lock.waited.file"))
+    gave_up = records(3)[2]._replace(outcome="gave_up", error="gave up after waiting 0.05 s for the file lock")
+    words_alone = records(3)[1]._replace(outcome="error", error="OSError: disk gone")
+    store.buyer_files.save(sim_id, [records(3)[0], words_alone, gave_up._replace(error_fact=reason)])
+
+    page, _ = store.buyer_files.page(sim_id, 0, 10)
+    assert [r.error_fact for r in page] == [None, None, reason]
+    assert [r.error_in("zh") for r in page] == [None, "OSError: disk gone", "等文件锁等了 0.05 秒后放弃了"]
+    assert [r.error_in("en") for r in page] == [None, "OSError: disk gone", gave_up.error]
+    assert [r for chunk in store.buyer_files.chunks(sim_id) for r in chunk] == page
 
 
 def test_store_buyer_file_appears_whole_or_not_at_all(store: Store) -> None:

@@ -15,7 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workers import RunFailed, SimulationConfig, run_simulation
+from workers.errors import DbError
+from workers.speech import fact, said
 from workers.stores import SERVER_STORES
+from workers.strategies.seller import _telling, _told
 from workers.support import STRATEGIES_BY_STORE, cures
 
 # 10 buyers released together, each holding the read-to-write window for 150 ms: every buyer reads before any
@@ -176,3 +179,15 @@ def test_an_optimistic_buyer_killed_mid_purchase_leaves_the_db_whole_and_the_oth
     assert report.result.tickets_sold == report.result.buyers_succeeded == 2  # the others sold, one version each
     assert json.loads((run_dir / "db.json").read_text())["count"] == 1
     assert sorted(p.name for p in run_dir.iterdir()) == ["db.json"]
+
+
+def test_a_sellers_failure_reaches_its_buyers_in_words_and_as_its_fact() -> None:
+    unreadable = DbError(fact("db.unreadable", path="/runs/1/db.json", words="Input/output error"))
+    words, told = _told(_telling(unreadable))
+    assert (words, told) == ("ticket db /runs/1/db.json is unreadable: Input/output error", unreadable.fact)
+    assert told is not None and said(told, "zh") == "票数据库 /runs/1/db.json 无法读取:Input/output error"
+
+    huge = DbError(fact("db.unreadable", path="/runs/1/db.json", words="x" * 5000))
+    words, told = _told(_telling(huge))
+    assert told is None and words == str(huge)[:200]  # too long to send whole: the words alone, cut short
+    assert _told(_telling(OSError("disk gone"))) == ("OSError: disk gone", None)

@@ -26,7 +26,7 @@ UNSAID = {"all", "when", "n", "size"}
 ERRORS = ("field.", "allowed.", "config.", "support.", "schedule.", "settings.", "dispatcher.", "lifecycle.", "api.",
           "body.", "interleavings.", "steps.", "replay.", "cli.", "experiment.",
           "run.", "exit.", "store.", "lock.gave_up", "lock.waited.", "db.", "cluster.", "connections.", "serve.",
-          "argparse.")  # fmt: skip
+          "argparse.", "help.", "buyer.", "gate.", "dask.buyer")  # fmt: skip
 
 
 def _fields(entry: object) -> set[str]:

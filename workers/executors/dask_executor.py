@@ -39,7 +39,7 @@ from workers.executors.clocks import ClockReading, clock_id, read_clock
 from workers.executors.dask_tasks import RunNames, buy_share
 from workers.launcher import ReadyLauncher
 from workers.messages import TIMESTAMPS, BuyerRecord
-from workers.speech import Fact, fact, say
+from workers.speech import Fact, fact, said, say
 
 CONNECT_TIMEOUT_S = 10.0
 POLL_S = 0.05
@@ -193,7 +193,7 @@ class DaskRace(_Race):
         except TicketrushError as e:
             self.remaining_unknown = e.message
         self.done = True
-        self._record_missing(range(1, total + 1), 0, "the buyer was never reported")
+        self._record_missing(range(1, total + 1), 0, fact("run.buyer_never_reported"))
         if on_progress is not None:
             on_progress(len(self.records), total)
 
@@ -241,18 +241,19 @@ class DaskRace(_Race):
             future = self.futures[n]
             how = future.result() if future.status == "finished" else None
             if how == "late":
-                error = "its dask worker was lost mid-run, before it reported this buyer"
+                reason = fact("dask.buyer_lost")
             elif future.status != "finished":
-                error = f"its dask task failed: {future.exception()!r}"
+                reason = fact("dask.buyer_task_failed", error=repr(future.exception()))
             elif self.lost is not None and how == "stopped":
-                error = "never ran: its dask task stopped once the store's server closed a connection"
+                reason = fact("dask.buyer_never_ran")
             else:
-                error = f"its dask task ended ({self.ended.get(n) or how}) before it reported this buyer"
+                reason = fact("dask.buyer_task_ended", how=self.ended.get(n) or how)
+            error = said(reason)
             reading = self.readings.get(n)
             host = reading.host if reading is not None else None
             for buyer in self.shares[n]:
                 if buyer not in self.records:
-                    self.records[buyer] = BuyerRecord(buyer, 0, "error", error=error, host=host)
+                    self.records[buyer] = BuyerRecord(buyer, 0, "error", error=error, host=host, error_fact=reason)
             self.settled.add(n)
 
     # -- reap and what the analysis adds ----------------------------------------------------------------------

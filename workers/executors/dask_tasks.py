@@ -113,7 +113,7 @@ def buy_share(
         reading = read_clock(store)
         store.open()
     except TicketrushError as e:
-        failed = [BuyerRecord(b, os.getpid(), "error", error=str(e)) for b in numbers]
+        failed = [BuyerRecord(b, os.getpid(), "error", error=str(e), error_fact=e.fact) for b in numbers]
         queue.put(["records", share, _named(failed, host)])
         if isinstance(e, StoreLost):
             queue.put(["lost", share, e.message])

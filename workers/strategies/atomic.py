@@ -9,7 +9,7 @@ import os
 import time
 
 from workers.messages import BuyerRecord, Outcome
-from workers.strategies.base import Strategy, failure, pause
+from workers.strategies.base import Strategy, pause, reported
 
 
 class Atomic(Strategy):
@@ -24,7 +24,7 @@ class Atomic(Strategy):
         t_start = now()
         seen = read = wrote = t_searched = t_taken = None
         outcome: Outcome = "error"
-        error = None
+        error = error_fact = None
         try:
             seen = store.read()
             pause(rng, plan.think_ms)
@@ -36,8 +36,9 @@ class Atomic(Strategy):
             else:
                 outcome, read, wrote = "success", left + 1, left
         except Exception as e:  # a buyer reports any failure instead of dying with it
-            error = failure(e)
+            error, error_fact = reported(e)
         return BuyerRecord(
             buyer, os.getpid(), outcome, seen, read, wrote, error,
             t_start, t_searched, None, None, t_taken, t_taken if wrote is not None else None, now(),
+            error_fact=error_fact,
         )  # fmt: skip

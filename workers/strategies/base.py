@@ -10,9 +10,10 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Semaphore
 from typing import ClassVar, NamedTuple
 
-from workers.errors import TicketrushError
+from workers.errors import TicketrushError, Told
 from workers.gates import Gate
 from workers.messages import BuyerRecord
+from workers.speech import Fact
 from workers.stores.base import TicketStore
 
 
@@ -55,7 +56,12 @@ def pause(rng: random.Random | None, bounds: tuple[float, float]) -> None:
 
 def failure(e: Exception) -> str:
     """An exception as a buyer reports it."""
-    return str(e) if isinstance(e, TicketrushError) else f"{type(e).__name__}: {e}"
+    return str(e) if isinstance(e, (TicketrushError, Told)) else f"{type(e).__name__}: {e}"
+
+
+def reported(e: Exception) -> tuple[str, Fact | None]:
+    """An exception as a buyer reports it, in English and as its fact where it carries one (else None)."""
+    return failure(e), e.fact if isinstance(e, (TicketrushError, Told)) else None
 
 
 class Strategy:

@@ -9,7 +9,7 @@ import time
 
 from workers.errors import LockTimeout
 from workers.messages import BuyerRecord, Outcome
-from workers.strategies.base import Strategy, failure, pause
+from workers.strategies.base import Strategy, pause, reported
 
 
 class ForUpdate(Strategy):
@@ -24,7 +24,7 @@ class ForUpdate(Strategy):
         t_start = now()
         seen = read = wrote = t_searched = t_lock_requested = t_lock_acquired = t_read = t_write = None
         outcome: Outcome = "error"
-        error = None
+        error = error_fact = None
         try:
             seen = store.read()
             pause(rng, plan.think_ms)
@@ -42,10 +42,10 @@ class ForUpdate(Strategy):
             else:
                 outcome = "sold_out"
         except LockTimeout as e:
-            outcome, error = "gave_up", str(e)
+            outcome, error, error_fact = "gave_up", str(e), e.fact
         except Exception as e:  # a buyer reports any failure instead of dying with it
-            error = failure(e)
+            error, error_fact = reported(e)
         return BuyerRecord(
             buyer, os.getpid(), outcome, seen, read, wrote, error,
-            t_start, t_searched, t_lock_requested, t_lock_acquired, t_read, t_write, now(),
+            t_start, t_searched, t_lock_requested, t_lock_acquired, t_read, t_write, now(), error_fact=error_fact,
         )  # fmt: skip

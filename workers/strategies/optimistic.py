@@ -10,7 +10,8 @@ import time
 
 from workers.gates import NotReleased
 from workers.messages import BuyerRecord, Outcome
-from workers.strategies.base import Strategy, failure, pause
+from workers.speech import fact, said
+from workers.strategies.base import Strategy, pause, reported
 
 
 class Optimistic(Strategy):
@@ -24,7 +25,7 @@ class Optimistic(Strategy):
         rng = plan.rng(buyer)
         t_start = seen = read = wrote = t_searched = t_read = t_write = None
         outcome: Outcome = "error"
-        error = None
+        error = error_fact = None
         retries = 0
         try:
             gate.before(buyer)  # step: search
@@ -53,16 +54,17 @@ class Optimistic(Strategy):
                     break
                 if retries == plan.max_retries:
                     outcome = "gave_up"
-                    error = f"gave up after {retries:,} retries: another buyer wrote first every time"
+                    error_fact = fact("buyer.retries_used", retries=retries)
+                    error = said(error_fact)
                     break
                 retries += 1
             store.after_sale()
         except NotReleased as e:
-            error = str(e)
+            error, error_fact = str(e), e.fact
         except Exception as e:  # a buyer reports any failure instead of dying with it
-            error = failure(e)
+            error, error_fact = reported(e)
             gate.failed(buyer)
         return BuyerRecord(
             buyer, os.getpid(), outcome, seen, read, wrote, error,
-            t_start, t_searched, None, None, t_read, t_write, now(), retries,
+            t_start, t_searched, None, None, t_read, t_write, now(), retries, error_fact=error_fact,
         )  # fmt: skip

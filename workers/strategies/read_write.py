@@ -13,7 +13,7 @@ from workers.gates import NotReleased
 from workers.locks import make_lock
 from workers.messages import BuyerRecord, Outcome
 from workers.stores.base import TicketStore
-from workers.strategies.base import Plan, Strategy, failure, pause
+from workers.strategies.base import Plan, Strategy, pause, reported
 
 
 class ReadWrite(Strategy):
@@ -38,7 +38,7 @@ class ReadWrite(Strategy):
         rng = plan.rng(buyer)
         t_start = seen = read = wrote = t_searched = t_lock_requested = t_lock_acquired = t_read = t_write = None
         outcome: Outcome = "error"
-        error = None
+        error = error_fact = None
         try:
             gate.before(buyer)  # step: search
             t_start = now()
@@ -67,15 +67,15 @@ class ReadWrite(Strategy):
             gate.after(buyer)  # the visit's last step is done once the lock is given back
             store.after_sale()
         except LockTimeout as e:
-            outcome, error = "gave_up", str(e)
+            outcome, error, error_fact = "gave_up", str(e), e.fact
         except NotReleased as e:
-            error = str(e)
+            error, error_fact = str(e), e.fact
         except Exception as e:  # a buyer reports any failure instead of dying with it
-            error = failure(e)
+            error, error_fact = reported(e)
             gate.failed(buyer)
         return BuyerRecord(
             buyer, os.getpid(), outcome, seen, read, wrote, error,
-            t_start, t_searched, t_lock_requested, t_lock_acquired, t_read, t_write, now(),
+            t_start, t_searched, t_lock_requested, t_lock_acquired, t_read, t_write, now(), error_fact=error_fact,
         )  # fmt: skip
 
     def close(self) -> None:

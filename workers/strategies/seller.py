@@ -13,6 +13,7 @@ count once and answers each: several requests per read and write, with nothing o
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import struct
@@ -24,14 +25,16 @@ from multiprocessing.process import BaseProcess
 from workers.hygiene import die_with_parent
 from workers.messages import BuyerRecord, Outcome
 from workers.process import LeanProcess
+from workers.speech import Fact, fact, said
 from workers.stores.base import TicketStore
-from workers.strategies.base import Plan, Strategy, failure, pause
+from workers.strategies.base import Plan, Strategy, pause, reported
 
 _REQUEST = struct.Struct("=iiq")  # buyer, its share (process), when it was sent
 _ANSWER = struct.Struct("=iBqqqqq")  # buyer, outcome, count read, taken, read, written (0: none), error length
 _OUTCOMES: tuple[Outcome, ...] = ("success", "sold_out", "error")
 _MAX_BATCH = 512  # requests read at once: the seller's one read of the pipe (512 * 16 bytes)
 _MAX_ERROR = 200
+_MAX_ERROR_WITH_FACT = 2000  # its words and its fact, beyond which the words alone are sent, cut short
 
 
 class Seller(Strategy):
@@ -68,7 +71,7 @@ class Seller(Strategy):
         t_start = now()
         read = wrote = t_searched = t_sent = t_taken = t_read = t_write = None
         outcome: Outcome = "error"
-        error = None
+        error = error_fact = None
         try:
             pause(rng, plan.think_ms)
             t_searched = t_sent = now()
@@ -76,18 +79,21 @@ class Seller(Strategy):
             answer = self._answer_for(buyer, plan.lock_timeout_s)
             if answer is None:
                 outcome = "gave_up"
-                error = f"gave up after waiting {plan.lock_timeout_s:g} s for the seller's answer"
+                error_fact = fact("buyer.seller_silent", seconds=f"{plan.lock_timeout_s:g}")
+                error = said(error_fact)
             else:
-                outcome, read, t_taken, t_read, t_write, error = answer
+                outcome, read, t_taken, t_read, t_write, error, error_fact = answer
                 wrote = read - 1 if outcome == "success" else None
         except Exception as e:  # a buyer reports any failure instead of dying with it
-            error = failure(e)
+            error, error_fact = reported(e)
         return BuyerRecord(
             buyer, os.getpid(), outcome, None, read, wrote, error,
-            t_start, t_searched, t_sent, t_taken, t_read, t_write, now(),
+            t_start, t_searched, t_sent, t_taken, t_read, t_write, now(), error_fact=error_fact,
         )  # fmt: skip
 
-    def _answer_for(self, buyer: int, timeout: float) -> tuple[Outcome, int, int, int, int | None, str | None] | None:
+    def _answer_for(
+        self, buyer: int, timeout: float
+    ) -> tuple[Outcome, int, int, int, int | None, str | None, Fact | None] | None:
         """The seller's answer to `buyer`; answers to earlier buyers of this process that gave up are skipped."""
         fd = self.answers[self.share][0]
         deadline = time.monotonic() + timeout
@@ -97,9 +103,26 @@ class Seller(Strategy):
                 return None
             head = _read_exactly(fd, _ANSWER.size)
             who, code, read, taken, t_read, t_write, error_length = _ANSWER.unpack(head)
-            error = _read_exactly(fd, error_length).decode() if error_length else None
+            error, error_fact = _told(_read_exactly(fd, error_length)) if error_length else (None, None)
             if who == buyer:
-                return _OUTCOMES[code], read, taken, t_read, t_write or None, error
+                return _OUTCOMES[code], read, taken, t_read, t_write or None, error, error_fact
+
+
+def _telling(e: Exception) -> bytes:
+    """What a round's failure tells its buyers: its words, then its fact as JSON where it has one and both fit."""
+    words, said_as = reported(e)
+    data = words.encode()
+    if said_as is not None:
+        both = data + b"\0" + json.dumps(said_as).encode()
+        if len(both) <= _MAX_ERROR_WITH_FACT:
+            return both
+    return data[:_MAX_ERROR]
+
+
+def _told(data: bytes) -> tuple[str, Fact | None]:
+    """The words and the fact (None: words alone) a buyer was told by `_telling`."""
+    words, _, said_as = data.partition(b"\0")
+    return words.decode(errors="replace"), json.loads(said_as) if said_as else None
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
@@ -156,7 +179,7 @@ def _decide(batch: list[tuple[int, int, int]], store: TicketStore, plan: Plan, r
             t_write = now()
             store.after_sale()
     except Exception as e:  # every buyer of the round is told why
-        error = failure(e).encode()[:_MAX_ERROR]
+        error = _telling(e)
         t_read = t_write = 0
         decided = [(buyer, share, 2, 0) for buyer, share, _ in batch]
     for buyer, share, code, read in decided:

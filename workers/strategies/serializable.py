@@ -11,7 +11,8 @@ import time
 
 from workers.errors import LockTimeout, WriteConflict
 from workers.messages import BuyerRecord, Outcome
-from workers.strategies.base import Strategy, failure, pause
+from workers.speech import fact, said
+from workers.strategies.base import Strategy, pause, reported
 
 
 class Serializable(Strategy):
@@ -26,7 +27,7 @@ class Serializable(Strategy):
         t_start = now()
         seen = read = wrote = t_searched = t_read = t_write = None
         outcome: Outcome = "error"
-        error = None
+        error = error_fact = None
         retries = 0
         try:
             seen = store.read()
@@ -44,7 +45,8 @@ class Serializable(Strategy):
                             t_written = now()
                 except WriteConflict as e:
                     if retries == plan.max_retries:
-                        outcome, error = "gave_up", f"gave up after {retries:,} retries: {e}"
+                        error_fact = fact("buyer.retries_refused", retries=retries, error=e.message)
+                        outcome, error = "gave_up", said(error_fact)
                         break
                     retries += 1
                     continue
@@ -54,10 +56,10 @@ class Serializable(Strategy):
                     outcome = "sold_out"
                 break
         except LockTimeout as e:
-            outcome, error = "gave_up", str(e)
+            outcome, error, error_fact = "gave_up", str(e), e.fact
         except Exception as e:  # a buyer reports any failure instead of dying with it
-            error = failure(e)
+            error, error_fact = reported(e)
         return BuyerRecord(
             buyer, os.getpid(), outcome, seen, read, wrote, error,
-            t_start, t_searched, None, None, t_read, t_write, now(), retries,
+            t_start, t_searched, None, None, t_read, t_write, now(), retries, error_fact=error_fact,
         )  # fmt: skip

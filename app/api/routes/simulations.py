@@ -85,8 +85,14 @@ def read_simulation(simulation: SimulationDep, lang: LanguageDep) -> SimulationP
     return SimulationPublic.from_row(simulation, lang)
 
 
-def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
-    """Every record with its raw monotonic_ns times, then each time again in ms from the run's first t_start."""
+_ERROR_AT = BuyerRecord._fields.index("error")
+_FACT_AT = BuyerRecord._fields.index("error_fact")  # said as `error`, not a column of its own
+CSV_FIELDS = tuple(name for name in BuyerRecord._fields if name != "error_fact")
+
+
+def _csv_chunks(store: Store, sim_id: str, lang: str) -> Iterator[str]:
+    """Every record with its raw monotonic_ns times, then each time again in ms from the run's first t_start; its
+    error said in `lang`."""
     origin = min(
         (r.t_start for records in store.buyer_files.chunks(sim_id) for r in records if r.t_start is not None),
         default=None,
@@ -97,12 +103,21 @@ def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*BuyerRecord._fields, *(f"{name}_ms" for name in TIMESTAMPS)])
+    writer.writerow([*CSV_FIELDS, *(f"{name}_ms" for name in TIMESTAMPS)])
     yield buffer.getvalue()
     for records in store.buyer_files.chunks(sim_id):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([*r, *(relative(getattr(r, name)) for name in TIMESTAMPS)] for r in records)
+        writer.writerows(
+            [
+                *r[:_ERROR_AT],
+                r.error_in(lang),
+                *r[_ERROR_AT + 1 : _FACT_AT],
+                *r[_FACT_AT + 1 :],
+                *(relative(getattr(r, name)) for name in TIMESTAMPS),
+            ]
+            for r in records
+        )
         yield buffer.getvalue()
 
 
@@ -118,11 +133,13 @@ def _csv_chunks(store: Store, sim_id: str) -> Iterator[str]:
 def read_buyers(
     simulation: SimulationDep,
     store: StoreDep,
+    lang: LanguageDep,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_BUYERS_PAGE)] = 100,
     format: Annotated[Literal["json", "csv"], Query(description="csv: every record, streamed")] = "json",
 ) -> Any:
-    """What each buyer did and when: a page of records, or with `format=csv` the whole set.
+    """What each buyer did and when: a page of records, or with `format=csv` the whole set; why a buyer gave up or
+    failed (`error`) in the language of Accept-Language (or ?lang=en|zh).
 
     A simulation that stopped before finishing (failed, cancelled, interrupted) has no records.
     """
@@ -131,12 +148,12 @@ def read_buyers(
         raise HTTPException(status.HTTP_409_CONFLICT, fact("api.records_unsaved", id=simulation.id, status=now))
     if format == "csv":
         return StreamingResponse(
-            _csv_chunks(store, simulation.id),
+            _csv_chunks(store, simulation.id, lang),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="ticketrush-{simulation.id}-buyers.csv"'},
         )
     records, count = store.buyer_files.page(simulation.id, offset, limit)
-    return BuyersPublic(data=[BuyerPublic.from_record(r) for r in records], count=count)
+    return BuyersPublic(data=[BuyerPublic.from_record(r, lang) for r in records], count=count)
 
 
 @router.get("/{simulation_id}/events", response_class=EventSourceResponse, responses=_NOT_FOUND)
