@@ -37,13 +37,14 @@ from workers import (
     TicketrushError,
     run_simulation,
 )
-from workers.hygiene import die_with_parent
+from workers.hygiene import die_with_parent, name_process
 from workers.speech import Fact, fact
 
 RUN_NICENESS = 19
 GROUP_NICENESS = 19
 SHUTDOWN_SIGNAL = signal.SIGUSR1  # sent by the dispatcher instead of SIGTERM when the server itself stops
 SHUTDOWN_REASON = fact("run.shutdown_while_running")
+RUNNING_NAME = "ticketrush-run"  # the name ps and /proc/<pid>/comm show
 
 
 class StopRequest:
@@ -114,6 +115,7 @@ def execute(
 ) -> None:
     """Process target: run simulation `sim_id` and store its outcome; `store_urls` names the stores' servers,
     `dask_scheduler` the cluster of executor 'dask'; `launcher` one started ahead (see app.standby)."""
+    name_process(RUNNING_NAME)
     die_with_parent(server_pid)
     nice_own_session()
     stop = StopRequest()

@@ -9,7 +9,7 @@
 
 Once handed a run, the process is that run's process (the dispatcher's `_Run.process`): what happens to it
 from then on is what happens to any run process. Its launcher runs that one run, as a fresh launcher would.
-While it waits its name (/proc/<pid>/comm) is WAITING_NAME, and RUNNING_NAME once it runs; a launcher that
+While it waits its name (/proc/<pid>/comm) is WAITING_NAME, and app.runner's RUNNING_NAME once it runs; a launcher that
 waited longer than READY_FOR_S for a job is replaced by a new one.
 """
 
@@ -26,7 +26,6 @@ from workers import ReadyLauncher
 from workers.hygiene import die_with_parent, name_process
 
 WAITING_NAME = "ticketrush-wait"
-RUNNING_NAME = "ticketrush-run"
 READY_FOR_S = 600.0
 JOB_MARGIN_S = 60.0  # the launcher waits this much longer than the process, so it is never the first to go
 CLOSE_TIMEOUT_S = 5.0
@@ -48,7 +47,6 @@ def wait(jobs: Connection, server_pid: int) -> None:
             return  # closed: the server needs no more runs of this process
         finally:
             jobs.close()
-        name_process(RUNNING_NAME)
         execute(*args, launcher=ready)
     finally:
         ready.close()

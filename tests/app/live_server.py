@@ -24,6 +24,7 @@ import httpx
 import psutil
 import pytest
 
+from app.runner import RUNNING_NAME
 from app.standby import WAITING_NAME
 
 REPO = Path(__file__).resolve().parents[2]
@@ -195,12 +196,12 @@ class Server:
         return simulation
 
     def run_processes(self) -> list[psutil.Process]:
-        """The server's live children but its own (`is_servers_own`): one run process per running simulation."""
+        """The server's live children that run a simulation (named so by app.runner): one per running simulation."""
         try:
             children = psutil.Process(self.process.pid).children()
         except psutil.NoSuchProcess:
             return []
-        return [p for p in children if not is_servers_own(p) and _alive(p)]
+        return [p for p in children if _named(p, RUNNING_NAME) and _alive(p)]
 
     def descendants(self) -> list[psutil.Process]:
         """The server's live child processes and theirs (run processes, buyers), but its own (`is_servers_own`)."""
@@ -242,6 +243,13 @@ class Server:
     def _close(self) -> None:
         self.client.close()
         self._log.close()
+
+
+def _named(process: psutil.Process, name: str) -> bool:
+    try:
+        return bool(process.name() == name)
+    except psutil.Error:
+        return False
 
 
 def _alive(process: psutil.Process) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import psutil
 from live_server import GONE_TIMEOUT_S, Server, wait_for
 
-from app.standby import RUNNING_NAME, WAITING_NAME
+from app.standby import WAITING_NAME
 
 QUICK = {"buyers": 3, "tickets": 1, "lock": "file", "think_ms": 0, "hold_ms": 0}
 LONG = {"buyers": 3, "tickets": 1, "think_ms": 60_000, "hold_ms": 0}
@@ -40,9 +40,7 @@ def test_standby_a_posted_run_is_run_by_the_process_that_waited_and_another_take
 
     sim = server.post(LONG)
 
-    running = wait_for(
-        lambda: [p for p in server.run_processes() if p.name() == RUNNING_NAME], 30, "the simulation's run process"
-    )
+    running = wait_for(server.run_processes, 30, "the simulation's run process")
     assert [p.pid for p in running] == [before.pid]
     wait_for(lambda: launcher.children(), 30, "the waiting launcher to fork the buyers")  # the run's own launcher
     waiting(server, other_than=before.pid)

@@ -19,22 +19,14 @@ from typing import Any
 
 import psutil
 import pytest
-from live_server import GONE_TIMEOUT_S, TERMINAL, Server, buyers_of, is_servers_own, wait_for
+from live_server import GONE_TIMEOUT_S, TERMINAL, Server, buyers_of, wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def run_processes(server: Server) -> list[psutil.Process]:
-    try:
-        children = psutil.Process(server.process.pid).children()
-    except psutil.NoSuchProcess:
-        return []
-    return [p for p in children if not is_servers_own(p)]
-
-
 def buyer_processes(server: Server) -> list[psutil.Process]:
     """The buyers of every run process."""
-    return [buyer for run in run_processes(server) for buyer in buyers_of(run)]
+    return [buyer for run in server.run_processes() for buyer in buyers_of(run)]
 
 
 def _wchan(process: psutil.Process) -> str:
@@ -142,7 +134,7 @@ def test_faults_run_process_killed_mid_critical_section(start_server: Callable[.
     follower = server.post({"buyers": 5, "tickets": 2, "lock": "file", "think_ms": 0, "hold_ms": [0, 20]})
     run_dir = server.data_dir / "runs" / victim["id"]
     wait_for(lambda: in_critical_window(server, run_dir, "file"), 60, "a buyer inside its critical window")
-    (runner,) = run_processes(server)
+    (runner,) = server.run_processes()
     buyers = runner.children(recursive=True)  # its launcher and the buyers
 
     runner.send_signal(signal.SIGKILL)
