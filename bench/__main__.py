@@ -422,7 +422,73 @@ NATIVE_STORES = ("sqlite", "postgres", "redis")
 # What an atomic buyer sends its store: its search, then its purchase (the one step the native tool runs).
 ATOMIC_STEPS = {"postgres": ("SELECT count", "the UPDATE"), "redis": ("GET", "EVALSHA")}
 NATIVE_GOAL = 0.5  # the atomic strategy's sales per second at least this share of the native tool's
-ONLY = ("dask", "native")  # the sections that can run alone (they need no other's figures)
+ONLY = ("wait", "dask", "native")  # the sections that can run alone (they need no other's figures)
+FIXED_GOAL_S = 0.1  # a run's cost outside its race, POST to completed
+PROCESS_GOAL = 0.8  # 1,000 process buyers, POST to completed, at most this share of the lesson's wall time
+FLASH_GOALS_S = {100_000: 1.5, 1_000_000: 10.0}  # pool buyers, POST to completed
+
+
+def user_wait(sizes: Sizes, quick: bool) -> tuple[dict[str, Any], Table]:
+    """Section 0: what a user waits, POST to completed through a real server, beside the lesson and the floor."""
+    data = run_module("bench.wait", ["--runs", str(sizes.runs), *(["--quick"] if quick else [])], timeout_s=1800)
+    table = Table(
+        "0. The user's wait: POST /simulations to completed (polled every 20 ms), beside the lesson and the floor",
+        ["run", "POST to completed s", "race s", "outside the race s", "lesson s", "floor s", "oversold"],
+    )
+    lesson10, lesson1000, floor = data["lesson_10_own"], data["process_1000_lesson"], data["process_1000_floor"]
+    rows = [
+        ("1,000 pool buyers, file lock, zero delays, server at rest", data["fixed"], None, None),
+        ("the same, posted as the one before it ends", data["fixed_back_to_back"], None, None),
+        ("10 buyers, the lesson's delays, process lock", data["lesson_10"], lesson10, None),
+        ("1,000 process buyers, file lock, zero delays", data["process_1000"], lesson1000, floor),
+    ]
+    rows += [(f"{n:,} pool buyers, file lock, zero delays", data[f"pool_{n}"], None, None) for n in sizes_of(data)]
+    for label, row, lesson, bare in rows:
+        table.add(
+            label,
+            f"{row['wait_s']:.3f}",
+            f"{row['race_s']:.3f}",
+            f"{row['outside_s']:.3f}",
+            f"{lesson['wait_s']:.3f}" if lesson else "",
+            f"{bare['wait_s']:.3f}" if bare else "",
+            str(int(row["oversold"])),
+        )
+    table.note("lesson: the lesson's own code (bench/lesson.py) with as many buyers, start to exit of its process")
+    table.note("floor: forking and reaping as many bare processes from `python -S` (bench/floor.py)")
+    return data, table
+
+
+def sizes_of(wait: dict[str, Any]) -> list[int]:
+    return sorted(int(name.removeprefix("pool_")) for name in wait if name.startswith("pool_"))
+
+
+def wait_goals(wait: dict[str, Any], judged: Callable[[bool], bool | None]) -> list[Goal]:
+    fixed, process, lesson = wait["fixed"], wait["process_1000"], wait["process_1000_lesson"]
+    ratio = process["wait_s"] / lesson["wait_s"]
+    goals = [
+        Goal(
+            f"a run's fixed cost at most {FIXED_GOAL_S} s (1,000 pool buyers, POST to completed minus the race)",
+            f"{fixed['outside_s']:.3f} s at rest, {wait['fixed_back_to_back']['outside_s']:.3f} s back to back",
+            judged(fixed["outside_s"] <= FIXED_GOAL_S),
+        ),
+        Goal(
+            f"1,000 process buyers at most {PROCESS_GOAL}x the lesson's wall time, POST to completed",
+            f"{ratio:.2f}x ({process['wait_s']:.2f} s vs {lesson['wait_s']:.2f} s; floor "
+            f"{wait['process_1000_floor']['wait_s']:.2f} s)",
+            judged(ratio <= PROCESS_GOAL),
+        ),
+    ]
+    for n in sizes_of(wait):
+        row, goal = wait[f"pool_{n}"], FLASH_GOALS_S.get(n)
+        if goal is not None:
+            goals.append(
+                Goal(
+                    f"{n:,} pool buyers at most {goal:g} s, POST to completed, none oversold",
+                    f"{row['wait_s']:.2f} s (race {row['race_s']:.2f} s), {int(row['oversold'])} oversold",
+                    judged(row["wait_s"] <= goal and row["oversold"] == 0),
+                )
+            )
+    return goals
 
 
 def beside_native_tools(sizes: Sizes, folder: str | None) -> tuple[dict[str, Any], Table]:
@@ -583,6 +649,8 @@ def judge(sizes: Sizes, quick: bool, results: dict[str, Any]) -> list[Goal]:
                     judged(worst <= 50.0),
                 )
             )
+    if "wait" in results:
+        goals += wait_goals(results["wait"], judged)
     if "native" in results:
         goals += native_goals(results["native"], judged)
     return goals
@@ -603,6 +671,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     results: dict[str, Any] = {}
     tables: list[Table] = []
+    if args.only in (None, "wait") and not args.no_api:
+        results["wait"], table = user_wait(sizes, args.quick)
+        tables.append(table)
     if args.only is None:
         results["lesson_vs_engine"], table = lesson_vs_engine(sizes, args.dir)
         tables.append(table)
@@ -639,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = sizes.native[1]
     runs = {
         None: f"median of {sizes.runs} runs per figure",
+        "wait": f"median of {sizes.runs} runs per figure",
         "dask": "one run",
         "native": f"median of {rounds} rounds" if rounds > 1 else "one round",
     }

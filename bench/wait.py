@@ -6,7 +6,9 @@ For each run size the server is posted the run, then asked for it every 20 ms un
 POST to the first answer that says completed. `duration_ms` (the race, start line to last record) is the
 engine's own figure, so the wait minus the race is what a run costs outside it. In the same run, round robin:
 the lesson's own code with as many buyers (`bench.lesson`, as a whole process: what its user waits) and the
-floor, a process that forks and reaps as many bare processes (`bench.floor`). Prints one JSON object.
+floor, a process that forks and reaps as many bare processes (`bench.floor`). The fixed cost is measured twice: a
+run posted to a server at rest (a second after the last run) and one posted the moment the one before it is done
+(as a comparison posts its runs). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bench.procs import ROOT, median, run_module
 from bench.server import RUN_TIMEOUT_S, TERMINAL, Server
 
 POLL_S = 0.02
+AT_REST_S = 1.0  # the pause before a run posted to a server at rest (a user reading the last result)
 FIXED = {"buyers": 1000, "tickets": 100, "lock": "file", "executor": "pool", "think_ms": 0, "hold_ms": 0}
 LESSON_10 = {"buyers": 10, "tickets": 1, "lock": "process"}  # the lesson's delays are the defaults
 PROCESS_1000 = {"buyers": 1000, "tickets": 100, "lock": "file", "executor": "process", "think_ms": 0, "hold_ms": 0}
@@ -88,11 +91,13 @@ def _medians(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def measure(runs: int, flash_sizes: tuple[int, ...]) -> dict[str, Any]:
     rows: dict[str, list[dict[str, Any]]] = {}
-    limits = {"TICKETRUSH_MAX_BUYERS": str(max(flash_sizes) * 2)}
+    limits = {"TICKETRUSH_MAX_BUYERS": str(max(flash_sizes, default=1_000) * 2)}
     with Server(env=limits) as server, httpx.Client(base_url=server.base_url, timeout=60) as client:
         posted_to_completed(client, {"buyers": 2, "think_ms": 0, "hold_ms": 0})  # the server's first run
         for _ in range(runs):  # round robin, so that a noisy moment hits every variant alike
+            time.sleep(AT_REST_S)
             rows.setdefault("fixed", []).append(posted_to_completed(client, FIXED))
+            rows.setdefault("fixed_back_to_back", []).append(posted_to_completed(client, FIXED))
             rows.setdefault("lesson_10", []).append(posted_to_completed(client, LESSON_10))
             rows.setdefault("lesson_10_own", []).append(
                 lesson_wall(10, 1, ["--think-ms", "100", "--hold-ms", "100-300"])
@@ -108,9 +113,11 @@ def measure(runs: int, flash_sizes: tuple[int, ...]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.wait", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 buyers at most, instead of 1,000,000")
+    parser.add_argument("--flash", type=int, nargs="*", help="the pool runs' sizes instead (default: 100,000 and 1M)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.runs, QUICK_FLASH if args.quick else FULL_FLASH)))
+    sizes = tuple(args.flash) if args.flash is not None else QUICK_FLASH if args.quick else FULL_FLASH
+    print(json.dumps(measure(args.runs, sizes)))
     return 0
 
 

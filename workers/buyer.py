@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from multiprocessing.synchronize import Event
 
 from workers.channel import RecordChannel
 from workers.errors import TicketrushError
+from workers.gates import StartLine
 from workers.hygiene import die_with_parent
 from workers.messages import BuyerRecord
 from workers.speech import fact, said
@@ -18,7 +18,9 @@ BATCH_SIZE = 2000
 BATCH_INTERVAL_S = 0.05
 
 
-def buyer_process(share: int, buyers: range, strategy: Strategy, start: Event | None, results: RecordChannel) -> None:
+def buyer_process(
+    share: int, buyers: range, strategy: Strategy, start: StartLine | None, results: RecordChannel
+) -> None:
     """Process target: open the store (a connection of its own) and say so, wait for the start signal, then run
     `buyers` and report them in batches. A store that cannot be opened fails every buyer of the process with its
     reason."""

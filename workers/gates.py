@@ -13,7 +13,9 @@ A step a buyer could not finish (it failed) is reported with the buyer's number 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import struct
 from multiprocessing.context import BaseContext
 
@@ -25,6 +27,30 @@ _ACK = struct.Struct("=i")
 
 class NotReleased(Told):
     """The conductor never released this step (the run was stopped)."""
+
+
+class StartLine:
+    """Where the buyers of a run started together wait: one byte written to a pipe releases them all at once.
+
+    Each buyer waits for the pipe to be readable and never reads, so the byte stays and every waiter sees it. A
+    multiprocessing Event wakes its waiters one after another instead: each takes the Event's shared lock in
+    turn, and `set` waits until every one has said it woke.
+    """
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()
+
+    def wait(self, timeout_s: float) -> bool:
+        """True once released; False if `timeout_s` passed first."""
+        return bool(select.select([self._r], [], [], timeout_s)[0])
+
+    def release(self) -> None:
+        os.write(self._w, b"!")
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class Gate:

@@ -10,12 +10,12 @@ and reaps the buyers. It has one thread, so forking is safe whatever the caller 
 
     coordinator                           launcher                        buyers
       | job: shares, plan, store -------->  | what the buyers share (the store's shared memory, the
-      |                                    | strategy's lock or seller), the start Event
+      |                                    | strategy's lock or seller), the start line
       |                                    | a rehearsal: a few buyers on a scratch store (see `rehearse`)
       |                                    | the strategy's helpers (the seller), then
       |                                    | one process per share ---------> wait at the start line
       |                                    | (a store on a server: until each has connected)
-      | <------------ ("started", ns)      | start.set() ---------------------> buy
+      | <------------ ("started", ns)      | start.release() -----------------> buy
       | <========== records, over the result channel, straight from the buyers ===========|
       | <---- ("died", share, pid, code)   | a buyer process that exited with a non-zero code
       | <------------ ("lost", message)    | the store's server closed a connection (the first to say so)
@@ -45,7 +45,7 @@ from pathlib import Path
 from workers.buyer import buyer_process, run_buyers
 from workers.channel import RecordChannel
 from workers.errors import TicketrushError, exit_cause
-from workers.gates import ScheduleGate
+from workers.gates import ScheduleGate, StartLine
 from workers.hygiene import die_with_parent
 from workers.process import LeanProcess, start_untracked
 from workers.speech import Fact, fact
@@ -158,7 +158,9 @@ def rehearse(plan: Plan, store: TicketStore) -> None:
         scratch.create(REHEARSALS // 2)  # half the rehearsed buyers find a ticket
         scratch.share(context)
         strategy = strategy_class(plan.strategy)(plan, scratch, context, [range(1, REHEARSALS + 1)])
-        context.Event().wait(0)
+        line = StartLine()
+        line.wait(0)  # its code warmed too
+        line.close()
         for buyer in range(1, REHEARSALS + 1):
             run_buyers(range(buyer, buyer + 1), strategy, channel)
             while channel.ready(0):
@@ -230,7 +232,7 @@ class _Launcher:
             gate = ScheduleGate(context, sum(len(share) for share in shares), plan.start_timeout_s)
             self.strategy.gate = gate
             self.conductor = Conductor(gate, plan.schedule)
-        self.start = context.Event() if together else None
+        self.start = StartLine() if together else None
         if together and store.server is not None and self.strategy.buyers_open_store:
             self.strategy.opened = context.Semaphore(0)  # released together only once every one is connected
         self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process); share -1: a helper
@@ -287,7 +289,7 @@ class _Launcher:
         if self.start is not None:
             self._wait_for_connections(started)
             self.link.send(("started", time.monotonic_ns()))
-            self.start.set()
+            self.start.release()
         if self.conductor is not None:
             self.watching.register(self.conductor.gate.acks_r, selectors.EVENT_READ)
             self.conductor.next()
