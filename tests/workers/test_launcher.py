@@ -20,6 +20,7 @@ import pytest
 import workers
 from workers import RunFailed, SimulationConfig, launcher, run_simulation
 from workers.channel import RecordChannel
+from workers.gates import StartLine
 from workers.process import start_untracked
 from workers.stores.file import FileStore
 from workers.strategies import Plan
@@ -197,3 +198,29 @@ def test_a_fork_that_fails_mid_launch_is_reported_and_the_buyers_started_are_sto
         buyers_launcher.stop()
         results.close()
     assert not any(psutil.pid_exists(pid) for pid in pids)  # stopped and joined, not left at the start line
+
+
+def test_a_start_line_holds_every_waiting_process_until_one_release_lets_them_all_go() -> None:
+    line = StartLine()
+    told_r, told_w = os.pipe()
+    children = []
+    for _ in range(20):
+        pid = os.fork()
+        if pid == 0:  # each child says whether it was held for 0.2 s, then whether one release let it go
+            os.write(told_w, b"H" if not line.wait(0.2) else b"x")
+            os.write(told_w, b"R" if line.wait(30) else b"x")
+            os._exit(0)
+        children.append(pid)
+    os.close(told_w)
+    try:
+        held = b"".join(os.read(told_r, 1) for _ in range(20))
+        line.release()
+        released = b""
+        while chunk := os.read(told_r, 64):
+            released += chunk
+    finally:
+        for pid in children:
+            os.waitpid(pid, 0)
+        os.close(told_r)
+        line.close()
+    assert (held, released) == (b"H" * 20, b"R" * 20)
