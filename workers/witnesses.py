@@ -174,9 +174,11 @@ def _serializable(records: Sequence[BuyerRecord], retries: int) -> Fact | None:
     )
 
 
-def _optimistic(records: Sequence[BuyerRecord], retries: int) -> Fact:
+def _optimistic(records: Sequence[BuyerRecord], retries: int) -> Fact | None:
+    """Whose write was refused and who wrote first; that none was refused only when nobody gave up either (a buyer
+    allowed no retry gives up at its first refused write, and retries nothing)."""
     if not retries:
-        return fact("cure.optimistic.none_refused")
+        return None if any(r.outcome == "gave_up" for r in records) else fact("cure.optimistic.none_refused")
     witness = max(records, key=lambda r: (r.retries or 0, -r.buyer))
     start, end = witness.t_searched, witness.t_read
     beat_it = [

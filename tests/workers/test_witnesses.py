@@ -45,6 +45,16 @@ def test_an_optimistic_run_names_a_refused_buyer_and_who_wrote_first(run_dir: Pa
     assert f"In all {result.retries} writes were refused and retried; no sale was lost." in result.explanation
 
 
+def test_an_optimistic_run_does_not_say_no_write_was_refused_when_a_buyer_gave_up_at_its_first(run_dir: Path) -> None:
+    config = SimulationConfig(buyers=2, tickets=1, strategy="optimistic", max_retries=0, schedule=[1, 2, 1, 2])
+    report = run_simulation(config, run_dir)
+    outcomes = sorted(r.outcome for r in report.records)
+    assert outcomes == ["gave_up", "success"] and report.result.retries == 0
+    assert "No buyer's write was refused" not in report.result.explanation, report.result.explanation
+    calm = run_simulation(config.model_copy(update={"schedule": [1, 1, 2]}), run_dir / "calm")
+    assert "No buyer's write was refused" in calm.result.explanation, calm.result.explanation
+
+
 def test_a_seller_run_counts_its_rounds_and_the_queue_wait_from_the_records(run_dir: Path) -> None:
     report = run_simulation(SimulationConfig(**LESSON, strategy="seller"), run_dir)
     result = report.result
