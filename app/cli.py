@@ -57,7 +57,7 @@ LOCKS: tuple[str, ...] = get_args(LockKind)
 STORES: tuple[str, ...] = get_args(StoreKind)
 STRATEGIES: tuple[str, ...] = get_args(StrategyKind)
 OPTION_OF = {"together": "--staggered"}  # config fields whose option is not their name
-SWEEP_FIGURES = {"oversold": "oversold", "lost_updates": "lost updates", "sales_per_second": "sales per second"}
+SWEEP_FIGURES = ("oversold", "lost_updates", "sales_per_second")  # each named by its entry cli.sweep.<figure>
 TABLE_ROWS = (
     "tickets_initial", "tickets_handed_out", "tickets_sold", "tickets_remaining", "oversold", "lost_updates", "safe",
     "buyers_succeeded", "buyers_sold_out", "buyers_gave_up", "buyers_errored", "max_in_critical", "retries",
@@ -188,10 +188,11 @@ def _settings(args: argparse.Namespace, cure: Cure | None = None) -> dict[str, A
 class ProgressBar:
     """Redrawn in place on a terminal; elsewhere (a log, a pipe) written once, when every buyer is in."""
 
-    def __init__(self, out: TextIO, width: int = 40, unit: str = "buyers") -> None:
+    def __init__(self, out: TextIO, width: int = 40, unit: str = "buyers", lang: str = DEFAULT) -> None:
         self.out = out
         self.width = width
         self.unit = unit
+        self.lang = lang
         self.live = out.isatty()
         self.shown = -1
 
@@ -201,7 +202,8 @@ class ProgressBar:
             return
         self.shown = finished
         filled = self.width * finished // max(total, 1)
-        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {finished:,}/{total:,} {self.unit}"
+        counted = render(fact(f"cli.progress.{self.unit}", finished=finished, total=total), self.lang)
+        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {counted}"
         self.out.write(("\r" if self.live else "") + bar + ("\n" if done else ""))
         self.out.flush()
 
@@ -283,7 +285,7 @@ def _run_folder(config: SimulationConfig, lang: str) -> Iterator[tuple[Path, dic
 
 
 def _execute(config: SimulationConfig, args: argparse.Namespace) -> RunReport:
-    progress = ProgressBar(sys.stderr) if config.buyers > STORY_LIMIT and not args.json else None
+    progress = ProgressBar(sys.stderr, lang=args.lang) if config.buyers > STORY_LIMIT and not args.json else None
     with _run_folder(config, args.lang) as (run_dir, urls):
         return run_simulation(
             config,
@@ -339,7 +341,7 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
             _write_comparison(reports, base, args, out)
             if not args.json:
                 missing = ", ".join(cure.name for cure in candidates if cure.name not in reports)
-                out.write(f"(interrupted: {missing} did not run to the end)\n")
+                out.write(render(fact("cli.compare_interrupted", missing=missing), args.lang) + "\n")
         raise
     _write_comparison(reports, base, args, out)
     return 0
@@ -377,9 +379,10 @@ def _sweep_spelling(field: str) -> Callable[[str], str]:
     return lambda name: parts.get(name, _option(name))
 
 
-def sweep_table(field: str, points: Sequence[Point]) -> str:
+def sweep_table(field: str, points: Sequence[Point], lang: str = DEFAULT) -> str:
     """One row per value: trials completed and the min / median / max of each figure."""
-    header = [field, "trials", *(f"{words} (min / median / max)" for words in SWEEP_FIGURES.values())]
+    header = [field, render(fact("cli.sweep.trials"), lang)]
+    header += [render(fact("cli.sweep.spread", figure=fact(f"cli.sweep.{name}")), lang) for name in SWEEP_FIGURES]
     rows = [header]
     for point in points:
         cells = [point.label, f"{point.completed}/{len(point.trials)}"]
@@ -387,11 +390,9 @@ def sweep_table(field: str, points: Sequence[Point]) -> str:
             figure: Spread | None = getattr(point, name)
             cells.append(" / ".join(_figure(getattr(figure, m)) for m in ("min", "median", "max")) if figure else "-")
         rows.append(cells)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join(
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
+        "  ".join(_pad(cell, w, right=i > 0) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
         for row in rows
     )
 
@@ -439,7 +440,7 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
     for point in experiment.points:  # every value is checked before the first trial runs
         urls = _servers(point)
     total = len(experiment.points) * experiment.trials_per_point
-    progress = ProgressBar(sys.stderr, unit="trials")
+    progress = ProgressBar(sys.stderr, unit="trials", lang=args.lang)
     outcomes: list[Outcome] = []
 
     def heard(outcome: Outcome) -> None:
@@ -460,7 +461,7 @@ def cmd_sweep(args: argparse.Namespace, out: TextIO) -> int:
         if outcomes:
             _write_sweep(experiment, config, outcomes, args, out)
             if not (args.json or args.csv):
-                out.write(f"(interrupted: {len(outcomes)} of {total} trials ran)\n")
+                out.write(render(fact("cli.sweep_interrupted", ran=len(outcomes), total=total), args.lang) + "\n")
         raise
     _write_sweep(experiment, config, outcomes, args, out)
     return 0
@@ -485,9 +486,8 @@ def _write_sweep(
         json.dump(body, out, indent=2)
         out.write("\n")
         return
-    out.write(sweep_table(experiment.field, points) + "\n\n")
-    seed = experiment.seed
-    out.write(f"(seed {seed}: trial k of every value ran with seed {seed} + k - 1; --seed {seed} repeats them)\n")
+    out.write(sweep_table(experiment.field, points, args.lang) + "\n\n")
+    out.write(render(fact("cli.sweep_seed", seed=experiment.seed), args.lang) + "\n")
 
 
 def _describe_state(model: Model, lang: str) -> str:

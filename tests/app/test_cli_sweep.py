@@ -33,6 +33,18 @@ def test_cli_sweep_prints_the_spread_of_each_value_and_a_progress_bar(capsys: py
     assert capsys.readouterr().err.splitlines()[-1] == f"[{'#' * 40}] 4/4 trials"
 
 
+def test_cli_sweep_speaks_chinese_with_lang_zh_its_table_seed_and_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = sweep("--vary", "lock=none,file", "--trials", "2", "--seed", "5", "--lang", "zh", *RACE)
+
+    assert code == 0
+    header, unguarded, guarded, _, seed = text.splitlines()
+    assert header.split()[:3] == ["lock", "试验", "超卖(最小"] and "每秒售出(最小 / 中位 / 最大)" in header
+    assert unguarded.split()[:7] == ["none", "2/2", "2", "/", "2", "/", "2"]
+    assert guarded.split()[:7] == ["file", "2/2", "0", "/", "0", "/", "0"]
+    assert seed == "(种子 5:每个取值的第 k 次试验用种子 5 + k - 1 运行;加上 --seed 5 可以重现)"
+    assert capsys.readouterr().err.splitlines()[-1] == f"[{'#' * 40}] 4/4 次试验"
+
+
 def test_cli_sweep_csv_has_one_row_per_trial() -> None:
     code, text = sweep("--vary", "buyers=2,3", "--trials", "2", "--seed", "9", "--csv", "--think-ms", "0")
 
