@@ -433,7 +433,17 @@ def user_wait(sizes: Sizes, quick: bool) -> tuple[dict[str, Any], Table]:
     data = run_module("bench.wait", ["--runs", str(sizes.runs), *(["--quick"] if quick else [])], timeout_s=1800)
     table = Table(
         "0. The user's wait: POST /simulations to completed (polled every 20 ms), beside the lesson and the floor",
-        ["run", "POST to completed s", "race s", "outside the race s", "lesson s", "floor s", "oversold"],
+        [
+            "run",
+            "POST to completed s",
+            "race s",
+            "outside the race s",
+            "before s",
+            "after s",
+            "lesson s",
+            "floor s",
+            "oversold",
+        ],
     )
     lesson10, lesson1000, floor = data["lesson_10_own"], data["process_1000_lesson"], data["process_1000_floor"]
     rows = [
@@ -449,10 +459,14 @@ def user_wait(sizes: Sizes, quick: bool) -> tuple[dict[str, Any], Table]:
             f"{row['wait_s']:.3f}",
             f"{row['race_s']:.3f}",
             f"{row['outside_s']:.3f}",
+            f"{row['setup_s']:.3f}",
+            f"{row['rest_s']:.3f}",
             f"{lesson['wait_s']:.3f}" if lesson else "",
             f"{bare['wait_s']:.3f}" if bare else "",
             str(int(row["oversold"])),
         )
+    table.note("before: the run's start to the buyers' release (the store prepared, the buyers forked: setup_ms)")
+    table.note("rest: the POST handed to a run process, then after the race the analysis, the records saved, the poll")
     table.note("lesson: the lesson's own code (bench/lesson.py) with as many buyers, start to exit of its process")
     table.note("floor: forking and reaping as many bare processes from `python -S` (bench/floor.py)")
     return data, table

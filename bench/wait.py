@@ -4,11 +4,13 @@
 
 For each run size the server is posted the run, then asked for it every 20 ms until it is finished; the wait is
 POST to the first answer that says completed. `duration_ms` (the race, start line to last record) is the
-engine's own figure, so the wait minus the race is what a run costs outside it. In the same run, round robin:
-the lesson's own code with as many buyers (`bench.lesson`, as a whole process: what its user waits) and the
-floor, a process that forks and reaps as many bare processes (`bench.floor`). The fixed cost is measured twice: a
-run posted to a server at rest (a second after the last run) and one posted the moment the one before it is done
-(as a comparison posts its runs). Prints one JSON object.
+engine's own figure, so the wait minus the race is what a run costs outside it; `setup_ms` (the run's start to the
+buyers' release: the store prepared, the buyers forked) splits that into the run's start and the rest (the POST
+handed to a run process; after the race, the analysis, the records saved and the answer polled). In the same
+run, round robin: the lesson's own code with as many buyers (`bench.lesson`, as a whole process: what its user
+waits) and the floor, a process that forks and reaps as many bare processes (`bench.floor`). The fixed cost is
+measured twice: a run posted to a server at rest (a second after the last run) and one posted the moment the one
+before it is done (as a comparison posts its runs). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -54,10 +56,13 @@ def posted_to_completed(client: httpx.Client, config: dict[str, Any]) -> dict[st
         raise RuntimeError(f"simulation {sim_id} {body['status']}: {body['error']}")
     result = body["result"]
     client.delete(f"/simulations/{sim_id}")
+    race_s, setup_s = result["duration_ms"] / 1000, result["setup_ms"] / 1000
     return {
         "wait_s": round(wait_s, 4),
-        "race_s": round(result["duration_ms"] / 1000, 4),
-        "outside_s": round(wait_s - result["duration_ms"] / 1000, 4),
+        "race_s": round(race_s, 4),
+        "outside_s": round(wait_s - race_s, 4),
+        "setup_s": round(setup_s, 4),
+        "rest_s": round(wait_s - setup_s - race_s, 4),
         "oversold": result["oversold"],
         "sold": result["tickets_sold"],
         "safe": result["safe"],

@@ -95,6 +95,11 @@ class Result(BaseModel):
         description=f"The lock waits in {WAIT_BUCKETS} equal buckets from 0 to the longest; empty without a lock."
     )
     duration_ms: float
+    setup_ms: float = Field(
+        0.0,
+        description="From the start of the run to the buyers' release: the store prepared, the launcher given the "
+        "run, the buyers forked (and connected, on a server). Staggered buyers are released as they are forked.",
+    )
     sales_per_second: float = Field(description="Tickets that left the db per second of the run.")
     purchase_p50_ms: float = Field(
         0.0, description="From a buyer's decision to buy (after its search) to its answer, at the median."

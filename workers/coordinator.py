@@ -331,6 +331,7 @@ def run_simulation(
     (tcp://host:8786, see workers.executors.dask_executor). `launcher`: one started ahead, used if it suits the
     run (the caller closes it either way).
     """
+    begun_ns = time.monotonic_ns()
     config = config.resolved()
     admission = make_store(config.store, run_dir, store_urls)
     try:
@@ -394,6 +395,7 @@ def run_simulation(
                 home=run.store.home(),
             )
             result = run.annotate(result)
+            result.setup_ms = round((run.started_ns - begun_ns) / 1e6, 3)
         return RunReport(config=config, result=result, records=records)
     finally:
         admission.admitted()

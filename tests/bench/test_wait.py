@@ -13,6 +13,8 @@ def test_wait_measures_each_run_from_post_to_completed_beside_the_lessons_and_th
         row = data[name]
         assert row["wait_s"] > row["race_s"] > 0, name  # the race is part of what the user waits
         assert abs(row["wait_s"] - row["race_s"] - row["outside_s"]) < 0.001, name
+        assert row["setup_s"] > 0 and row["rest_s"] > 0, name  # the buyers are forked before the race
+        assert abs(row["setup_s"] + row["rest_s"] - row["outside_s"]) < 0.001, name
         assert (row["sold"], row["oversold"], row["safe"]) == (sold, 0, 1), name
     assert data["lesson_10_own"]["sold"] == 1 and data["process_1000_lesson"]["sold"] == 100
     assert data["lesson_10_own"]["race_s"] >= 0.1  # it thinks 100 ms and holds 100-300 ms, as the lesson does

@@ -56,6 +56,16 @@ def test_rush_records_every_step_of_every_buyer(run_dir: Path) -> None:
     assert json.loads((run_dir / "db.json").read_text()) == {"count": 0}
 
 
+def test_a_runs_setup_is_its_start_to_the_buyers_release_and_comes_before_the_race(run_dir: Path) -> None:
+    begun = time.monotonic_ns()
+    report = run(run_dir, buyers=40, tickets=4, lock="file", **FAST)
+    ended = time.monotonic_ns()
+    result = report.result
+    first_start = min(r.t_start for r in report.records if r.t_start is not None)
+    assert result.setup_ms > 0 and result.setup_ms + result.duration_ms <= (ended - begun) / 1e6
+    assert (first_start - begun) / 1e6 >= result.setup_ms  # no buyer starts before the release
+
+
 @pytest.mark.slow
 def test_rush_of_1000_buyers_under_the_file_lock_is_exact(run_dir: Path) -> None:
     result = run(run_dir, buyers=1000, tickets=100, lock="file", **FAST).result
