@@ -7,7 +7,8 @@
       |   SHUTDOWN_SIGNAL = stop  the same, because the server is shutting down (and the run says so)
       |-- queued -> running
       |-- run_simulation           progress -> store (the engine calls it at most 10 times a second)
-      `-- buyer records -> their file, then running -> completed (with the result) | failed | cancelled
+      |   `-- buyer records        -> their file, written by a child while the engine analyses them
+      `-- running -> completed (with the result) | failed | cancelled
                                    (a store server that failed the run mid-way: its records are kept too)
 
 A run process is spawned for its run, or spawned ahead and handed it (app.standby). The outcome is written
@@ -25,6 +26,7 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
+from app.buyer_files import Saving
 from app.lifecycle import InvalidTransition, Status
 from app.store import Store
 from app.store_errors import StoreError
@@ -129,6 +131,7 @@ def execute(
         store.transition(sim_id, Status.RUNNING)
     except InvalidTransition:
         return  # cancelled before it could start
+    saving: list[Saving] = []  # the buyer records, saved while the engine analyses them
     try:
         report = run_simulation(
             SimulationConfig.model_validate_json(config_json),
@@ -141,6 +144,7 @@ def execute(
             store_urls=store_urls,
             dask_scheduler=dask_scheduler,
             launcher=launcher,
+            on_records=lambda records: saving.append(store.buyer_files.save_aside(sim_id, records)),
         )
     except RunCancelled:
         _settle(store, sim_id, Status.CANCELLED, error=stop.reason)
@@ -155,8 +159,15 @@ def execute(
         _settle(store, sim_id, Status.FAILED, error=fact("run.unexpected", kind=type(e).__name__, words=str(e)))
     else:
         try:
-            store.buyer_files.save(sim_id, report.records)
+            if saving:
+                saving[0].wait()
+            else:
+                store.buyer_files.save(sim_id, report.records)
         except StoreError as e:
             _settle(store, sim_id, Status.FAILED, error=fact("run.records_unsaved", words=str(e)))
             return
         _settle(store, sim_id, Status.COMPLETED, result=report.result)
+    finally:
+        for started in saving:
+            with contextlib.suppress(StoreError):
+                started.wait()  # the analysis failed after the records went to be saved: they are kept

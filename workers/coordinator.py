@@ -55,6 +55,7 @@ from workers.strategies import Plan
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
 StepFeed = Callable[[], Sequence[int]]
+RecordsReady = Callable[[list[BuyerRecord]], None]
 
 POLL_S = 0.05
 PROGRESS_INTERVAL_S = 0.1
@@ -317,6 +318,7 @@ def run_simulation(
     store_urls: Mapping[str, str] | None = None,
     dask_scheduler: str | None = None,
     launcher: ReadyLauncher | None = None,
+    on_records: RecordsReady | None = None,
 ) -> RunReport:
     """Run one ticket rush in `run_dir` and report on it.
 
@@ -329,7 +331,8 @@ def run_simulation(
     time limit). `store_urls` names the server of each store that lives on one, by store kind ({"postgres":
     "postgresql://...", "redis": "redis://..."}); `dask_scheduler` the scheduler of executor 'dask'
     (tcp://host:8786, see workers.executors.dask_executor). `launcher`: one started ahead, used if it suits the
-    run (the caller closes it either way).
+    run (the caller closes it either way). `on_records(records)` is called with every buyer's record, by buyer,
+    once the race is over and before they are analysed (a caller may save them meanwhile); not when the run fails.
     """
     begun_ns = time.monotonic_ns()
     config = config.resolved()
@@ -381,6 +384,8 @@ def run_simulation(
             if run.remaining is None:
                 raise RunFailed(run.remaining_unknown)
             remaining = run.remaining
+            if on_records is not None:
+                on_records(records)
             result = analyse(
                 records,
                 tickets_initial=config.tickets,

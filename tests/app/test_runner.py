@@ -13,6 +13,7 @@ import psutil
 import pytest
 from live_server import buyers_of, wait_for
 
+from app.buyer_files import SAVE_ASIDE_FROM
 from app.lifecycle import Status
 from app.runner import GROUP_NICENESS, RUN_NICENESS, execute
 from app.store import Store
@@ -57,6 +58,27 @@ def test_runner_cancelled_before_it_starts_does_not_run(tmp_path: Path, no_lefto
     row = store.get(sim_id)
     assert row is not None and row.status == Status.CANCELLED and row.started_at is None
     assert not store.folders.path(sim_id).exists()
+
+
+def test_runner_saves_every_record_of_a_big_run_before_it_says_completed(
+    tmp_path: Path, no_leftover_children: None
+) -> None:
+    store = Store(tmp_path / "data")
+    store.init()
+    buyers = 2 * SAVE_ASIDE_FROM  # saved by a child while the run process analyses them
+    sim_id, process = start(
+        store, SimulationConfig(buyers=buyers, tickets=100, lock="file", executor="pool", think_ms=0, hold_ms=0)
+    )
+    process.start()
+    process.join(120)
+
+    assert process.exitcode == 0
+    row = store.get(sim_id)
+    assert row is not None and row.status == Status.COMPLETED and row.result is not None
+    saved = [r for chunk in store.buyer_files.chunks(sim_id) for r in chunk]
+    assert [r.buyer for r in saved] == list(range(1, buyers + 1))
+    assert sum(r.outcome == "success" for r in saved) == row.result.buyers_succeeded == 100
+    assert sorted(p.name for p in store.folders.path(sim_id).iterdir()) == ["buyers.sqlite3", "db.json", "db.json.lock"]
 
 
 AUTOGROUPS = Path("/proc/sys/kernel/sched_autogroup_enabled")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from app.buyer_files import SAVE_ASIDE_FROM
 from app.lifecycle import InvalidTransition, Status
 from app.store import Store
-from app.store_errors import SimulationBusy, SimulationNotFound
+from app.store_errors import SimulationBusy, SimulationNotFound, StoreError
 from workers import BuyerRecord, Result, SimulationConfig
 from workers.analysis import analyse
 from workers.speech import fact
@@ -161,6 +165,63 @@ def test_store_big_buyer_file_does_not_hold_the_shared_database(store: Store) ->
 
     assert [store.get(i) is not None for i in meanwhile] == [True]
     assert store.buyer_files.page(sim_id, 19_999, 10)[1] == 20_000
+
+
+def running(store: Store, buyers: int) -> str:
+    sim_id = store.create(SimulationConfig(buyers=buyers, executor="pool").resolved()).id
+    store.transition(sim_id, Status.RUNNING)
+    store.folders.path(sim_id).mkdir()
+    return sim_id
+
+
+def test_store_saves_a_big_runs_buyers_from_a_child_while_the_caller_goes_on(store: Store) -> None:
+    sim_id, rows = running(store, SAVE_ASIDE_FROM), records(SAVE_ASIDE_FROM)
+
+    saving = store.buyer_files.save_aside(sim_id, rows)
+    child = saving.pid
+    assert child in [c.pid for c in psutil.Process().children()]  # written by a child of ours
+    saving.wait()
+
+    assert [r for chunk in store.buyer_files.chunks(sim_id) for r in chunk] == rows
+    assert child not in [c.pid for c in psutil.Process().children()]  # reaped
+    assert sorted(p.name for p in store.folders.path(sim_id).iterdir()) == ["buyers.sqlite3"]
+
+
+def test_store_saves_a_small_runs_buyers_at_once_without_a_child(store: Store) -> None:
+    sim_id, rows = running(store, 5), records(5)
+
+    saving = store.buyer_files.save_aside(sim_id, rows)
+
+    assert saving.pid is None and store.buyer_files.page(sim_id, 0, 10) == (rows, 5)
+    saving.wait()
+
+
+def test_store_saving_aside_that_fails_says_why_and_leaves_no_half_file(store: Store) -> None:
+    sim_id = running(store, SAVE_ASIDE_FROM)
+    (store.buyer_files.path(sim_id) / "in the way").mkdir(parents=True)  # a folder where the file goes
+
+    saving = store.buyer_files.save_aside(sim_id, records(SAVE_ASIDE_FROM))
+
+    with pytest.raises(StoreError, match=r"Is a directory|Directory not empty"):
+        saving.wait()
+    with pytest.raises(StoreError):  # asked again, the same answer: the child is reaped once
+        saving.wait()
+    assert sorted(p.name for p in store.folders.path(sim_id).iterdir()) == ["buyers.sqlite3"]  # the folder
+    assert store.buyer_files.page(sim_id, 0, 10) == ([], 0)
+
+
+def test_store_saving_aside_whose_child_is_killed_fails_at_once_and_leaves_no_half_file(store: Store) -> None:
+    sim_id = running(store, SAVE_ASIDE_FROM)
+
+    saving = store.buyer_files.save_aside(sim_id, records(20 * SAVE_ASIDE_FROM))  # long enough to be killed
+    assert saving.pid is not None
+    os.kill(saving.pid, signal.SIGKILL)
+
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="killed by signal 9"):
+        saving.wait(timeout=60)
+    assert time.monotonic() - started < 5
+    assert list(store.folders.path(sim_id).iterdir()) == []
 
 
 def test_store_transition_refuses_an_illegal_move_and_keeps_the_status(store: Store) -> None:
