@@ -9,7 +9,8 @@
       |-- start      pop queued ids while fewer than max_running run, skipping a chained one whose predecessor
       |              has not finished; one run process each (app.runner): the one waiting ahead of need
       |              (app.standby) if there is one, else a newly spawned one
-      |-- standby    keep a run process waiting for the next run (a new one as soon as one is handed a run)
+      |-- standby    keep `standby` run processes waiting for the next runs (a new one as soon as one is handed
+      |              a run)
       |-- wait       on the run processes' sentinels and a wake-up socket, with a timeout
       |-- reap       join the exited; one that left its simulation unfinished makes it failed (or cancelled)
       `-- police     SIGTERM runs asked to stop (SHUTDOWN_SIGNAL when the server stops), SIGKILL them after a
@@ -107,7 +108,7 @@ class Dispatcher:
         self._admitting = 0  # submissions between their room check and their place in the queue
         self._starting: set[str] = set()  # taken from the queue, their run process not started yet
         self._closing = False
-        self._standby: Standby | None = None  # touched by the dispatcher thread only
+        self._standbys: list[Standby] = []  # oldest first; touched by the dispatcher thread only
         self._standby_after = 0.0  # no new one before this time (monotonic)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -378,33 +379,39 @@ class Dispatcher:
         return _Run(sim_id, process, time.monotonic() + self.settings.run_timeout_s + TIME_LIMIT_MARGIN_S)
 
     def _handed(self, args: tuple[object, ...], name: str) -> BaseProcess | None:
-        """The waiting run process, handed `args`; None if there is none (or it has died)."""
-        standby, self._standby = self._standby, None
-        if standby is None:
-            return None
-        if standby.usable():
-            with contextlib.suppress(OSError):
-                return standby.hand(args, name)
-        standby.close()
+        """The oldest waiting run process that is still alive, handed `args`; None if there is none."""
+        while self._standbys:
+            standby = self._standbys.pop(0)
+            if standby.usable():
+                with contextlib.suppress(OSError):
+                    return standby.hand(args, name)
+            standby.close()
         return None
 
     def _keep_standby(self) -> None:
-        """Keep a run process waiting for the next run; replace one that died."""
-        if self._standby is not None and not self._standby.usable():
-            self._end_standby()
-            self._standby_after = time.monotonic() + STANDBY_RETRY_S  # not at every turn if it cannot start
-        if not self._closing and self._standby is None and time.monotonic() >= self._standby_after:
+        """Keep `settings.standby` run processes waiting for the next runs; replace those that died."""
+        dead = [standby for standby in self._standbys if not standby.usable()]
+        for standby in dead:
+            self._standbys.remove(standby)
+            standby.close()
+        if dead:
+            self._standby_after = time.monotonic() + STANDBY_RETRY_S  # not at every turn if they cannot start
+        while not self._closing and len(self._standbys) < self.settings.standby:
+            if time.monotonic() < self._standby_after:
+                return
             try:
-                self._standby = Standby(self._context, os.getpid())
-                with contextlib.suppress(OSError):  # its imports yield to the API and to a run's buyers
-                    os.setpriority(os.PRIO_PROCESS, self._standby.pid, RUN_NICENESS)
+                standby = Standby(self._context, os.getpid())
             except OSError as e:
                 logger.warning("could not start a run process ahead of need: %s", e)
                 self._standby_after = time.monotonic() + STANDBY_RETRY_S
+                return
+            with contextlib.suppress(OSError):  # its imports yield to the API and to a run's buyers
+                os.setpriority(os.PRIO_PROCESS, standby.pid, RUN_NICENESS)
+            self._standbys.append(standby)
 
     def _end_standby(self) -> None:
-        standby, self._standby = self._standby, None
-        if standby is not None:
+        standbys, self._standbys = self._standbys, []
+        for standby in standbys:
             standby.close()
 
     def _wait(self) -> None:
@@ -471,8 +478,7 @@ class Dispatcher:
 
     def _kill_all(self) -> None:
         """Last resort at interpreter exit: SIGKILL every run process (their buyers die with them)."""
-        standby = self._standby
-        if standby is not None:
+        for standby in list(self._standbys):
             with contextlib.suppress(ValueError, OSError):
                 standby.process.kill()
                 standby.process.join(timeout=1.0)
