@@ -189,6 +189,14 @@ class BuyerFiles:
             (count,) = db.execute("SELECT COUNT(*) FROM buyers").fetchone()
         return [_record(r) for r in rows], count
 
+    def first_start(self, sim_id: str) -> int | None:
+        """The earliest t_start of a simulation's buyers (monotonic ns); None when no buyer started or none saved."""
+        with self._open(sim_id) as db:
+            if db is None:
+                return None
+            (first,) = db.execute("SELECT MIN(t_start) FROM buyers").fetchone()
+        return None if first is None else int(first)
+
     def chunks(self, sim_id: str, chunk: int = 5000) -> Iterator[list[BuyerRecord]]:
         """Every buyer record of a simulation, in chunks; each chunk is read on its own connection."""
         after = 0

@@ -439,10 +439,11 @@ def user_wait(sizes: Sizes, quick: bool) -> tuple[dict[str, Any], Table]:
             "race s",
             "outside the race s",
             "before s",
-            "after s",
+            "rest s",
             "lesson s",
             "floor s",
             "oversold",
+            "CSV first byte / all s",
         ],
     )
     lesson10, lesson1000, floor = data["lesson_10_own"], data["process_1000_lesson"], data["process_1000_floor"]
@@ -464,11 +465,13 @@ def user_wait(sizes: Sizes, quick: bool) -> tuple[dict[str, Any], Table]:
             f"{lesson['wait_s']:.3f}" if lesson else "",
             f"{bare['wait_s']:.3f}" if bare else "",
             str(int(row["oversold"])),
+            f"{row['csv_first_byte_s']:.3f} / {row['csv_s']:.3f}" if "csv_s" in row else "",
         )
     table.note("before: the run's start to the buyers' release (the store prepared, the buyers forked: setup_ms)")
     table.note("rest: the POST handed to a run process, then after the race the analysis, the records saved, the poll")
     table.note("lesson: the lesson's own code (bench/lesson.py) with as many buyers, start to exit of its process")
     table.note("floor: forking and reaping as many bare processes from `python -S` (bench/floor.py)")
+    table.note("CSV: GET /simulations/{id}/buyers?format=csv once completed, to its first byte and to its last")
     return data, table
 
 

@@ -10,7 +10,8 @@ handed to a run process; after the race, the analysis, the records saved and the
 run, round robin: the lesson's own code with as many buyers (`bench.lesson`, as a whole process: what its user
 waits) and the floor, a process that forks and reaps as many bare processes (`bench.floor`). The fixed cost is
 measured twice: a run posted to a server at rest (a second after the last run) and one posted the moment the one
-before it is done (as a comparison posts its runs). Prints one JSON object.
+before it is done (as a comparison posts its runs). The pool runs' records are then downloaded as CSV (first byte,
+last byte). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -40,8 +41,24 @@ def flash(buyers: int) -> dict[str, Any]:
     return {"buyers": buyers, "tickets": buyers // 10, "lock": "file", "executor": "pool", "think_ms": 0, "hold_ms": 0}
 
 
-def posted_to_completed(client: httpx.Client, config: dict[str, Any]) -> dict[str, Any]:
-    """POST `config`, poll until it is finished; the wait in seconds, the race's duration and the verdict."""
+def csv_download(client: httpx.Client, sim_id: str, buyers: int) -> dict[str, Any]:
+    """The run's buyer records as CSV, streamed: seconds to the first byte and to the last; every buyer there."""
+    started = time.perf_counter()
+    first_s, lines = None, 0
+    with client.stream("GET", f"/simulations/{sim_id}/buyers", params={"format": "csv"}) as answer:
+        answer.raise_for_status()
+        for chunk in answer.iter_bytes():
+            if first_s is None:
+                first_s = time.perf_counter() - started
+            lines += chunk.count(b"\n")
+    if lines != buyers + 1:
+        raise RuntimeError(f"the CSV of simulation {sim_id} has {lines - 1} rows for {buyers} buyers")
+    return {"csv_first_byte_s": round(first_s or 0.0, 4), "csv_s": round(time.perf_counter() - started, 4)}
+
+
+def posted_to_completed(client: httpx.Client, config: dict[str, Any], csv: bool = False) -> dict[str, Any]:
+    """POST `config`, poll until it is finished; the wait in seconds, the race's duration and the verdict (and,
+    with `csv`, how long its records take to download as CSV)."""
     started = time.perf_counter()
     answer = client.post("/simulations", json=config)
     answer.raise_for_status()
@@ -55,6 +72,7 @@ def posted_to_completed(client: httpx.Client, config: dict[str, Any]) -> dict[st
     if body["status"] != "completed":
         raise RuntimeError(f"simulation {sim_id} {body['status']}: {body['error']}")
     result = body["result"]
+    download = csv_download(client, sim_id, config["buyers"]) if csv else {}
     client.delete(f"/simulations/{sim_id}")
     race_s, setup_s = result["duration_ms"] / 1000, result["setup_ms"] / 1000
     return {
@@ -66,6 +84,7 @@ def posted_to_completed(client: httpx.Client, config: dict[str, Any]) -> dict[st
         "oversold": result["oversold"],
         "sold": result["tickets_sold"],
         "safe": result["safe"],
+        **download,
     }
 
 
@@ -111,7 +130,7 @@ def measure(runs: int, flash_sizes: tuple[int, ...]) -> dict[str, Any]:
             rows.setdefault("process_1000_lesson", []).append(lesson_wall(1000, 100, []))
             rows.setdefault("process_1000_floor", []).append(floor(1000))
             for n in flash_sizes:
-                rows.setdefault(f"pool_{n}", []).append(posted_to_completed(client, flash(n)))
+                rows.setdefault(f"pool_{n}", []).append(posted_to_completed(client, flash(n), csv=True))
     return {name: _medians(samples) for name, samples in rows.items()}
 
 

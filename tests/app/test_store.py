@@ -266,6 +266,19 @@ def test_store_iter_buyers_crosses_chunk_boundaries(store: Store) -> None:
     assert [r.buyer for c in chunks for r in c] == list(range(1, 11))
 
 
+def test_store_first_start_is_the_earliest_buyers_start_whoever_it_was_and_none_without_one(store: Store) -> None:
+    sim_id = store.create(SimulationConfig(buyers=4).resolved()).id
+    store.folders.path(sim_id).mkdir()
+    rows = records(4)
+    earliest = rows[0].t_start - 5
+    unstarted = rows[1]._replace(t_start=None)
+    store.buyer_files.save(sim_id, [rows[0], unstarted, rows[2]._replace(t_start=earliest), rows[3]])
+    never_saved = store.create(SimulationConfig(buyers=1).resolved()).id
+
+    assert store.buyer_files.first_start(sim_id) == earliest
+    assert store.buyer_files.first_start(never_saved) is None
+
+
 def test_store_delete_refuses_unfinished_then_removes_rows_and_folder(store: Store) -> None:
     sim_id = store.create(SimulationConfig().resolved()).id
     with pytest.raises(SimulationBusy):

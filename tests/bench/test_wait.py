@@ -16,6 +16,9 @@ def test_wait_measures_each_run_from_post_to_completed_beside_the_lessons_and_th
         assert row["setup_s"] > 0 and row["rest_s"] > 0, name  # the buyers are forked before the race
         assert abs(row["setup_s"] + row["rest_s"] - row["outside_s"]) < 0.001, name
         assert (row["sold"], row["oversold"], row["safe"]) == (sold, 0, 1), name
+    flash = data["pool_20000"]  # its 20,000 records downloaded as CSV, every one (bench.wait counts them)
+    assert 0 < flash["csv_first_byte_s"] <= flash["csv_s"]
+    assert "csv_s" not in data["fixed"]
     assert data["lesson_10_own"]["sold"] == 1 and data["process_1000_lesson"]["sold"] == 100
     assert data["lesson_10_own"]["race_s"] >= 0.1  # it thinks 100 ms and holds 100-300 ms, as the lesson does
     assert 0 < data["process_1000_floor"]["forks_s"] <= data["process_1000_floor"]["wait_s"]

@@ -93,10 +93,7 @@ CSV_FIELDS = tuple(name for name in BuyerRecord._fields if name != "error_fact")
 def _csv_chunks(store: Store, sim_id: str, lang: str) -> Iterator[str]:
     """Every record with its raw monotonic_ns times, then each time again in ms from the run's first t_start; its
     error said in `lang`."""
-    origin = min(
-        (r.t_start for records in store.buyer_files.chunks(sim_id) for r in records if r.t_start is not None),
-        default=None,
-    )
+    origin = store.buyer_files.first_start(sim_id)
 
     def relative(t: int | None) -> float | None:
         return None if t is None or origin is None else (t - origin) / 1e6
