@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     max_queued: int = Field(100, ge=0, le=100_000, description="Simulations waiting to run; past it, 429.")
     max_process_buyers: int = Field(1_000, ge=1, description="Most buyers for the process executor.")
     max_buyers: int = Field(1_000_000, ge=1, description="Most buyers for any simulation.")
-    standby: int = Field(2, ge=0, le=64, description="Run processes kept waiting for the next runs; 0: none.")
+    standby: int = Field(1, ge=0, le=64, description="Run processes kept waiting for the next runs; 0: none.")
     max_trials: int = Field(20, ge=1, le=1000, description="Most trials of each value in an experiment.")
     max_points: int = Field(20, ge=1, le=1000, description="Most values an experiment varies its field over.")
     run_timeout_s: float = Field(300.0, gt=0, allow_inf_nan=False, description="Time limit of one run, in seconds.")

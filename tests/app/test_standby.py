@@ -41,7 +41,7 @@ def waiting(server: Server, other_than: Collection[int] = ()) -> psutil.Process:
 def test_standby_a_posted_run_is_run_by_a_process_that_waited_and_another_takes_its_place(
     start_server: Callable[..., Server],
 ) -> None:
-    server = start_server(TICKETRUSH_STANDBY="1")
+    server = start_server()
     before = waiting(server)
     launcher = before.children()[0]
 
@@ -61,7 +61,7 @@ def test_standby_a_posted_run_is_run_by_a_process_that_waited_and_another_takes_
 def test_standby_two_runs_posted_together_are_both_run_by_processes_that_waited(
     start_server: Callable[..., Server],
 ) -> None:
-    server = start_server()  # two waiting, by default
+    server = start_server(TICKETRUSH_STANDBY="2")
     before = {p.pid for p in all_waiting(server, count=2)}
 
     sims = [server.post(LONG), server.post(LONG)]
@@ -78,7 +78,7 @@ def test_standby_two_runs_posted_together_are_both_run_by_processes_that_waited(
 def test_standby_a_waiting_process_that_dies_is_replaced_and_runs_still_complete(
     start_server: Callable[..., Server],
 ) -> None:
-    server = start_server()
+    server = start_server(TICKETRUSH_STANDBY="2")
     dead = all_waiting(server, count=2)[0]
     dead.send_signal(signal.SIGKILL)
 
