@@ -80,6 +80,11 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _identity(described: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What tells one db file from another, and a file from itself rewritten in place."""
+    return (described.st_ino, described.st_dev, described.st_size, described.st_mtime_ns, described.st_ctime_ns)
+
+
 class TicketDb:
     """One process's handle on the db file.
 
@@ -102,6 +107,9 @@ class TicketDb:
         self._can_exchange = _renameat2 is not None
         self._staged: int | None = None  # descriptor of a fresh, empty file under the temporary name
         self._old_db_left = False  # the previous db file is under the temporary name
+        self._held_fd: int | None = None  # the db file `read` read last, kept open; what it was; its count
+        self._held_identity: tuple[int, int, int, int, int] | None = None
+        self._held_count = 0
 
     def create(self, count: int) -> None:
         try:
@@ -112,7 +120,45 @@ class TicketDb:
         self.drop_replaced()
 
     def read(self) -> int:
-        return self._load(self._name)[0]
+        """The count, read through the db file this handle read last if the db's name still leads to it.
+
+        That file is kept open, and while it is open its inode number cannot be given to another file: so if a
+        stat of the db's name finds the same device, inode, size and change times, the name leads to the very
+        file already read. A writer here never writes a file again once it is the db (see the module's
+        docstring); another program that rewrites the db in place changes its size or its modification time
+        (to the file system clock's resolution: a rewrite of the same length within one tick of that clock after
+        the read goes unseen). One stat instead of an open, a read and a close, in every buyer's search and
+        again inside its critical section. A forked child inherits the open file as a descriptor of its own,
+        which it may close without closing the parent's.
+        """
+        try:
+            identity = _identity(os.stat(self._name))
+        except OSError:
+            return self._load(self._name)[0]  # says what is wrong with the db (missing, unreadable)
+        if identity == self._held_identity:
+            return self._held_count
+        self._forget_held()
+        try:
+            fd = os.open(self._name, os.O_RDONLY)
+        except OSError:
+            return self._load(self._name)[0]
+        try:
+            identity = _identity(os.fstat(fd))  # before the read: a rewrite meanwhile shows at the next stat
+            count = self._checked(parse(self._read_all(fd)))[0]
+        except (OSError, ValueError) as e:
+            os.close(fd)
+            raise DbError(fact("db.unreadable", path=str(self.path), words=str(e))) from e
+        except DbError:
+            os.close(fd)
+            raise
+        self._held_fd, self._held_identity, self._held_count = fd, identity, count
+        return count
+
+    def _forget_held(self) -> None:
+        if self._held_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._held_fd)
+        self._held_fd, self._held_identity = None, None
 
     def read_versioned(self) -> tuple[int, int]:
         """The latest count and its version: the db's, or a newer one a compare-and-set has claimed but whose
@@ -152,28 +198,32 @@ class TicketDb:
 
     def _load(self, name: str) -> tuple[int, int]:
         try:
-            count, version = parse(self._read_bytes(name))
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                parsed = parse(self._read_all(fd))
+            finally:
+                os.close(fd)
         except FileNotFoundError as e:
             if name != self._name:
                 raise
             raise DbError(fact("db.missing", path=str(self.path))) from e
         except (OSError, ValueError) as e:
             raise DbError(fact("db.unreadable", path=str(self.path), words=str(e))) from e
+        return self._checked(parsed)
+
+    def _checked(self, parsed: tuple[object, object]) -> tuple[int, int]:
+        count, version = parsed
         if not _is_count(count) or not _is_count(version):
             raise DbError(fact("db.malformed", path=str(self.path)))
         return count, version  # type: ignore[return-value]
 
     @staticmethod
-    def _read_bytes(name: str) -> bytes:
-        fd = os.open(name, os.O_RDONLY)
-        try:
-            data = chunk = os.read(fd, _READ_SIZE)
-            while len(chunk) == _READ_SIZE:
-                chunk = os.read(fd, _READ_SIZE)
-                data += chunk
-            return data
-        finally:
-            os.close(fd)
+    def _read_all(fd: int) -> bytes:
+        data = chunk = os.read(fd, _READ_SIZE)
+        while len(chunk) == _READ_SIZE:
+            chunk = os.read(fd, _READ_SIZE)
+            data += chunk
+        return data
 
     def _temporary(self) -> str:
         return f"{self._name}.{os.getpid()}.tmp"
@@ -221,7 +271,9 @@ class TicketDb:
                 os.unlink(self._temporary())
 
     def close(self) -> None:
-        """Delete what this handle left behind: the previous db file, a staged file never filled."""
+        """Delete what this handle left behind: the previous db file, a staged file never filled; close the db
+        file it read last."""
+        self._forget_held()
         self.drop_replaced()
         if self._staged is not None:
             with contextlib.suppress(OSError):

@@ -45,6 +45,47 @@ def test_db_write_failure_is_a_db_error_and_leaves_the_db_intact(tmp_path: Path)
     assert db.read() == 3
 
 
+def test_a_read_sees_every_change_another_handle_or_program_makes_to_the_db(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    reader, writer = TicketDb(path), TicketDb(path)
+    writer.create(5)
+    assert reader.read() == 5
+    writer.write(4)  # another buyer's sale: a fresh file swapped in
+    writer.drop_replaced()
+    assert reader.read() == 4
+    path.write_text('{"count": 12}')  # another program rewrites it in place, longer
+    assert reader.read() == 12
+    with path.open("r+") as f:  # in place again, as long as before, a later modification time
+        f.write('{"count": 13}')
+    later = path.stat().st_mtime_ns + 10_000_000
+    os.utime(path, ns=(later, later))
+    assert reader.read() == 13
+    path.write_text('{"count": "x"}')
+    with pytest.raises(DbError, match="is not of the form"):
+        reader.read()
+    path.unlink()
+    with pytest.raises(DbError, match="does not exist"):
+        reader.read()
+    reader.close()
+
+
+def test_a_read_that_finds_the_db_unchanged_reads_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    db = TicketDb(path)
+    db.create(5)
+    assert db.read() == 5
+    opened = _descriptors()
+    for _ in range(100):
+        assert db.read() == 5
+    assert _descriptors() == opened  # the same file kept open, none opened again
+    db.close()
+    assert len(_descriptors()) == len(opened) - 1
+
+
+def _descriptors() -> list[str]:
+    return sorted(os.listdir("/proc/self/fd"))
+
+
 def _write_forever(path: Path) -> None:
     db = TicketDb(path)
     count = 10**6
