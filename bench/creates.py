@@ -1,14 +1,14 @@
-"""What creating a file costs in a run's folder, at rest and just after runs of process buyers.
+"""What creating a file costs in a run's folder, now and after runs of process buyers.
 
     python -m bench.creates --files 3000 --after 2 --dir data
 
 Every sale creates a fresh db file (workers.db: `stage`, an open with O_CREAT | O_EXCL) and deletes the one it
 replaced. This times such creates, each followed by a delete as a sale's, in a new folder under `--dir`: first
-at rest, then again at once after `--after` engine runs of 1,000 process buyers (file lock, zero delays) in
-another folder beside it. Prints one JSON object: the mean create, in microseconds, at rest and after, and
+at once, then again after `--after` engine runs of 1,000 process buyers (file lock, zero delays) in another
+folder beside it. Prints one JSON object: the mean create, in microseconds, before and after the runs, and
 whether the folder's file system is ext4 with a journal (None where that cannot be told). ext4 without a journal
 passes over inodes deleted in the last seconds when it picks one for a new file (`recently_deleted` in the
-kernel's fs/ext4/ialloc.c), so there a create can cost many times more just after many files were deleted.
+kernel's fs/ext4/ialloc.c), so there the figure moves with what was deleted just before, by anyone.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def journaled(folder: Path) -> bool | None:
 def measure(files: int, after: int, base: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="ticketrush-creates-", dir=base) as folder:
         root = Path(folder)
-        (root / "at-rest").mkdir()
-        at_rest = mean_create_us(root / "at-rest", files)
+        (root / "before").mkdir()
+        before = mean_create_us(root / "before", files)
         for n in range(after):
             run_simulation(PROCESS_RUN, root / f"run-{n}")
         (root / "after").mkdir()
@@ -65,7 +65,7 @@ def measure(files: int, after: int, base: Path) -> dict[str, object]:
         return {
             "files": files,
             "process_runs": after,
-            "create_at_rest_us": at_rest,
+            "create_before_us": before,
             "create_after_us": after_runs,
             "journal": journaled(root),
         }
