@@ -39,7 +39,7 @@ from bench.lesson import output_to, task
 from workers.buyer import buyer_process
 from workers.channel import RecordChannel
 from workers.launcher import rehearse  # and with it the modules the launcher holds when it forks
-from workers.process import LeanProcess, start_untracked
+from workers.process import LeanProcess
 from workers.stores.file import FileStore
 from workers.strategies import Plan
 from workers.strategies.read_write import ReadWrite
@@ -99,7 +99,7 @@ def _nothing() -> None:
     pass
 
 
-def _join(process: multiprocessing.process.BaseProcess) -> None:
+def _join(process: multiprocessing.process.BaseProcess | LeanProcess) -> None:
     process.join(JOIN_TIMEOUT_S)
     if process.exitcode != 0:
         process.kill()
@@ -110,7 +110,7 @@ def _join(process: multiprocessing.process.BaseProcess) -> None:
 
 def lean_process(_: int) -> None:
     process = LeanProcess(target=_nothing)
-    start_untracked(process)
+    process.start()
     _join(process)
 
 
@@ -123,7 +123,7 @@ def engine_buyers(folder: Path, tickets: int, channel: RecordChannel) -> Callabl
 
     def engine_buyer(i: int) -> None:
         process = LeanProcess(target=buyer_process, args=(0, range(i + 1, i + 2), strategy, None, channel))
-        start_untracked(process)
+        process.start()
         _join(process)
         while channel.ready(0):
             channel.receive()

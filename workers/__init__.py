@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (`X as X`: re-exported)
     from workers.errors import StoreRefused as StoreRefused
     from workers.errors import TicketrushError as TicketrushError
     from workers.executors.dask_executor import check_cluster as check_cluster
-    from workers.launcher import ReadyLauncher as ReadyLauncher
+    from workers.launch import ReadyLauncher as ReadyLauncher
     from workers.messages import BuyerRecord as BuyerRecord
 
 _HOMES = {
@@ -41,7 +41,7 @@ _HOMES = {
     "Conflict": "workers.analysis",
     "DbError": "workers.errors",
     "LockTimeout": "workers.errors",
-    "ReadyLauncher": "workers.launcher",
+    "ReadyLauncher": "workers.launch",
     "Result": "workers.analysis",
     "RunCancelled": "workers.errors",
     "RunFailed": "workers.errors",

@@ -2,8 +2,8 @@
 
 A write of at most PIPE_BUF bytes to a pipe is atomic (POSIX): it is never interleaved with another
 writer's bytes and never half done, even when the writer is killed. So each message is a single os.write of
-a length-prefixed pickle no longer than PIPE_BUF (the framing of multiprocessing.Connection, whose recv_bytes
-reads it), and a batch of records too long for one message is split in halves until each part fits.
+a length-prefixed pickle no longer than PIPE_BUF (see workers.frames), and a batch of records too long for one
+message is split in halves until each part fits.
 
 Compared with a multiprocessing.Queue, a buyer needs no feeder thread (one less thread to start and join in
 each of a thousand short-lived processes) and takes no shared write lock, which a buyer killed in the middle
@@ -23,9 +23,8 @@ import os
 import pickle
 import select
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 
-from workers.compat import FRAME_HEADER, frame
+from workers.frames import FRAME_HEADER, FramedEnd, frame
 from workers.messages import BuyerRecord
 
 MAX_MESSAGE = select.PIPE_BUF - FRAME_HEADER.size
@@ -35,9 +34,9 @@ RECORDS_PER_MESSAGE = 40  # 3-3.5 KB pickled: a message fits at the first try un
 
 
 class RecordChannel:
-    """The read end (a Connection, in the coordinator) and the write end (a descriptor, in the buyers)."""
+    """The read end (a FramedEnd, in the coordinator) and the write end (a descriptor, in the buyers)."""
 
-    def __init__(self, reader: Connection | None, writer: int | None) -> None:
+    def __init__(self, reader: FramedEnd | None, writer: int | None) -> None:
         self.reader = reader
         self.writer = writer
 
@@ -47,7 +46,7 @@ class RecordChannel:
         reader, writer = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # a smaller pipe only makes writers wait sooner
             fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-        return cls(Connection(reader, writable=False), writer)
+        return cls(FramedEnd(reader), writer)
 
     @classmethod
     def for_writing(cls, writer: int) -> RecordChannel:
@@ -90,7 +89,7 @@ class RecordChannel:
             self.reader.close()
             self.reader = None
 
-    def _reader(self) -> Connection:
+    def _reader(self) -> FramedEnd:
         if self.reader is None:
             raise ValueError("this end of the channel cannot read")
         return self.reader

@@ -43,7 +43,8 @@ from workers.errors import (
     exit_cause,
     time_limit_passed,
 )
-from workers.launcher import STOP_GRACE_S, ReadyLauncher, start_launcher
+from workers.launch import ReadyLauncher, start_launcher
+from workers.launcher import STOP_GRACE_S
 from workers.messages import BuyerRecord
 from workers.schedules import follow, from_records
 from workers.speech import Fact, fact, said
@@ -203,14 +204,15 @@ class _Race:
     ) -> None:
         assert self.link is not None and self.results.reader is not None
         total = self.config.buyers
-        sources: list[Connection] = [self.results.reader, self.link]
+        channel = self.results.reader.fileno()
+        sources: list[Connection | int] = [channel, self.link]
         next_progress = 0.0
         while len(self.records) < total or not self.done:
             for source in wait(sources, POLL_S):
                 if source is self.link:
                     self._hear_launcher()
                 elif not self._drain():
-                    sources.remove(self.results.reader)  # every writer has closed; the launcher's news says why
+                    sources.remove(channel)  # every writer has closed; the launcher's news says why
             if next_steps is not None and self.started_ns:
                 for buyer in next_steps():
                     self.link.send(("step", buyer))

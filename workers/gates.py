@@ -17,10 +17,13 @@ import contextlib
 import os
 import select
 import struct
-from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
 from workers.errors import Told
 from workers.speech import fact
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 _ACK = struct.Struct("=i")
 

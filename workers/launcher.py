@@ -23,8 +23,15 @@ and reaps the buyers. It has one thread, so forking is safe whatever the caller 
       | <----------- ("done", count, why)  | every process joined, the tickets left (or why unknown)
       | anything, or its end closed ----->  | stop: terminate, then kill, and join every buyer
 
-The link is a duplex multiprocessing Pipe; the launcher dies with the coordinator and the buyers die with the
-launcher (PR_SET_PDEATHSIG), so no buyer outlives the run whatever is killed.
+The link is a duplex multiprocessing Pipe, whose end the launcher reads and writes as a FramedEnd
+(workers.frames); the launcher dies with the coordinator and the buyers die with the launcher
+(PR_SET_PDEATHSIG), so no buyer outlives the run whatever is killed. The coordinator starts a launcher with
+workers.launch.
+
+A child forked from a process that imported threading runs threading's after-fork hook, and a process that
+weighs more costs more to fork and to exit from: so the launcher imports neither subprocess nor
+multiprocessing unless the run's strategy shares a multiprocessing lock, semaphore or shared memory
+(workers.process.fork_context); `python -m bench.forkweight` measures what each import adds to forking.
 """
 
 from __future__ import annotations
@@ -34,20 +41,16 @@ import os
 import select
 import selectors
 import signal
-import subprocess
 import sys
 import time
-from multiprocessing import Pipe, get_context
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from pathlib import Path
 
 from workers.buyer import buyer_process, run_buyers
 from workers.channel import RecordChannel
 from workers.errors import TicketrushError, exit_cause
+from workers.frames import FramedEnd
 from workers.gates import ScheduleGate, StartLine
 from workers.hygiene import die_with_parent
-from workers.process import LeanProcess, start_untracked
+from workers.process import LeanProcess, fork_context
 from workers.speech import Fact, fact
 from workers.stores.base import TicketStore, loss_heard
 from workers.strategies import Plan, strategy_class
@@ -61,75 +64,6 @@ CHECK_EVERY = 50  # buyer processes started between two looks for a stop request
 REHEARSALS = 20  # buyers run before forking: enough for CPython to specialise their code (200 did no better)
 CONNECT_WAIT_S = 30.0  # the longest the buyers wait at the start line for every one to connect to a server
 REHEARSAL_LOCK_WAIT_S = 0.01  # a rehearsed buyer's lock timeout: only another tool can hold the run's lock then
-
-
-def start_launcher(
-    link: Connection, results_writer: int, *, site_packages: bool = False, job_timeout_s: float = JOB_TIMEOUT_S
-) -> subprocess.Popen[bytes]:
-    """Start a launcher that talks over `link` (its end of a Pipe) and gives its buyers `results_writer`.
-
-    `site_packages`: the buyers need installed packages (a database client), so the caller's site-packages
-    folders are put on the launcher's path too (after the engine's own folder). The launcher exits if no job
-    comes within `job_timeout_s`.
-    """
-    package_root = str(Path(__file__).resolve().parent.parent)  # found without site-packages, hence -S
-    extra = [p for p in sys.path if p.endswith("-packages")] if site_packages else []
-    path = os.pathsep.join(filter(None, [package_root, *extra, os.environ.get("PYTHONPATH")]))
-    command = [
-        sys.executable,
-        "-S",
-        "-P",
-        "-m",
-        "workers.launcher",
-        str(os.getpid()),
-        str(link.fileno()),
-        str(results_writer),
-        str(job_timeout_s),
-    ]
-    return subprocess.Popen(
-        command,
-        pass_fds=(link.fileno(), results_writer),
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": path},
-    )
-
-
-class ReadyLauncher:
-    """A launcher started before its run is known, waiting for its job: its link, the result channel whose write
-    end it holds, and its process. A process that waits to run a simulation keeps one, so that the run finds its
-    launcher started and its modules imported (see app.standby). The run that uses it reaps it; `close` ends one
-    that no run took."""
-
-    def __init__(self, job_timeout_s: float, *, site_packages: bool = False) -> None:
-        self.site_packages = site_packages
-        self.results = RecordChannel.open()
-        self.link, launcher_end = Pipe()
-        assert self.results.writer is not None
-        try:
-            self.process = start_launcher(
-                launcher_end, self.results.writer, site_packages=site_packages, job_timeout_s=job_timeout_s
-            )
-        except BaseException:
-            self.link.close()
-            self.results.close()
-            raise
-        finally:
-            launcher_end.close()
-            self.results.close_writer()  # only the launcher and its buyers write
-
-    def usable(self, site_packages: bool) -> bool:
-        """Still waiting for its job, with the packages a run of this store needs on its path."""
-        return self.process.poll() is None and (self.site_packages or not site_packages)
-
-    def close(self) -> None:
-        """Close its ends: a launcher waiting for a job exits at once; wait for it (and kill it if it lingers)."""
-        self.link.close()
-        self.results.close()
-        try:
-            self.process.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_GRACE_S)
 
 
 def rehearse(plan: Plan, store: TicketStore) -> None:
@@ -146,7 +80,7 @@ def rehearse(plan: Plan, store: TicketStore) -> None:
     scratch = store.scratch()
     if scratch is None or not strategy_class(plan.strategy).rehearsable:
         return
-    context = get_context("fork")
+    context = fork_context()
     plan = plan._replace(
         think_ms=(0.0, 0.0),
         hold_ms=(0.0, 0.0),
@@ -217,9 +151,9 @@ class Stop(Exception):
 
 
 class _Launcher:
-    def __init__(self, link: Connection, results: RecordChannel, job: Job) -> None:
+    def __init__(self, link: FramedEnd, results: RecordChannel, job: Job) -> None:
         shares, plan, store, together = job
-        context = get_context("fork")
+        context = fork_context()
         self.link = link
         self.results = results
         self.shares = shares
@@ -235,7 +169,7 @@ class _Launcher:
         self.start = StartLine() if together else None
         if together and store.server is not None and self.strategy.buyers_open_store:
             self.strategy.opened = context.Semaphore(0)  # released together only once every one is connected
-        self.live: dict[int, tuple[int, BaseProcess]] = {}  # sentinel -> (share, process); share -1: a helper
+        self.live: dict[int, tuple[int, LeanProcess]] = {}  # sentinel -> (share, process); share -1: a helper
         self.buyers_left = 0
         self.watching = selectors.DefaultSelector()  # registered once each: no rescan of every sentinel per wait
         self.watching.register(link, selectors.EVENT_READ)
@@ -254,7 +188,7 @@ class _Launcher:
         rehearse(self.plan, self.store)
         for helper in self.strategy.helpers():
             try:
-                start_untracked(helper)
+                helper.start()
             except OSError as e:
                 self.link.send(("failed", f"could not start the {helper.name}: {e}"))
                 raise Stop from e
@@ -264,7 +198,6 @@ class _Launcher:
                 target=buyer_process,
                 args=(n, buyers, self.strategy, self.start, self.results),
                 name=f"ticketrush-buyer-{buyers.start}" if len(buyers) == 1 else f"ticketrush-pool-{n + 1}",
-                daemon=True,
             )
             for n, buyers in enumerate(self.shares)
         ]
@@ -274,7 +207,7 @@ class _Launcher:
         try:
             for process in processes:
                 try:
-                    start_untracked(process)
+                    process.start()
                 except OSError as e:
                     self.link.send(("failed", f"could not start buyer process {started + 1}: {e}"))
                     raise Stop from e
@@ -309,7 +242,7 @@ class _Launcher:
             elif self.link.poll(0):
                 self._hear_coordinator()
 
-    def _watch(self, share: int, process: BaseProcess) -> None:
+    def _watch(self, share: int, process: LeanProcess) -> None:
         self.live[process.sentinel] = (share, process)
         self.watching.register(process.sentinel, selectors.EVENT_READ)
         self.buyers_left += share >= 0
@@ -397,7 +330,7 @@ def main(argv: list[str]) -> int:
     job_timeout_s = float(argv[3])
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the buyers inherit it: stopping is the coordinator's job
-    link = Connection(link_fd)
+    link = FramedEnd(link_fd)
     launcher = None
     try:
         if not link.poll(job_timeout_s):

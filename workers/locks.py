@@ -15,7 +15,6 @@ import fcntl
 import os
 import random
 import time
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -23,6 +22,8 @@ from workers.errors import LockTimeout, gave_up_waiting
 from workers.speech import Fact, fact
 
 if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
     from workers.stores.base import TicketStore
     from workers.stores.postgres import PostgresStore
     from workers.stores.redis import RedisStore

@@ -1,72 +1,144 @@
-"""Buyer processes: `multiprocessing.Process` objects whose start is trimmed for a thousand short lives.
+"""Buyer processes: forked children that run one function and exit, made for a thousand short lives.
 
-To the launcher a buyer process is an ordinary Process: start, sentinel, join, exitcode, terminate, kill,
-close. What differs is what happens in the forked child. An ordinary forked Process first runs
-`Process._bootstrap`, the bookkeeping that makes the child a full multiprocessing citizen: it closes stdin,
-clears the finalizers and runs the after-fork hooks inherited from the parent, and at exit joins children
-of its own and runs finalizers. A buyer starts no processes and needs none of it, and each of those steps
-touches objects all over the inherited heap: every page touched is a copy-on-write fault
-(bench section 3c measures them). A `LeanProcess` child runs its target and exits.
+To the launcher a buyer process looks like a `multiprocessing.Process`: start, pid, sentinel, join, is_alive,
+exitcode, terminate, kill, close. What differs is what it does not do. A forked multiprocessing Process first
+runs `Process._bootstrap` in the child, the bookkeeping that makes it a full multiprocessing citizen (stdin
+closed, finalizers cleared, the after-fork hooks of multiprocessing run, children of its own joined at exit),
+and every `start()` first polls each live child started before it (N * N / 2 waitpid calls for N buyers alive
+at once). A buyer needs none of it, and every page such work touches is a copy-on-write fault (bench section 3c
+measures them). Nor does this module import multiprocessing: a launcher whose strategy shares no
+multiprocessing lock, semaphore or shared memory never imports it (or threading, whose after-fork hook every
+child of a process that imported it runs), so it forks lighter buyers. `fork_context` gives the strategies that
+need one multiprocessing's fork context, imported when first used.
 
-    process = LeanProcess(target=work, args=(...), daemon=True)
-    start_untracked(process)      # see below
-    process.join(timeout)
+    process = LeanProcess(target=work, args=(...), name="ticketrush-buyer-1")
+    process.start()
+    process.join(timeout)      # the launcher joins every process it starts
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import signal
 import sys
-from multiprocessing.context import ForkProcess
-from multiprocessing.process import BaseProcess
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
-from workers.compat import ForkPopen, forget_child
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 
-class _LeanPopen(ForkPopen):
-    """Fork, run the target, exit; the parent keeps one pipe, whose end the child holds: the sentinel."""
+class LeanProcess:
+    """A child forked to run `target(*args)`; it exits with 0, its SystemExit code, or 1 on an exception
+    (printed). `sentinel` is a descriptor that turns readable once the child is gone."""
 
-    def _launch(self, process_obj: BaseProcess) -> None:
+    def __init__(self, target: Callable[..., object], args: tuple[Any, ...] = (), name: str = "lean-process") -> None:
+        self.target = target
+        self.args = args
+        self.name = name
+        self.pid: int | None = None
+        self.sentinel = -1
+        self._exitcode: int | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        if self.pid is not None:
+            raise ValueError(f"{self.name} was started already")
         sentinel, child_end = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
-            code = 1
-            try:
-                os.close(sentinel)
-                process_obj.run()
-                code = 0
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else 1
-            except BaseException:
-                import traceback  # only here: the launcher forks every buyer, and this module's size is in each fork
-
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
+        try:
+            pid = os.fork()
+        except BaseException:
+            os.close(sentinel)
+            os.close(child_end)
+            raise
+        if pid == 0:
+            os.close(sentinel)
+            self._run_and_exit()
         os.close(child_end)
-        self.sentinel = sentinel
+        self.pid, self.sentinel = pid, sentinel
+
+    def _run_and_exit(self) -> None:
+        code = 1
+        try:
+            self.target(*self.args)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException:
+            import traceback  # only here: the launcher forks every buyer, and this module's size is in each fork
+
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    @property
+    def exitcode(self) -> int | None:
+        """None while it runs; its exit code once it has exited, or minus the signal that ended it."""
+        self._reap(os.WNOHANG)
+        return self._exitcode
+
+    def is_alive(self) -> bool:
+        self._check_open()
+        return self.pid is not None and self.exitcode is None
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until it has exited (at most `timeout` seconds) and reap it."""
+        self._check_open()
+        if self.pid is None or self._exitcode is not None:
+            return
+        if select.select([self.sentinel], [], [], timeout)[0]:
+            self._reap(0)
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
 
     def close(self) -> None:
-        os.close(self.sentinel)
+        """Let go of the sentinel; only once it has exited."""
+        if self._closed:
+            return
+        if self.pid is not None and self.exitcode is None:
+            raise ValueError(f"{self.name} is still running")
+        if self.pid is not None:
+            os.close(self.sentinel)
+        self._closed = True
+
+    def _signal(self, signum: int) -> None:
+        if self.pid is not None and self.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def _reap(self, flags: int) -> None:
+        if self.pid is None or self._exitcode is not None:
+            return
+        try:
+            pid, status = os.waitpid(self.pid, flags)
+        except ChildProcessError:
+            return
+        if pid:
+            self._exitcode = os.waitstatus_to_exitcode(status)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"{self.name} is closed")
 
 
-class LeanProcess(ForkProcess):
-    """A forked Process whose child skips multiprocessing's bookkeeping (see the module's docstring)."""
+class _ForkContext:
+    """multiprocessing's fork context, imported on the first use of one of its attributes."""
 
-    @staticmethod
-    def _Popen(process_obj: BaseProcess) -> ForkPopen:
-        return _LeanPopen(process_obj)
+    def __getattr__(self, name: str) -> Any:
+        import multiprocessing
+
+        return getattr(multiprocessing.get_context("fork"), name)
 
 
-def start_untracked(process: BaseProcess) -> None:
-    """Start `process` without leaving it on multiprocessing's list of live children.
-
-    Process.start() first polls every process on that list (multiprocessing.process._cleanup), so starting N
-    buyers that all stay alive until the start signal costs N * N / 2 waitpid calls: seconds for a thousand
-    buyers. The launcher joins every process it starts itself (as they exit, or when it stops), so it does not
-    need multiprocessing to track them (see workers.compat).
-    """
-    process.start()
-    forget_child(process)
+def fork_context() -> BaseContext:
+    """What the strategies and stores make their shared locks, semaphores and memory with: multiprocessing's fork
+    context, imported only when one of them makes one."""
+    return cast("BaseContext", _ForkContext())

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from multiprocessing import Pipe
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import psutil
@@ -21,7 +20,7 @@ import workers
 from workers import RunFailed, SimulationConfig, launcher, run_simulation
 from workers.channel import RecordChannel
 from workers.gates import StartLine
-from workers.process import start_untracked
+from workers.process import LeanProcess
 from workers.stores.file import FileStore
 from workers.strategies import Plan
 
@@ -172,14 +171,15 @@ def test_a_fork_that_fails_mid_launch_is_reported_and_the_buyers_started_are_sto
     store = FileStore(tmp_path)
     store.create(1)
     starts: list[object] = []
+    start = LeanProcess.start
 
-    def third_fork_fails(process: BaseProcess) -> None:
+    def third_fork_fails(process: LeanProcess) -> None:
         starts.append(process)
         if len(starts) == 3:
             raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
-        start_untracked(process)
+        start(process)
 
-    monkeypatch.setattr(launcher, "start_untracked", third_fork_fails)
+    monkeypatch.setattr(LeanProcess, "start", third_fork_fails)
     coordinator_end, launcher_end = Pipe()
     results = RecordChannel.open()
     job = ([range(b, b + 1) for b in range(1, 6)], plan, store, True)
@@ -224,3 +224,49 @@ def test_a_start_line_holds_every_waiting_process_until_one_release_lets_them_al
         os.close(told_r)
         line.close()
     assert (held, released) == (b"H" * 20, b"R" * 20)
+
+
+LAUNCH_PROBE = """
+import socket, sys
+from pathlib import Path
+from workers import launcher
+from workers.channel import RecordChannel
+from workers.frames import FramedEnd
+from workers.stores.file import FileStore
+from workers.strategies import Plan
+
+store = FileStore(Path(sys.argv[1]))
+store.create(7)
+plan = Plan(lock=sys.argv[2], think_ms=(0.0, 0.0), hold_ms=(0.0, 0.0), lock_timeout_s=10.0, start_timeout_s=10.0)
+coordinator_end, launcher_end = socket.socketpair()
+results = RecordChannel.open()
+job = ([range(b, b + 1) for b in range(1, 21)], plan, store, True)
+run = launcher._Launcher(FramedEnd(launcher_end.detach()), RecordChannel.for_writing(results.writer), job)
+results.writer = None  # the launcher's copy is closed once the buyers are forked
+run.launch()
+loaded = [m for m in ("multiprocessing", "threading", "subprocess") if m in sys.modules]
+run.watch()
+records = []
+while len(records) < 20:
+    records += results.receive()
+print(" ".join(loaded) or "-", sum(r.outcome == "success" for r in records), store.read())
+"""
+
+
+@pytest.mark.parametrize(("lock", "light"), [("file", True), ("none", True), ("process", False)])
+def test_a_launcher_forks_its_buyers_without_multiprocessing_unless_the_lock_is_one_of_its(
+    tmp_path: Path, lock: str, light: bool
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-S", "-P", "-c", LAUNCH_PROBE, str(tmp_path), lock],
+        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    # lighter forks: no threading after-fork hook in each buyer (python -m bench.forkweight measures it)
+    loaded = set(out[:-2])
+    assert loaded == {"-"} if light else {"multiprocessing", "threading"} <= loaded
+    if lock != "none":
+        assert out[-2:] == ["7", "0"]  # every buyer ran: 7 sold, none left, nothing oversold

@@ -37,7 +37,7 @@ from workers.coordinator import REAP_GRACE_S, ProgressCallback, StepFeed, StopCh
 from workers.errors import RunFailed, StoreLost, StoreRefused, TicketrushError
 from workers.executors.clocks import ClockReading, clock_id, read_clock
 from workers.executors.dask_tasks import RunNames, buy_share
-from workers.launcher import ReadyLauncher
+from workers.launch import ReadyLauncher
 from workers.messages import TIMESTAMPS, BuyerRecord
 from workers.speech import Fact, fact, said, say
 

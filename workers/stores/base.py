@@ -33,12 +33,14 @@ import os
 import re
 import select
 from collections.abc import Iterator
-from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from workers.errors import StoreLost
 from workers.speech import Fact, fact, is_fact
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 TRANSACTION_KINDS = ("for-update", "serializable")
 WORDS_KEPT = 500  # characters of a server's words kept in a notice, which is one write of at most PIPE_BUF bytes

@@ -9,10 +9,13 @@ count from it. Nothing is written to disk.
 from __future__ import annotations
 
 import ctypes
-from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workers.stores.base import TicketStore
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 
 class MemoryStore(TicketStore):

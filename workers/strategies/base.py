@@ -5,16 +5,19 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from multiprocessing.context import BaseContext
-from multiprocessing.process import BaseProcess
-from multiprocessing.synchronize import Semaphore
-from typing import ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from workers.errors import TicketrushError, Told
 from workers.gates import Gate
 from workers.messages import BuyerRecord
 from workers.speech import Fact
 from workers.stores.base import TicketStore
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+    from multiprocessing.synchronize import Semaphore
+
+    from workers.process import LeanProcess
 
 
 class Plan(NamedTuple):
@@ -83,7 +86,7 @@ class Strategy:
         self.gate: Gate = Gate()  # a ScheduleGate when the run follows a schedule
         self.opened: Semaphore | None = None  # released by each buyer process once it has opened the store
 
-    def helpers(self) -> list[BaseProcess]:
+    def helpers(self) -> list[LeanProcess]:
         return []
 
     def after_fork(self, share: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
 from workers.errors import LockTimeout
 from workers.gates import NotReleased
@@ -14,6 +14,9 @@ from workers.locks import make_lock
 from workers.messages import BuyerRecord, Outcome
 from workers.stores.base import TicketStore
 from workers.strategies.base import Plan, Strategy, pause, reported
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 
 class ReadWrite(Strategy):

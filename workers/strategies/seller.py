@@ -19,8 +19,7 @@ import select
 import struct
 import time
 from collections.abc import Sequence
-from multiprocessing.context import BaseContext
-from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 from workers.hygiene import die_with_parent
 from workers.messages import BuyerRecord, Outcome
@@ -28,6 +27,9 @@ from workers.process import LeanProcess
 from workers.speech import Fact, fact, said
 from workers.stores.base import TicketStore
 from workers.strategies.base import Plan, Strategy, pause, reported
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 _REQUEST = struct.Struct("=iiq")  # buyer, its share (process), when it was sent
 _ANSWER = struct.Struct("=iBqqqqq")  # buyer, outcome, count read, taken, read, written (0: none), error length
@@ -48,9 +50,9 @@ class Seller(Strategy):
         self.requests_r, self.requests_w = os.pipe()
         self.answers = [os.pipe() for _ in shares]  # (read end, write end) for each buyer process
         self.share = 0
-        self._seller = LeanProcess(target=_serve, args=(self,), name="ticketrush-seller", daemon=True)
+        self._seller = LeanProcess(target=_serve, args=(self,), name="ticketrush-seller")
 
-    def helpers(self) -> list[BaseProcess]:
+    def helpers(self) -> list[LeanProcess]:
         return [self._seller]
 
     def after_fork(self, share: int) -> None:
