@@ -50,7 +50,7 @@ from workers.errors import TicketrushError, exit_cause
 from workers.frames import FramedEnd
 from workers.gates import ScheduleGate, StartLine
 from workers.hygiene import die_with_parent
-from workers.process import LeanProcess, fork_context
+from workers.process import ChildExits, LeanProcess, fork_context
 from workers.speech import Fact, fact
 from workers.stores.base import TicketStore, loss_heard
 from workers.strategies import Plan, strategy_class
@@ -169,10 +169,12 @@ class _Launcher:
         self.start = StartLine() if together else None
         if together and store.server is not None and self.strategy.buyers_open_store:
             self.strategy.opened = context.Semaphore(0)  # released together only once every one is connected
-        self.live: dict[int, tuple[int, LeanProcess]] = {}  # sentinel -> (share, process); share -1: a helper
+        self.live: dict[int, tuple[int, LeanProcess]] = {}  # pid -> (share, process); share -1: a helper
         self.buyers_left = 0
-        self.watching = selectors.DefaultSelector()  # registered once each: no rescan of every sentinel per wait
+        self.exits = ChildExits()  # before the first fork: it reaps them all
+        self.watching = selectors.DefaultSelector()
         self.watching.register(link, selectors.EVENT_READ)
+        self.watching.register(self.exits, selectors.EVENT_READ)
         self.notices = store.notices()  # news from the store's side of the buyers: a server that closed on them
         if self.notices is not None:
             self.watching.register(self.notices, selectors.EVENT_READ)
@@ -183,7 +185,7 @@ class _Launcher:
 
         Every page the launcher writes between two forks is a copy-on-write fault, copied while the buyers
         forked so far are alive. So the fork loop does nothing else: the Process objects are made before it,
-        and the sentinels are registered for watching after it (a buyer that exits sooner is seen then).
+        and registered for watching after it (a buyer that exits sooner is reaped by `watch`, which follows).
         """
         rehearse(self.plan, self.store)
         for helper in self.strategy.helpers():
@@ -243,14 +245,15 @@ class _Launcher:
                 self._hear_coordinator()
 
     def _watch(self, share: int, process: LeanProcess) -> None:
-        self.live[process.sentinel] = (share, process)
-        self.watching.register(process.sentinel, selectors.EVENT_READ)
+        assert process.pid is not None
+        self.live[process.pid] = (share, process)
         self.buyers_left += share >= 0
 
     def watch(self) -> None:
         """Join processes as they exit; report those that failed; stop when asked; then report the count."""
         while self.live:
-            for key, _ in self.watching.select(WATCH_TIMEOUT_S):
+            events = self.watching.select(WATCH_TIMEOUT_S)
+            for key, _ in events:
                 if key.fileobj is self.link:
                     self._hear_coordinator()
                     continue
@@ -259,8 +262,8 @@ class _Launcher:
                     continue
                 if key.fd == self.notices:
                     self._pass_on_notice()
-                    continue
-                self._join(key.fd)
+            if not events or any(key.fileobj is self.exits for key, _ in events):  # timed out: look anyway
+                self._reap()
         if self.notices is not None and select.select([self.notices], [], [], 0)[0]:
             self._pass_on_notice()  # written by a process that exited before it was read
         try:
@@ -290,10 +293,14 @@ class _Launcher:
         self.notices = None
         self.link.send(("lost", loss_heard(message)))
 
-    def _join(self, sentinel: int) -> None:
-        self.watching.unregister(sentinel)
-        n, process = self.live.pop(sentinel)
-        process.join(STOP_GRACE_S)
+    def _reap(self) -> None:
+        for pid, status in self.exits.reap():
+            if pid in self.live:
+                self.live[pid][1].ended(status)
+                self._joined(pid)
+
+    def _joined(self, pid: int) -> None:
+        n, process = self.live.pop(pid)
         if n < 0:
             if self.buyers_left and process.exitcode != 0:
                 self.link.send(
@@ -307,8 +314,7 @@ class _Launcher:
                 if self.conductor is not None and not self.conductor.finished:
                     self.link.send(("failed", fact("run.buyer_ended_mid_schedule", how=exit_cause(process.exitcode))))
                     raise Stop
-        if process.exitcode is not None:
-            process.close()
+        process.close()
 
     def stop(self) -> None:
         """Terminate, then kill, every process still running, and join them all."""
@@ -323,6 +329,7 @@ class _Launcher:
         for process in processes:
             if not process.is_alive():
                 process.close()
+        self.exits.close()
 
 
 def main(argv: list[str]) -> int:

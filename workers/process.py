@@ -1,7 +1,7 @@
 """Buyer processes: forked children that run one function and exit, made for a thousand short lives.
 
-To the launcher a buyer process looks like a `multiprocessing.Process`: start, pid, sentinel, join, is_alive,
-exitcode, terminate, kill, close. What differs is what it does not do. A forked multiprocessing Process first
+To the launcher a buyer process looks like a `multiprocessing.Process`: start, pid, join, is_alive, exitcode,
+terminate, kill, close. What differs is what it does not do. A forked multiprocessing Process first
 runs `Process._bootstrap` in the child, the bookkeeping that makes it a full multiprocessing citizen (stdin
 closed, finalizers cleared, the after-fork hooks of multiprocessing run, children of its own joined at exit),
 and every `start()` first polls each live child started before it (N * N / 2 waitpid calls for N buyers alive
@@ -11,53 +11,55 @@ multiprocessing lock, semaphore or shared memory never imports it (or threading,
 child of a process that imported it runs), so it forks lighter buyers. `fork_context` gives the strategies that
 need one multiprocessing's fork context, imported when first used.
 
+Nor has a buyer a sentinel (a pipe whose write end only the child holds, readable once it exits): the read end
+of each would stay open in the launcher, so every buyer forked after it would inherit it, copying and closing a
+thousand descriptors of its elders. One `ChildExits` tells the launcher instead that children have exited, and
+reaps them.
+
+    exits = ChildExits()       # before the first fork
     process = LeanProcess(target=work, args=(...), name="ticketrush-buyer-1")
     process.start()
-    process.join(timeout)      # the launcher joins every process it starts
+    select([exits], ...)       # readable once a child may have exited
+    for pid, status in exits.reap():
+        processes[pid].ended(status)
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
+_FIRST_JOIN_POLL_S = 0.001
+_MAX_JOIN_POLL_S = 0.05
+
 
 class LeanProcess:
     """A child forked to run `target(*args)`; it exits with 0, its SystemExit code, or 1 on an exception
-    (printed). `sentinel` is a descriptor that turns readable once the child is gone."""
+    (printed)."""
 
     def __init__(self, target: Callable[..., object], args: tuple[Any, ...] = (), name: str = "lean-process") -> None:
         self.target = target
         self.args = args
         self.name = name
         self.pid: int | None = None
-        self.sentinel = -1
         self._exitcode: int | None = None
         self._closed = False
 
     def start(self) -> None:
         if self.pid is not None:
             raise ValueError(f"{self.name} was started already")
-        sentinel, child_end = os.pipe()
-        try:
-            pid = os.fork()
-        except BaseException:
-            os.close(sentinel)
-            os.close(child_end)
-            raise
+        pid = os.fork()
         if pid == 0:
-            os.close(sentinel)
             self._run_and_exit()
-        os.close(child_end)
-        self.pid, self.sentinel = pid, sentinel
+        self.pid = pid
 
     def _run_and_exit(self) -> None:
         code = 1
@@ -81,6 +83,10 @@ class LeanProcess:
         self._reap(os.WNOHANG)
         return self._exitcode
 
+    def ended(self, status: int) -> None:
+        """It has been reaped by another way (ChildExits), with this wait status."""
+        self._exitcode = os.waitstatus_to_exitcode(status)
+
     def is_alive(self) -> bool:
         self._check_open()
         return self.pid is not None and self.exitcode is None
@@ -88,10 +94,14 @@ class LeanProcess:
     def join(self, timeout: float | None = None) -> None:
         """Wait until it has exited (at most `timeout` seconds) and reap it."""
         self._check_open()
-        if self.pid is None or self._exitcode is not None:
-            return
-        if select.select([self.sentinel], [], [], timeout)[0]:
+        if timeout is None:
             self._reap(0)
+            return
+        deadline = time.monotonic() + timeout
+        pause = _FIRST_JOIN_POLL_S
+        while self.exitcode is None and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, _MAX_JOIN_POLL_S)
 
     def terminate(self) -> None:
         self._signal(signal.SIGTERM)
@@ -100,13 +110,9 @@ class LeanProcess:
         self._signal(signal.SIGKILL)
 
     def close(self) -> None:
-        """Let go of the sentinel; only once it has exited."""
-        if self._closed:
-            return
+        """Forget it; only once it has exited."""
         if self.pid is not None and self.exitcode is None:
             raise ValueError(f"{self.name} is still running")
-        if self.pid is not None:
-            os.close(self.sentinel)
         self._closed = True
 
     def _signal(self, signum: int) -> None:
@@ -122,11 +128,58 @@ class LeanProcess:
         except ChildProcessError:
             return
         if pid:
-            self._exitcode = os.waitstatus_to_exitcode(status)
+            self.ended(status)
 
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"{self.name} is closed")
+
+
+class ChildExits:
+    """One descriptor, readable once a child of this process may have exited, and the reaping of those that have.
+
+    SIGCHLD gets a handler that does nothing, so that Python writes a byte to its wakeup descriptor (this pipe)
+    for it; `close` puts back the handler and the wakeup descriptor it found. Only the main thread can do
+    this. A process using it must reap all its children through it: `reap` takes every child that has exited.
+    """
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._handler = signal.signal(signal.SIGCHLD, _noticed)
+        self._wakeup = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
+        self._closed = False
+
+    def fileno(self) -> int:
+        return self._r
+
+    def reap(self) -> list[tuple[int, int]]:
+        """(pid, wait status) of every child that has exited since the last look."""
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._r, 4096):
+                pass
+        exited = []
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break  # no child left
+            if pid == 0:
+                break
+            exited.append((pid, status))
+        return exited
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        signal.set_wakeup_fd(self._wakeup)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL if self._handler is None else self._handler)
+        os.close(self._r)
+        os.close(self._w)
+
+
+def _noticed(signum: int, frame: object) -> None:
+    """SIGCHLD's handler: the wakeup descriptor has been written already."""
 
 
 class _ForkContext:

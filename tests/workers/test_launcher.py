@@ -270,3 +270,28 @@ def test_a_launcher_forks_its_buyers_without_multiprocessing_unless_the_lock_is_
     assert loaded == {"-"} if light else {"multiprocessing", "threading"} <= loaded
     if lock != "none":
         assert out[-2:] == ["7", "0"]  # every buyer ran: 7 sold, none left, nothing oversold
+
+
+FEW_DESCRIPTORS_PROBE = """
+import resource, sys
+from pathlib import Path
+from workers import SimulationConfig, run_simulation
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+config = SimulationConfig(buyers=300, tickets=30, lock="file", executor="process", think_ms=0, hold_ms=0)
+result = run_simulation(config, Path(sys.argv[1]) / "run").result
+print(result.tickets_sold, result.buyers_errored, result.oversold)
+"""
+
+
+def test_a_run_of_more_buyer_processes_than_the_process_may_open_descriptors_runs_whole(tmp_path: Path) -> None:
+    # the launcher keeps no descriptor per buyer: 300 buyer processes under a limit of 128 open files
+    out = subprocess.run(
+        [sys.executable, "-c", FEW_DESCRIPTORS_PROBE, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    assert out == ["30", "0", "0"]

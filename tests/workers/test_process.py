@@ -4,14 +4,14 @@ forking one needs no multiprocessing."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
-from multiprocessing.connection import wait
 
 import pytest
 
-from workers.process import LeanProcess
+from workers.process import ChildExits, LeanProcess
 
 
 def _fail() -> None:
@@ -53,17 +53,32 @@ def test_sys_exit_in_the_target_gives_its_code() -> None:
     assert process.exitcode == 3
 
 
-def test_the_sentinel_is_ready_once_the_child_is_gone_and_a_kill_shows() -> None:
-    process = LeanProcess(target=signal.pause)
-    process.start()
-    assert wait([process.sentinel], timeout=0.2) == []
-    process.kill()
-    assert wait([process.sentinel], timeout=10) == [process.sentinel]
-    process.join(10)
-    assert process.exitcode == -9
-    process.close()
-    with pytest.raises(ValueError):
-        process.is_alive()  # closed: its pipe is gone
+def test_child_exits_turns_readable_when_a_child_dies_and_reaps_it_with_its_cause() -> None:
+    exits = ChildExits()
+    processes = [LeanProcess(target=signal.pause) for _ in range(3)]
+    try:
+        for process in processes:
+            process.start()
+        assert select.select([exits], [], [], 0.2)[0] == []  # all still running
+        processes[1].kill()
+        assert select.select([exits], [], [], 10)[0] == [exits]
+        reaped = exits.reap()
+        for _ in range(10):  # a second look, should the signal come before the child can be reaped
+            if reaped:
+                break
+            select.select([exits], [], [], 0.5)
+            reaped = exits.reap()
+        assert [pid for pid, _ in reaped] == [processes[1].pid]
+        processes[1].ended(reaped[0][1])
+        assert processes[1].exitcode == -9 and not processes[1].is_alive()
+        assert processes[0].is_alive() and processes[2].is_alive()
+    finally:
+        for process in processes:
+            process.kill()
+            process.join(10)
+        exits.close()
+    assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL  # put back as it was
+    assert signal.set_wakeup_fd(-1) == -1
 
 
 def test_a_process_that_ended_is_joined_once_and_cannot_be_started_again() -> None:
@@ -97,7 +112,7 @@ def test_a_running_process_cannot_be_closed_and_join_with_a_timeout_returns_whil
 def test_multiprocessing_is_imported_only_when_a_strategy_makes_a_lock_with_the_fork_context() -> None:
     script = (
         "import sys\n"
-        "from workers.process import LeanProcess, fork_context\n"
+        "from workers.process import ChildExits, LeanProcess, fork_context\n"
         "context = fork_context()\n"
         "p = LeanProcess(target=print, args=('child ran',))\n"
         "p.start(); p.join(10)\n"
