@@ -452,3 +452,15 @@ def test_cli_step_takes_the_steps_typed_and_refuses_one_that_would_wait() -> Non
     assert shown[4] == "buyer 2 waits for the file lock held by buyer 1"
     assert shown[5] == "count=0; buyer 1: success; buyer 2: sold_out"
     assert "Safe: no seat sold twice" in done.stdout
+
+
+def test_the_ticketrush_command_runs_and_a_run_process_started_from_it_imports_no_command_line() -> None:
+    script = Path(sys.executable).with_name("ticketrush")  # the command `make run` runs
+    shown = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "serve" in shown
+    # multiprocessing starts a run process ("spawn") by running the server's script again as __mp_main__
+    again = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); print('app.cli' in sys.modules)"
+    imported = subprocess.run(
+        [sys.executable, "-c", again, str(script)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    assert imported == "False"  # the command line's imports (asyncio, ssl, argparse...) stay out of every run
