@@ -7,8 +7,9 @@ Each child only exits (`os._exit(0)`); the parent forks them all, then waits for
 bare interpreter need for N processes, against which the engine's buyers (which also read, lock and write the
 db) can be weighed. `--start-line`: each child first waits at one pipe, as buyers wait at the start line, and
 one byte releases them all once every one is forked. `--imports`: modules to import before forking (the weight
-of the forking process). Prints one JSON object: the seconds to fork them all and to reap them, the forker's
-anonymous memory, and whether threading was imported.
+of the forking process). `--sentinels`: the forker keeps a pipe per child open, as a multiprocessing Process's
+sentinel, so each child inherits those of the children forked before it. Prints one JSON object: the seconds to
+fork them all and to reap them, the forker's anonymous memory, and whether threading was imported.
 """
 
 import json
@@ -33,15 +34,21 @@ def main(argv: list[str]) -> int:
         __import__(module)
     line_r, line_w = os.pipe()
     start_line = "--start-line" in argv
+    sentinels = "--sentinels" in argv
+    kept = []
     started = time.perf_counter()
     children = []
     for _ in range(forks):
+        if sentinels:
+            kept.append(os.pipe())
         pid = os.fork()
         if pid == 0:
             if start_line:
                 select.select([line_r], [], [], 60)
             os._exit(0)
         children.append(pid)
+        if sentinels:
+            os.close(kept[-1][1])  # the child's end
     forked = time.perf_counter()
     os.write(line_w, b"!")
     for pid in children:

@@ -6,6 +6,7 @@ from bench.forkweight import measure
 def test_the_fork_weight_benchmark_forks_from_each_weight_and_threading_only_comes_with_multiprocessing() -> None:
     result = measure(forks=20, rounds=1)
     variants = {name: result[name] for name in ("bare", "file-lock launcher", "with multiprocessing")}
+    assert result["with a pipe per child"]["threading"] is False
     assert {name: v["threading"] for name, v in variants.items()} == {
         "bare": False,
         "file-lock launcher": False,
