@@ -140,12 +140,17 @@ def test_a_rehearsal_stops_at_once_when_another_tool_holds_the_runs_file_lock(tm
 
 def _rehearse_in_a_fresh_launcher(folder: Path, lock: str, strategy: str) -> str:
     """Run REHEARSAL_PROBE in a process like the launcher; return what it prints."""
+    return _probe(["-S", "-P"], REHEARSAL_PROBE, str(folder), lock, strategy)
+
+
+def _probe(flags: list[str], script: str, *args: str) -> str:
+    """What `script` prints, run by a fresh interpreter started with `flags` that imports this engine."""
     return subprocess.run(
-        [sys.executable, "-S", "-P", "-c", REHEARSAL_PROBE, str(folder), lock, strategy],
+        [sys.executable, *flags, "-c", script, *args],
         env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=True,
     ).stdout
 
@@ -257,14 +262,7 @@ print(" ".join(loaded) or "-", sum(r.outcome == "success" for r in records), sto
 def test_a_launcher_forks_its_buyers_without_multiprocessing_unless_the_lock_is_one_of_its(
     tmp_path: Path, lock: str, light: bool
 ) -> None:
-    out = subprocess.run(
-        [sys.executable, "-S", "-P", "-c", LAUNCH_PROBE, str(tmp_path), lock],
-        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.split()
+    out = _probe(["-S", "-P"], LAUNCH_PROBE, str(tmp_path), lock).split()
     # lighter forks: no threading after-fork hook in each buyer (python -m bench.forkweight measures it)
     loaded = set(out[:-2])
     assert loaded == {"-"} if light else {"multiprocessing", "threading"} <= loaded
@@ -286,12 +284,4 @@ print(result.tickets_sold, result.buyers_errored, result.oversold)
 
 def test_a_run_of_more_buyer_processes_than_the_process_may_open_descriptors_runs_whole(tmp_path: Path) -> None:
     # the launcher keeps no descriptor per buyer: 300 buyer processes under a limit of 128 open files
-    out = subprocess.run(
-        [sys.executable, "-c", FEW_DESCRIPTORS_PROBE, str(tmp_path)],
-        env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.split()
-    assert out == ["30", "0", "0"]
+    assert _probe([], FEW_DESCRIPTORS_PROBE, str(tmp_path)).split() == ["30", "0", "0"]
