@@ -942,12 +942,13 @@ def test_dashboard_replay_shows_the_apis_state_after_each_step_and_replays_exact
 
 
 def test_dashboard_timeline_tells_the_winner_from_the_oversold(server: Server, page: Page, tmp_path: Path) -> None:
+    every_read_before_any_write = [*range(1, 11), *range(1, 11), *range(1, 11)]  # searches, reads, writes
     card, simulation = open_finished(
-        server, page, {"buyers": 10, "tickets": 1, "lock": "none", "think_ms": 20, "hold_ms": 200}
+        server, page, {"buyers": 10, "tickets": 1, "lock": "none", "schedule": every_read_before_any_write}
     )
     result = simulation["result"]
     records = buyer_records(server, simulation["id"])
-    assert result["oversold"] == 9, "every buyer read count=1 before the first write (200 ms hold, released together)"
+    assert result["oversold"] == 9, "every buyer read count=1 before the first write (the schedule)"
     (conflict,) = result["conflicts"]
     winner = conflict["first_writer"]
     assert winner == min(records, key=lambda r: r["t_write"])["buyer"]
